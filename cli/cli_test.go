@@ -1,0 +1,137 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// repoRoot is the clone this test runs in.
+func repoRoot(t *testing.T) string {
+	t.Helper()
+	dir, err := filepath.Abs("..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+// newProject makes a throw-away project: the real Pulumi.yaml, the given stack
+// files, and the real tool pins.
+func newProject(t *testing.T, stackFiles map[string]string) string {
+	t.Helper()
+	dir := t.TempDir()
+	pulumiYAML, err := os.ReadFile(filepath.Join(repoRoot(t), "Pulumi.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	must(t, os.WriteFile(filepath.Join(dir, "Pulumi.yaml"), pulumiYAML, 0o644))
+	must(t, os.Symlink(filepath.Join(repoRoot(t), "tools"), filepath.Join(dir, "tools")))
+	must(t, os.MkdirAll(filepath.Join(dir, "stacks"), 0o755))
+	for name, body := range stackFiles {
+		must(t, os.WriteFile(filepath.Join(dir, "stacks", "Pulumi."+name+".yaml"), []byte(body), 0o644))
+	}
+	return dir
+}
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+type result struct {
+	code           int
+	stdout, stderr string
+}
+
+func runCLI(t *testing.T, env map[string]string, args ...string) result {
+	t.Helper()
+	var out, errb bytes.Buffer
+	getenv := func(k string) string {
+		if v, ok := env[k]; ok {
+			return v
+		}
+		return os.Getenv(k)
+	}
+	code := Main(context.Background(), args, strings.NewReader(""), &out, &errb, getenv)
+	return result{code, out.String(), errb.String()}
+}
+
+func TestValidateRepoStacks(t *testing.T) {
+	for _, stack := range []string{"local", "oslo"} {
+		r := runCLI(t, nil, "--project-dir", repoRoot(t), "validate", "--stack", stack)
+		if r.code != ExitOK {
+			t.Errorf("validate %s: exit %d\n%s", stack, r.code, r.stderr)
+		}
+	}
+	// hel1 needs its token; given one, it validates.
+	r := runCLI(t, map[string]string{"HCLOUD_TOKEN": "x"}, "--project-dir", repoRoot(t), "validate", "--stack", "hel1")
+	if r.code != ExitOK {
+		t.Errorf("validate hel1: exit %d\n%s", r.code, r.stderr)
+	}
+}
+
+func TestValidateBadStacksExit2NamingTheKey(t *testing.T) {
+	cases := map[string][]string{
+		"bad-weights":        {"meshready:canary[0].subsets: weights sum to 105, want 100"},
+		"bad-controlplanes":  {"meshready:nodes.controlPlanes: must be 1, 3 or 5"},
+		"bad-version":        {"meshready:kubernetes.version: write the version as a quoted string"},
+		"bad-version-quoted": {"meshready:kubernetes.version: 1.20.15 is below the minimum 1.21"},
+		"bad-unknown":        {"meshready:nodes.wrokers: unknown key", "meshready:addon: unknown key"},
+	}
+	files := map[string]string{}
+	for name := range cases {
+		b, err := os.ReadFile(filepath.Join("testdata", name+".yaml"))
+		must(t, err)
+		files[name] = string(b)
+	}
+	dir := newProject(t, files)
+	for name, want := range cases {
+		r := runCLI(t, nil, "--project-dir", dir, "validate", "--stack", name)
+		if r.code != ExitBadInput {
+			t.Errorf("%s: exit %d, want 2", name, r.code)
+		}
+		for _, w := range want {
+			if !strings.Contains(r.stderr, w) {
+				t.Errorf("%s: stderr lacks %q:\n%s", name, w, r.stderr)
+			}
+		}
+		// up refuses the same config before anything starts: no state is made.
+		r = runCLI(t, nil, "--project-dir", dir, "up", "--stack", name, "--yes")
+		if r.code != ExitBadInput {
+			t.Errorf("up %s: exit %d, want 2", name, r.code)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(dir, ".meshready", "state", ".pulumi")); err == nil {
+		t.Errorf("bad config reached the backend")
+	}
+}
+
+func TestUsageErrorsExit2(t *testing.T) {
+	dir := newProject(t, map[string]string{"x": "config:\n  meshready:region: x\n"})
+	for _, args := range [][]string{
+		{"validate", "--stack", "nope"},
+		{"validate", "--no-such-flag"},
+		{"up", "--stack", "x"}, // no --yes and no terminal
+		{"destroy", "--stack", "x"},
+	} {
+		r := runCLI(t, nil, append([]string{"--project-dir", dir}, args...)...)
+		if r.code != ExitBadInput {
+			t.Errorf("%v: exit %d, want 2 (stderr %s)", args, r.code, r.stderr)
+		}
+	}
+}
+
+func TestHelpOnEveryCommand(t *testing.T) {
+	for _, c := range []string{"validate", "up", "preview", "refresh", "destroy", "outputs", "tools"} {
+		r := runCLI(t, nil, c, "--help")
+		if r.code != ExitOK || !strings.Contains(r.stdout, "--stack") && c != "tools" {
+			t.Errorf("%s --help: exit %d\n%s", c, r.code, r.stdout)
+		}
+	}
+}

@@ -1,0 +1,176 @@
+// Package config is the one place a stack's configuration is read.
+//
+// A stack file (stacks/Pulumi.<stack>.yaml) holds keys under the `meshready:`
+// namespace and the Hetzner token under `hetzner:token`. The Pulumi engine hands
+// them to a program as flat strings, objects JSON-encoded; Parse turns that into
+// one typed Config, validates it, and reports every problem with the key that
+// holds it, so that bad input is refused before any resource is created.
+package config
+
+import "time"
+
+// Namespace is the Pulumi config namespace of every meshready key.
+const Namespace = "meshready"
+
+// Provider names where a stack's nodes come from.
+type Provider string
+
+// The node providers meshready knows.
+const (
+	ProviderLocal   Provider = "local"   // systemd-nspawn machines on this host
+	ProviderStatic  Provider = "static"  // servers that already exist
+	ProviderHetzner Provider = "hetzner" // Hetzner Cloud servers
+)
+
+// Config is a stack's whole configuration, typed.
+type Config struct {
+	// Region labels the stack's reports and, on hetzner, is the location (fsn1, nbg1, hel1, ...).
+	Region     string     `mapstructure:"region"`
+	Provider   Provider   `mapstructure:"provider"`
+	Nodes      Nodes      `mapstructure:"nodes"`
+	SSH        SSH        `mapstructure:"ssh"`
+	Local      Local      `mapstructure:"local"`
+	Kubernetes Kubernetes `mapstructure:"kubernetes"`
+	Etcd       Etcd       `mapstructure:"etcd"`
+	Istio      Istio      `mapstructure:"istio"`
+	Canary     []Canary   `mapstructure:"canary"`
+	Addons     []string   `mapstructure:"addons"`
+	Benchmarks Benchmarks `mapstructure:"benchmarks"`
+
+	// Hetzner holds what the hetzner provider needs that is not under meshready:.
+	Hetzner Hetzner `mapstructure:"-"`
+}
+
+// Nodes says how many nodes of each role a stack has and what they run on.
+type Nodes struct {
+	// ControlPlanes is 1, 3 or 5: etcd needs an odd member count for quorum.
+	ControlPlanes int `mapstructure:"controlPlanes"`
+	Workers       int `mapstructure:"workers"`
+	// ServerType is provider-specific (a Hetzner server type such as ccx13; "nspawn" on local).
+	ServerType string `mapstructure:"serverType"`
+	// Image is provider-specific (a Hetzner image such as debian-12; a Debian suite on local).
+	Image string `mapstructure:"image"`
+	// Static lists existing servers, control planes first, for provider static.
+	Static []StaticHost `mapstructure:"static"`
+}
+
+// StaticHost is a server that exists already, reached over SSH.
+type StaticHost struct {
+	Address string `mapstructure:"address"`
+	User    string `mapstructure:"user"`
+	Port    int    `mapstructure:"port"`
+	// HostKey is the server's SSH host key fingerprint (SHA256:...) or public key line,
+	// known before the first connect so that no connection trusts on first use.
+	HostKey string `mapstructure:"hostKey"`
+}
+
+// SSH is how meshready logs in to nodes it did not create.
+type SSH struct {
+	// IdentityFile is a private key file; empty means the SSH agent.
+	IdentityFile string `mapstructure:"identityFile"`
+}
+
+// Local configures the local (systemd-nspawn) provider.
+type Local struct {
+	// Subnet is the IPv4 /24 the project's bridge and machines use.
+	Subnet string `mapstructure:"subnet"`
+	// Bridge is the host bridge interface the project owns.
+	Bridge string `mapstructure:"bridge"`
+}
+
+// Kubernetes configures the cluster kubeadm bootstraps.
+type Kubernetes struct {
+	Version       Version `mapstructure:"version"`
+	PodSubnet     string  `mapstructure:"podSubnet"`
+	ServiceSubnet string  `mapstructure:"serviceSubnet"`
+	// KubeconfigFile, when set, is where the admin kubeconfig is written (0600) after up.
+	KubeconfigFile string `mapstructure:"kubeconfigFile"`
+}
+
+// Etcd holds etcd's tuning knobs; each is auto (derived from measurements) or a value.
+type Etcd struct {
+	HeartbeatInterval       Auto[Duration] `mapstructure:"heartbeatInterval"`
+	ElectionTimeout         Auto[Duration] `mapstructure:"electionTimeout"`
+	SnapshotCount           Auto[int]      `mapstructure:"snapshotCount"`
+	QuotaBackendBytes       Auto[int64]    `mapstructure:"quotaBackendBytes"`
+	AutoCompactionMode      Auto[string]   `mapstructure:"autoCompactionMode"`
+	AutoCompactionRetention Auto[string]   `mapstructure:"autoCompactionRetention"`
+	// Ionice gives etcd best-effort class 2, level 0 IO priority on the host.
+	Ionice Auto[bool] `mapstructure:"ionice"`
+}
+
+// Istio configures the service mesh.
+type Istio struct {
+	Version          string   `mapstructure:"version"`
+	Profile          string   `mapstructure:"profile"`
+	MTLS             string   `mapstructure:"mtls"`
+	InjectNamespaces []string `mapstructure:"injectNamespaces"`
+	IngressGateway   bool     `mapstructure:"ingressGateway"`
+}
+
+// Canary splits a service's traffic between subsets by weight.
+type Canary struct {
+	Service   string `mapstructure:"service"`
+	Namespace string `mapstructure:"namespace"`
+	// Subsets maps a subset name (the pods' version label) to its percentage of traffic.
+	Subsets map[string]int `mapstructure:"subsets"`
+}
+
+// Benchmarks configures the hardware checks and the gate bootstrap runs first.
+type Benchmarks struct {
+	// Enabled runs the suite during up; the gate needs it.
+	Enabled bool `mapstructure:"enabled"`
+	// Gate refuses to bootstrap Kubernetes on hardware that fails it; false only warns.
+	Gate bool `mapstructure:"gate"`
+	// DiskRuntime is how long the random-read latency test runs.
+	DiskRuntime Duration `mapstructure:"diskRuntime"`
+	// StealIdle and StealLoaded are how long each CPU steal phase samples /proc/stat.
+	StealIdle   Duration   `mapstructure:"stealIdle"`
+	StealLoaded Duration   `mapstructure:"stealLoaded"`
+	Thresholds  Thresholds `mapstructure:"thresholds"`
+}
+
+// Thresholds are the verdict limits; their defaults and sources are in METHODS.md.
+type Thresholds struct {
+	// FdatasyncP99 is etcd's limit for the WAL fdatasync 99th percentile (etcd docs: 10 ms).
+	FdatasyncP99 Duration `mapstructure:"fdatasyncP99"`
+	// ReadP99 is the 4k QD1 random-read p99 the guide claims for NVMe (project-chosen: 0.5 ms).
+	ReadP99 Duration `mapstructure:"readP99"`
+	// StealMeanPercent and StealMaxPercent bound loaded steal (project-chosen: 0.5 % and 2 %).
+	StealMeanPercent float64 `mapstructure:"stealMeanPercent"`
+	StealMaxPercent  float64 `mapstructure:"stealMaxPercent"`
+}
+
+// Hetzner is the hetzner provider's account access.
+type Hetzner struct {
+	// Token is the Hetzner Cloud API token: config key hetzner:token, set as a secret.
+	Token Secret
+}
+
+// Defaults is the configuration a key takes when the stack file leaves it out.
+func Defaults() Config {
+	return Config{
+		Provider: ProviderLocal,
+		Nodes:    Nodes{ControlPlanes: 1, Workers: 2},
+		Local:    Local{Subnet: "10.213.0.0/24", Bridge: "mr-br0"},
+		Kubernetes: Kubernetes{
+			Version:       "1.34.4",
+			PodSubnet:     "10.244.0.0/16",
+			ServiceSubnet: "10.96.0.0/12",
+		},
+		Istio: Istio{Version: "1.28.0", Profile: "default", MTLS: "STRICT"},
+		Benchmarks: Benchmarks{
+			Enabled:     true,
+			Gate:        true,
+			DiskRuntime: Duration(20 * time.Second),
+			StealIdle:   Duration(10 * time.Second),
+			StealLoaded: Duration(30 * time.Second),
+			Thresholds: Thresholds{
+				FdatasyncP99:     Duration(10 * time.Millisecond),
+				ReadP99:          Duration(500 * time.Microsecond),
+				StealMeanPercent: 0.5,
+				StealMaxPercent:  2,
+			},
+		},
+	}
+}

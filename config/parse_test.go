@@ -1,0 +1,143 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+)
+
+func raw(kv ...string) Raw {
+	r := Raw{Values: map[string]string{}, Secrets: map[string]bool{}}
+	for i := 0; i+1 < len(kv); i += 2 {
+		r.Values[kv[i]] = kv[i+1]
+	}
+	return r
+}
+
+func TestParseGood(t *testing.T) {
+	cfg, err := Parse(raw(
+		"meshready:region", "local",
+		"meshready:nodes", `{"controlPlanes":3,"workers":0}`,
+		"meshready:etcd", `{"heartbeatInterval":"150ms","electionTimeout":"auto","snapshotCount":10000,"ionice":true}`,
+		"meshready:istio", `{"injectNamespaces":["shop"],"mtls":"PERMISSIVE"}`,
+		"meshready:canary", `[{"service":"cart","namespace":"shop","subsets":{"v1":90,"v2":10}}]`,
+		"meshready:addons", `["prometheus","kiali"]`,
+		"meshready:benchmarks", `{"stealLoaded":"45s"}`,
+		"aws:region", "ignored: other namespaces are not meshready's",
+	))
+	if err != nil {
+		t.Fatalf("Parse: %v", err)
+	}
+	if cfg.Nodes.ControlPlanes != 3 || cfg.Nodes.Workers != 0 {
+		t.Errorf("nodes = %+v", cfg.Nodes)
+	}
+	if got := cfg.Etcd.HeartbeatInterval; !got.Set || got.Value.D() != 150*time.Millisecond {
+		t.Errorf("heartbeatInterval = %+v", got)
+	}
+	if !cfg.Etcd.ElectionTimeout.IsAuto() || cfg.Etcd.QuotaBackendBytes.Set {
+		t.Errorf("auto knobs were set: %+v", cfg.Etcd)
+	}
+	if v := cfg.Etcd.SnapshotCount; !v.Set || v.Value != 10000 {
+		t.Errorf("snapshotCount = %+v", v)
+	}
+	if cfg.Canary[0].Subsets["v2"] != 10 {
+		t.Errorf("canary = %+v", cfg.Canary)
+	}
+	if cfg.Benchmarks.StealLoaded.D() != 45*time.Second || cfg.Benchmarks.StealIdle.D() != 10*time.Second {
+		t.Errorf("benchmarks durations = %+v (default kept for stealIdle?)", cfg.Benchmarks)
+	}
+	if cfg.Kubernetes.Version != "1.34.4" || cfg.Provider != ProviderLocal {
+		t.Errorf("defaults lost: %+v %+v", cfg.Kubernetes, cfg.Provider)
+	}
+}
+
+func TestParseStaticAndHetzner(t *testing.T) {
+	r := raw(
+		"meshready:region", "oslo",
+		"meshready:provider", "static",
+		"meshready:nodes", `{"controlPlanes":1,"workers":1,"static":[
+			{"address":"192.0.2.10","user":"root","port":22,"hostKey":"SHA256:abc"},
+			{"address":"node2.example.net","user":"admin","hostKey":"ssh-ed25519 AAAA"}]}`)
+	if _, err := Parse(r); err != nil {
+		t.Fatalf("static: %v", err)
+	}
+	h := raw("meshready:region", "hel1", "meshready:provider", "hetzner",
+		"meshready:nodes", `{"serverType":"ccx13","image":"debian-12"}`, "hetzner:token", "tok-123")
+	h.Secrets["hetzner:token"] = true
+	cfg, err := Parse(h)
+	if err != nil {
+		t.Fatalf("hetzner: %v", err)
+	}
+	if s := fmt.Sprintf("%v %+v %#v", cfg.Hetzner.Token, cfg.Hetzner, cfg.Hetzner.Token); strings.Contains(s, "tok-123") {
+		t.Errorf("token printed: %s", s)
+	}
+	if cfg.Hetzner.Token.Reveal() != "tok-123" {
+		t.Errorf("token lost")
+	}
+}
+
+func TestParseBad(t *testing.T) {
+	cases := []struct {
+		name string
+		in   Raw
+		want []string // every line must appear
+	}{
+		{"weights sum", raw("meshready:region", "x", "meshready:istio", `{"injectNamespaces":["shop"]}`,
+			"meshready:canary", `[{"service":"cart","namespace":"shop","subsets":{"v1":90,"v2":15}}]`),
+			[]string{"meshready:canary[0].subsets: weights sum to 105, want 100"}},
+		{"fractional weight", raw("meshready:region", "x", "meshready:istio", `{"injectNamespaces":["shop"]}`,
+			"meshready:canary", `[{"service":"cart","namespace":"shop","subsets":{"v1":89.5,"v2":10.5}}]`),
+			[]string{"meshready:canary[0].subsets[v1]: want a whole number, got 89.5"}},
+		{"even control planes", raw("meshready:region", "x", "meshready:nodes", `{"controlPlanes":2}`),
+			[]string{"meshready:nodes.controlPlanes: must be 1, 3 or 5 (etcd needs an odd number of members), got 2"}},
+		{"old kubernetes", raw("meshready:region", "x", "meshready:kubernetes", `{"version":"1.20.15"}`),
+			[]string{"meshready:kubernetes.version: 1.20.15 is below the minimum 1.21"}},
+		{"version as YAML number", raw("meshready:region", "x", "meshready:kubernetes", `{"version":1.2}`),
+			[]string{"meshready:kubernetes.version: write the version as a quoted string"}},
+		{"unknown top key", raw("meshready:region", "x", "meshready:regoin", "y"),
+			[]string{"meshready:regoin: unknown key"}},
+		{"unknown nested key", raw("meshready:region", "x", "meshready:nodes", `{"controlplanes":1}`),
+			[]string{"meshready:nodes.controlplanes: unknown key"}},
+		{"unknown key in list", raw("meshready:region", "x", "meshready:provider", "static",
+			"meshready:nodes", `{"workers":0,"static":[{"address":"192.0.2.1","hostkey":"SHA256:x"}]}`),
+			[]string{"meshready:nodes.static[0].hostkey: unknown key", "meshready:nodes.static[0].hostKey: required"}},
+		{"missing region and bad provider", raw("meshready:provider", "aws"),
+			[]string{"meshready:region: required", `meshready:provider: "aws" is not one of local, static, hetzner`}},
+		{"static count", raw("meshready:region", "oslo", "meshready:provider", "static", "meshready:nodes", `{"workers":1,"static":[]}`),
+			[]string{"meshready:nodes.static: lists 0 servers, want 2"}},
+		{"hetzner needs a secret token", raw("meshready:region", "hel2", "meshready:provider", "hetzner", "hetzner:token", "plain"),
+			[]string{"hetzner:token: must be a secret", `meshready:region: "hel2" is not a Hetzner location`, "meshready:nodes.serverType: required"}},
+		{"wrong type", raw("meshready:region", "x", "meshready:nodes", `{"workers":"two"}`),
+			[]string{"meshready:nodes.workers: expected type int"}},
+		{"etcd", raw("meshready:region", "x", "meshready:etcd", `{"heartbeatInterval":"200ms","electionTimeout":"1s","snapshotCount":0,"quotaBackendBytes":"auto","autoCompactionMode":"hourly"}`),
+			[]string{"meshready:etcd.electionTimeout: 1s is less than 10 x heartbeatInterval (200ms)", "meshready:etcd.snapshotCount: must be positive", "meshready:etcd.autoCompactionMode"}},
+		{"duration without unit", raw("meshready:region", "x", "meshready:etcd", `{"heartbeatInterval":100}`),
+			[]string{"meshready:etcd.heartbeatInterval: want \"auto\" or a value: 100 has no unit"}},
+		{"canary outside the mesh", raw("meshready:region", "x",
+			"meshready:canary", `[{"service":"cart","namespace":"shop","subsets":{"v1":100}}]`),
+			[]string{`meshready:canary[0].namespace: "shop" is not in meshready:istio.injectNamespaces`}},
+		{"addons", raw("meshready:region", "x", "meshready:addons", `["kiali","grafana"]`),
+			[]string{`meshready:addons[1]: "grafana" is not an addon`, "meshready:addons: kiali reads its graphs from Prometheus"}},
+		{"subnets overlap", raw("meshready:region", "x", "meshready:kubernetes", `{"podSubnet":"10.213.0.0/16"}`),
+			[]string{"meshready:kubernetes.podSubnet: 10.213.0.0/16 overlaps meshready:local.subnet"}},
+		{"mtls", raw("meshready:region", "x", "meshready:istio", `{"mtls":"strict"}`),
+			[]string{`meshready:istio.mtls: "strict" is not STRICT or PERMISSIVE`}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := Parse(tc.in)
+			var probs Problems
+			if !errors.As(err, &probs) {
+				t.Fatalf("want Problems, got %v", err)
+			}
+			got := err.Error()
+			for _, w := range tc.want {
+				if !strings.Contains(got, w) {
+					t.Errorf("missing %q in:\n%s", w, got)
+				}
+			}
+		})
+	}
+}

@@ -1,0 +1,329 @@
+package config
+
+import (
+	"fmt"
+	"net"
+	"net/netip"
+	"regexp"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+)
+
+// MinKubernetesMinor is the oldest Kubernetes 1.x meshready bootstraps: kubeadm's
+// v1beta3 config API and the etcd flags it renders need 1.21 or newer.
+const MinKubernetesMinor = 21
+
+// HetznerLocations are the Hetzner Cloud locations a hetzner stack's region may name.
+var hetznerLocations = []string{"fsn1", "nbg1", "hel1", "ash", "hil", "sin"}
+
+var (
+	dnsLabel   = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$`)
+	regionName = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]{0,30}[a-z0-9])?$`)
+	semver3    = regexp.MustCompile(`^[0-9]+\.[0-9]+\.[0-9]+$`)
+)
+
+// Validate checks a decoded Config and returns every problem with its key.
+func Validate(c *Config) Problems {
+	v := &validator{}
+	v.top(c)
+	v.nodes(c)
+	v.kubernetes(c)
+	v.etcd(&c.Etcd)
+	v.istio(&c.Istio)
+	v.canary(c)
+	v.addons(c.Addons)
+	v.benchmarks(&c.Benchmarks)
+	return v.probs
+}
+
+type validator struct{ probs Problems }
+
+func (v *validator) add(key, format string, args ...any) {
+	v.probs = append(v.probs, Problem{Namespace + ":" + key, fmt.Sprintf(format, args...)})
+}
+
+func (v *validator) top(c *Config) {
+	switch {
+	case c.Region == "":
+		v.add("region", "required: a short name for the stack's region, e.g. hel1")
+	case !regionName.MatchString(c.Region):
+		v.add("region", "%q must be lower-case letters, digits and dashes", c.Region)
+	}
+	switch c.Provider {
+	case ProviderLocal, ProviderStatic:
+	case ProviderHetzner:
+		if c.Region != "" && !slices.Contains(hetznerLocations, c.Region) {
+			v.add("region", "%q is not a Hetzner location (want one of %s)", c.Region, strings.Join(hetznerLocations, ", "))
+		}
+		if c.Hetzner.Token == "" {
+			v.probs = append(v.probs, Problem{"hetzner:token", "required for provider hetzner: pulumi config set --secret hetzner:token <token> (or HCLOUD_TOKEN)"})
+		}
+	default:
+		v.add("provider", "%q is not one of local, static, hetzner", c.Provider)
+	}
+}
+
+func (v *validator) nodes(c *Config) {
+	n := c.Nodes
+	if n.ControlPlanes != 1 && n.ControlPlanes != 3 && n.ControlPlanes != 5 {
+		v.add("nodes.controlPlanes", "must be 1, 3 or 5 (etcd needs an odd number of members), got %d", n.ControlPlanes)
+	}
+	if n.Workers < 0 || n.Workers > 100 {
+		v.add("nodes.workers", "must be between 0 and 100, got %d", n.Workers)
+	}
+	if c.Provider != ProviderStatic && len(n.Static) > 0 {
+		v.add("nodes.static", "only for provider static (this stack's provider is %s)", c.Provider)
+	}
+	switch c.Provider {
+	case ProviderStatic:
+		v.static(n)
+	case ProviderLocal:
+		if n.ServerType != "" && n.ServerType != "nspawn" {
+			v.add("nodes.serverType", "%q: the local provider has one server type, nspawn", n.ServerType)
+		}
+		if n.Image != "" && n.Image != "bookworm" {
+			v.add("nodes.image", "%q: the local provider builds Debian bookworm roots only", n.Image)
+		}
+		v.local(c)
+	case ProviderHetzner:
+		if n.ServerType == "" {
+			v.add("nodes.serverType", "required for provider hetzner, e.g. ccx13 (dedicated vCPU)")
+		}
+		if n.Image == "" {
+			v.add("nodes.image", "required for provider hetzner, e.g. debian-12")
+		}
+	}
+}
+
+func (v *validator) static(n Nodes) {
+	want := n.ControlPlanes + n.Workers
+	if len(n.Static) != want {
+		v.add("nodes.static", "lists %d servers, want %d (controlPlanes + workers; control planes first)", len(n.Static), want)
+	}
+	seen := map[string]bool{}
+	for i, h := range n.Static {
+		key := fmt.Sprintf("nodes.static[%d]", i)
+		switch {
+		case h.Address == "":
+			v.add(key+".address", "required")
+		case net.ParseIP(h.Address) == nil && !isHostname(h.Address):
+			v.add(key+".address", "%q is neither an IP address nor a host name", h.Address)
+		case seen[h.Address]:
+			v.add(key+".address", "%q is listed twice", h.Address)
+		}
+		seen[h.Address] = true
+		if h.Port < 0 || h.Port > 65535 {
+			v.add(key+".port", "%d is not a TCP port", h.Port)
+		}
+		if !strings.HasPrefix(h.HostKey, "SHA256:") && !strings.HasPrefix(h.HostKey, "ssh-") && !strings.HasPrefix(h.HostKey, "ecdsa-") {
+			v.add(key+".hostKey", "required: the server's host key fingerprint (SHA256:...) or public key, so the first connect is verified")
+		}
+	}
+}
+
+func isHostname(s string) bool {
+	for _, l := range strings.Split(s, ".") {
+		if !dnsLabel.MatchString(strings.ToLower(l)) {
+			return false
+		}
+	}
+	return true
+}
+
+func (v *validator) local(c *Config) {
+	p, err := netip.ParsePrefix(c.Local.Subnet)
+	switch {
+	case err != nil || !p.Addr().Is4():
+		v.add("local.subnet", "%q is not an IPv4 prefix such as 10.213.0.0/24", c.Local.Subnet)
+	case !p.Addr().IsPrivate():
+		v.add("local.subnet", "%q must be a private range: the project owns it on this host", c.Local.Subnet)
+	case p.Bits() < 16 || p.Bits() > 28:
+		v.add("local.subnet", "%q: want a prefix length between /16 and /28", c.Local.Subnet)
+	case p.Masked() != p:
+		v.add("local.subnet", "%q has host bits set (did you mean %s?)", c.Local.Subnet, p.Masked())
+	case 1<<(32-p.Bits())-3 < c.Nodes.ControlPlanes+c.Nodes.Workers:
+		v.add("local.subnet", "%q has too few addresses for %d nodes", c.Local.Subnet, c.Nodes.ControlPlanes+c.Nodes.Workers)
+	}
+	if len(c.Local.Bridge) == 0 || len(c.Local.Bridge) > 15 || !dnsLabel.MatchString(c.Local.Bridge) {
+		v.add("local.bridge", "%q must be a Linux interface name: 1-15 lower-case letters, digits and dashes", c.Local.Bridge)
+	}
+}
+
+func (v *validator) kubernetes(c *Config) {
+	k := c.Kubernetes
+	major, minor, _, err := k.Version.Parse()
+	switch {
+	case err != nil:
+		v.add("kubernetes.version", "%v", err)
+	case major != 1 || minor < MinKubernetesMinor:
+		v.add("kubernetes.version", "%s is below the minimum 1.%d", k.Version, MinKubernetesMinor)
+	}
+	nets := map[string]string{"kubernetes.podSubnet": k.PodSubnet, "kubernetes.serviceSubnet": k.ServiceSubnet}
+	if c.Provider == ProviderLocal {
+		nets["local.subnet"] = c.Local.Subnet
+	}
+	parsed := map[string]netip.Prefix{}
+	for key, s := range nets {
+		p, err := netip.ParsePrefix(s)
+		if err != nil {
+			if key != "local.subnet" { // reported by local()
+				v.add(key, "%q is not a CIDR prefix", s)
+			}
+			continue
+		}
+		parsed[key] = p
+	}
+	keys := make([]string, 0, len(parsed))
+	for k := range parsed {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for i, a := range keys {
+		for _, b := range keys[i+1:] {
+			if parsed[a].Overlaps(parsed[b]) {
+				v.add(a, "%s overlaps %s (%s)", parsed[a], Namespace+":"+b, parsed[b])
+			}
+		}
+	}
+}
+
+func (v *validator) etcd(e *Etcd) {
+	hb, et := e.HeartbeatInterval, e.ElectionTimeout
+	if hb.Set && (hb.Value.D() < 10*time.Millisecond || hb.Value.D() > 5*time.Second) {
+		v.add("etcd.heartbeatInterval", "%s is outside 10ms..5s", hb.Value)
+	}
+	if et.Set && (et.Value.D() < 100*time.Millisecond || et.Value.D() > 50*time.Second) {
+		v.add("etcd.electionTimeout", "%s is outside 100ms..50s (etcd's upper bound is 50s)", et.Value)
+	}
+	if hb.Set && et.Set && et.Value.D() < 10*hb.Value.D() {
+		v.add("etcd.electionTimeout", "%s is less than 10 x heartbeatInterval (%s)", et.Value, hb.Value)
+	}
+	if e.SnapshotCount.Set && e.SnapshotCount.Value <= 0 {
+		v.add("etcd.snapshotCount", "must be positive, got %d", e.SnapshotCount.Value)
+	}
+	if q := e.QuotaBackendBytes; q.Set && (q.Value <= 0 || q.Value > 8<<30) {
+		v.add("etcd.quotaBackendBytes", "%d is outside 1..8 GiB (etcd's suggested maximum)", q.Value)
+	}
+	if m := e.AutoCompactionMode; m.Set && m.Value != "periodic" && m.Value != "revision" {
+		v.add("etcd.autoCompactionMode", "%q is not periodic or revision", m.Value)
+	}
+}
+
+func (v *validator) istio(i *Istio) {
+	if !semver3.MatchString(i.Version) {
+		v.add("istio.version", "%q is not MAJOR.MINOR.PATCH, e.g. \"1.28.0\"", i.Version)
+	}
+	if !slices.Contains([]string{"default", "minimal", "demo"}, i.Profile) {
+		v.add("istio.profile", "%q is not one of default, minimal, demo", i.Profile)
+	}
+	if i.MTLS != "STRICT" && i.MTLS != "PERMISSIVE" {
+		v.add("istio.mtls", "%q is not STRICT or PERMISSIVE", i.MTLS)
+	}
+	seen := map[string]bool{}
+	for j, ns := range i.InjectNamespaces {
+		key := fmt.Sprintf("istio.injectNamespaces[%d]", j)
+		switch {
+		case !dnsLabel.MatchString(ns):
+			v.add(key, "%q is not a namespace name", ns)
+		case ns == "kube-system" || ns == "istio-system" || ns == "kube-public":
+			v.add(key, "%q is a system namespace: sidecars there would break the cluster or the mesh itself", ns)
+		case seen[ns]:
+			v.add(key, "%q is listed twice", ns)
+		}
+		seen[ns] = true
+	}
+}
+
+func (v *validator) canary(c *Config) {
+	seen := map[string]bool{}
+	for i, cn := range c.Canary {
+		key := fmt.Sprintf("canary[%d]", i)
+		if !dnsLabel.MatchString(cn.Service) {
+			v.add(key+".service", "%q is not a service name", cn.Service)
+		}
+		if !dnsLabel.MatchString(cn.Namespace) {
+			v.add(key+".namespace", "%q is not a namespace name", cn.Namespace)
+		} else if !slices.Contains(c.Istio.InjectNamespaces, cn.Namespace) {
+			v.add(key+".namespace", "%q is not in meshready:istio.injectNamespaces: a split needs the mesh's proxies", cn.Namespace)
+		}
+		id := cn.Namespace + "/" + cn.Service
+		if seen[id] {
+			v.add(key, "%s has a second canary entry", id)
+		}
+		seen[id] = true
+		if len(cn.Subsets) == 0 {
+			v.add(key+".subsets", "required: subset name to weight, e.g. {v1: 90, v2: 10}")
+			continue
+		}
+		sum := 0
+		for _, name := range sortedKeys(cn.Subsets) {
+			w := cn.Subsets[name]
+			if !dnsLabel.MatchString(name) {
+				v.add(key+".subsets", "%q is not a valid version label value", name)
+			}
+			if w < 0 || w > 100 {
+				v.add(fmt.Sprintf("%s.subsets.%s", key, name), "weight %d is outside 0..100", w)
+			}
+			sum += w
+		}
+		if sum != 100 {
+			v.add(key+".subsets", "weights sum to %d, want 100", sum)
+		}
+	}
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+func (v *validator) addons(addons []string) {
+	seen := map[string]bool{}
+	for i, a := range addons {
+		key := fmt.Sprintf("addons[%d]", i)
+		switch {
+		case a != "prometheus" && a != "kiali":
+			v.add(key, "%q is not an addon meshready installs (prometheus, kiali)", a)
+		case seen[a]:
+			v.add(key, "%q is listed twice", a)
+		}
+		seen[a] = true
+	}
+	if seen["kiali"] && !seen["prometheus"] {
+		v.add("addons", "kiali reads its graphs from Prometheus: add prometheus too")
+	}
+}
+
+func (v *validator) benchmarks(b *Benchmarks) {
+	if b.Gate && !b.Enabled {
+		v.add("benchmarks.gate", "the hardware gate needs benchmarks.enabled: true")
+	}
+	for key, d := range map[string]Duration{
+		"benchmarks.diskRuntime": b.DiskRuntime,
+		"benchmarks.stealIdle":   b.StealIdle,
+		"benchmarks.stealLoaded": b.StealLoaded,
+	} {
+		if d.D() < 5*time.Second || d.D() > 10*time.Minute {
+			v.add(key, "%s is outside 5s..10m", d)
+		}
+	}
+	t := b.Thresholds
+	if t.FdatasyncP99 <= 0 {
+		v.add("benchmarks.thresholds.fdatasyncP99", "must be positive")
+	}
+	if t.ReadP99 <= 0 {
+		v.add("benchmarks.thresholds.readP99", "must be positive")
+	}
+	if t.StealMeanPercent <= 0 || t.StealMeanPercent > 100 {
+		v.add("benchmarks.thresholds.stealMeanPercent", "%g is outside (0, 100]", t.StealMeanPercent)
+	}
+	if t.StealMaxPercent < t.StealMeanPercent || t.StealMaxPercent > 100 {
+		v.add("benchmarks.thresholds.stealMaxPercent", "%g must lie between stealMeanPercent and 100", t.StealMaxPercent)
+	}
+}

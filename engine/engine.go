@@ -1,0 +1,218 @@
+// Package engine is meshready's one seam to Pulumi. It finds (or builds) the
+// Pulumi CLI, applies the embedded defaults (a file backend under .meshready/
+// and the passphrase secrets provider) and opens stacks whose program is the
+// one in package stacks, through the Automation API.
+package engine
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+
+	"github.com/pulumi/pulumi/sdk/v3/go/auto"
+	"github.com/pulumi/pulumi/sdk/v3/go/common/workspace"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+
+	"github.com/meshready/meshready/config"
+	"github.com/meshready/meshready/toolchain"
+)
+
+// PulumiTool is the Pulumi CLI built from pkg/v3. The Automation API refuses a
+// CLI without a version stamp, hence the ldflag.
+func PulumiTool() toolchain.Tool {
+	return toolchain.Tool{
+		Name:    "pulumi",
+		Module:  "github.com/pulumi/pulumi/pkg/v3",
+		Package: "github.com/pulumi/pulumi/pkg/v3/cmd/pulumi",
+		Binary:  "pulumi",
+		Ldflags: func(v string) string {
+			return "-X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=" + v
+		},
+		Took: "about 4 minutes on 2 cores",
+	}
+}
+
+// StateDir is the project-relative folder of meshready's local files: the file
+// backend's state, the generated passphrase. It is gitignored.
+const StateDir = ".meshready"
+
+// Options says where the project is and how to reach Pulumi.
+type Options struct {
+	ProjectDir string
+	Cache      toolchain.Cache
+	// SecretsProvider is used when a stack is created: "passphrase" (default) or a
+	// KMS URL such as awskms://..., gcpkms://..., azurekeyvault://..., hashivault://...
+	SecretsProvider string
+	Getenv          func(string) string
+	Log             *slog.Logger
+}
+
+// Project is an opened meshready project.
+type Project struct {
+	Dir             string
+	Name            string
+	StackConfigDir  string
+	secretsProvider string
+	cache           toolchain.Cache
+	getenv          func(string) string
+	cmd             auto.PulumiCommand
+	env             map[string]string
+}
+
+// Open loads Pulumi.yaml and prepares the defaults. The Pulumi CLI is built on
+// first use, so commands that only read files (validate) never wait for it.
+func Open(o Options) (*Project, error) {
+	proj, err := workspace.LoadProject(filepath.Join(o.ProjectDir, "Pulumi.yaml"))
+	if err != nil {
+		return nil, fmt.Errorf("project %s: %w", o.ProjectDir, err)
+	}
+	p := &Project{
+		Dir:             o.ProjectDir,
+		Name:            string(proj.Name),
+		StackConfigDir:  proj.StackConfigDir,
+		secretsProvider: o.SecretsProvider,
+		cache:           o.Cache,
+		getenv:          o.Getenv,
+		env: map[string]string{
+			"PULUMI_SKIP_UPDATE_CHECK": "true",
+			// Pulumi writes the passphrase salt into the stack file; when that file is
+			// reset to the committed one, take the salt from the state instead of
+			// minting a new one that could not decrypt the state's secrets.
+			"PULUMI_FALLBACK_TO_STATE_SECRETS_MANAGER": "true",
+		},
+	}
+	if p.secretsProvider == "" {
+		p.secretsProvider = "passphrase"
+	}
+	if o.Getenv("PULUMI_BACKEND_URL") == "" {
+		// Pulumi.yaml names file://.meshready/state; the folder must exist.
+		if err := os.MkdirAll(filepath.Join(p.Dir, StateDir, "state"), 0o700); err != nil {
+			return nil, fmt.Errorf("state dir: %w", err)
+		}
+	}
+	if p.secretsProvider == "passphrase" && o.Getenv("PULUMI_CONFIG_PASSPHRASE") == "" && o.Getenv("PULUMI_CONFIG_PASSPHRASE_FILE") == "" {
+		f, err := ensurePassphrase(filepath.Join(p.Dir, StateDir, "passphrase"))
+		if err != nil {
+			return nil, err
+		}
+		p.env["PULUMI_CONFIG_PASSPHRASE_FILE"] = f
+	}
+	return p, nil
+}
+
+// cli returns the Pulumi CLI, building it the first time this pin is used.
+func (p *Project) cli(ctx context.Context) (auto.PulumiCommand, error) {
+	if p.cmd != nil {
+		return p.cmd, nil
+	}
+	root, err := p.cache.Ensure(ctx, PulumiTool())
+	if err != nil {
+		return nil, err
+	}
+	p.cmd, err = auto.NewPulumiCommand(&auto.PulumiCommandOptions{Root: root})
+	if err != nil {
+		return nil, fmt.Errorf("pulumi CLI in %s: %w", root, err)
+	}
+	return p.cmd, nil
+}
+
+// ensurePassphrase creates a random passphrase file (0600) once and returns its path.
+func ensurePassphrase(path string) (string, error) {
+	if _, err := os.Stat(path); err == nil {
+		return path, nil
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return "", err
+	}
+	buf := make([]byte, 32)
+	if _, err := rand.Read(buf); err != nil {
+		return "", err
+	}
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
+	if errors.Is(err, os.ErrExist) {
+		return path, nil // another meshready made it meanwhile
+	}
+	if err != nil {
+		return "", fmt.Errorf("passphrase file: %w", err)
+	}
+	defer f.Close()
+	if _, err := f.WriteString(hex.EncodeToString(buf) + "\n"); err != nil {
+		return "", fmt.Errorf("passphrase file: %w", err)
+	}
+	return path, nil
+}
+
+// StackFile is the path of a stack's config file.
+func (p *Project) StackFile(stack string) string {
+	return filepath.Join(p.Dir, p.StackConfigDir, "Pulumi."+stack+".yaml")
+}
+
+// ReadStackFile reads a stack's config straight from its file, without touching
+// the backend: what validate uses, and what up checks before it starts.
+func (p *Project) ReadStackFile(stack string) (config.Raw, error) {
+	raw, err := config.ReadStackFile(p.StackFile(stack))
+	if err != nil {
+		return raw, err
+	}
+	raw.AddEnv(p.getenv)
+	return raw, nil
+}
+
+func (p *Project) options(ctx context.Context) ([]auto.LocalWorkspaceOption, error) {
+	cmd, err := p.cli(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return []auto.LocalWorkspaceOption{
+		auto.WorkDir(p.Dir),
+		auto.Pulumi(cmd),
+		auto.EnvVars(p.env),
+		auto.SecretsProvider(p.secretsProvider),
+	}, nil
+}
+
+// Upsert selects or creates a stack whose program is program(config); the
+// config is the one the engine holds for the stack, read right after.
+func (p *Project) Upsert(ctx context.Context, stack string, program func(config.Raw) pulumi.RunFunc) (auto.Stack, error) {
+	var raw config.Raw
+	run := func(pctx *pulumi.Context) error { return program(raw)(pctx) }
+	opts, err := p.options(ctx)
+	if err != nil {
+		return auto.Stack{}, err
+	}
+	st, err := auto.UpsertStackInlineSource(ctx, stack, p.Name, run, opts...)
+	if err != nil {
+		return st, fmt.Errorf("stack %s: %w", stack, err)
+	}
+	all, err := st.GetAllConfig(ctx)
+	if err != nil {
+		return st, fmt.Errorf("stack %s: read config: %w", stack, err)
+	}
+	raw = config.Raw{Values: map[string]string{}, Secrets: map[string]bool{}}
+	for k, v := range all {
+		raw.Values[k] = v.Value
+		raw.Secrets[k] = v.Secret
+	}
+	raw.AddEnv(p.getenv)
+	return st, nil
+}
+
+// Select opens a stack that exists already.
+func (p *Project) Select(ctx context.Context, stack string) (auto.Stack, error) {
+	opts, err := p.options(ctx)
+	if err != nil {
+		return auto.Stack{}, err
+	}
+	st, err := auto.SelectStackInlineSource(ctx, stack, p.Name, func(*pulumi.Context) error {
+		return errors.New("this stack was opened read-only")
+	}, opts...)
+	if err != nil {
+		return st, fmt.Errorf("stack %s: %w", stack, err)
+	}
+	return st, nil
+}

@@ -1,0 +1,73 @@
+// Package stacks holds the stack files (Pulumi.<stack>.yaml, one per region)
+// and the one Pulumi program that every entry point runs: `pulumi up` through
+// main.go, and `meshready up` through the Automation API.
+package stacks
+
+import (
+	"fmt"
+
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+
+	"github.com/meshready/meshready/config"
+	"github.com/meshready/meshready/infra"
+)
+
+// Program returns the Pulumi program for a stack's raw configuration. It
+// validates first and fails before registering any resource, so bad config
+// never creates or changes anything.
+func Program(raw config.Raw) pulumi.RunFunc {
+	return func(ctx *pulumi.Context) error {
+		cfg, err := config.Parse(raw)
+		if err != nil {
+			return fmt.Errorf("stack %s: bad configuration, nothing was changed:\n%w", ctx.Stack(), err)
+		}
+		return Pipeline(ctx, cfg)
+	}
+}
+
+// Pipeline is a region's whole life, top to bottom. Read this first.
+func Pipeline(ctx *pulumi.Context, cfg *config.Config) error {
+	region, err := newRegion(ctx, cfg)
+	if err != nil {
+		return err
+	}
+
+	// 1. Nodes: the servers Kubernetes will run on.
+	pool, err := infra.NewNodePool(ctx, "nodes", &infra.NodePoolArgs{
+		Provider: cfg.Provider,
+		Region:   cfg.Region,
+		Nodes:    infra.Plan(cfg),
+	}, pulumi.Parent(region))
+	if err != nil {
+		return err
+	}
+
+	ctx.Export("region", pulumi.String(cfg.Region))
+	ctx.Export("provider", pulumi.String(cfg.Provider))
+	ctx.Export("kubernetesVersion", pulumi.String(cfg.Kubernetes.Version.Tag()))
+	ctx.Export("nodes", pool.Nodes)
+	return region.finish(ctx, pulumi.Map{"nodes": pool.Nodes})
+}
+
+// region is the root component of a stack: everything the pipeline creates is
+// its child, so `pulumi stack` shows one tree per region.
+type region struct {
+	pulumi.ResourceState
+}
+
+func newRegion(ctx *pulumi.Context, cfg *config.Config) (*region, error) {
+	r := &region{}
+	if err := ctx.RegisterComponentResource("meshready:stack:Region", cfg.Region, r); err != nil {
+		return nil, fmt.Errorf("register region %s: %w", cfg.Region, err)
+	}
+	return r, nil
+}
+
+// finish registers the region's outputs: a component without them shows as
+// "creating" forever.
+func (r *region) finish(ctx *pulumi.Context, outs pulumi.Map) error {
+	if err := ctx.RegisterResourceOutputs(r, outs); err != nil {
+		return fmt.Errorf("region outputs: %w", err)
+	}
+	return nil
+}
