@@ -286,4 +286,3 @@ func (a *app) toolsCmd() *cobra.Command {
 		},
 	}
 }
-
