@@ -3,6 +3,7 @@ package cli
 import (
 	"bytes"
 	"context"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -134,4 +135,8 @@ func TestHelpOnEveryCommand(t *testing.T) {
 			t.Errorf("%s --help: exit %d\n%s", c, r.code, r.stdout)
 		}
 	}
+}
+
+func testLogger(t *testing.T) *slog.Logger {
+	return slog.New(slog.NewTextHandler(t.Output(), nil))
 }

@@ -1,0 +1,31 @@
+# The two commands a newcomer needs are `make up` and `make test` (see README.md).
+# Every target installs what it needs first: Debian packages (scripts/deps.sh)
+# and tools built from Go modules into ~/.cache/meshready (meshready tools).
+
+GO    ?= go
+STACK ?= local
+BIN   := bin/meshready
+
+.PHONY: up down test deps tools build lint
+
+up: deps build tools
+	$(BIN) up --stack $(STACK) --yes
+
+down: build
+	$(BIN) destroy --stack $(STACK) --yes
+
+test: deps build tools lint
+	$(GO) test -count=1 -timeout 80m ./...
+
+lint:
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+
+build:
+	$(GO) build -o $(BIN) .
+
+tools: build
+	$(BIN) tools
+
+deps:
+	scripts/deps.sh

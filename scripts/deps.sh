@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Installs the Debian packages meshready needs on this machine, only those missing.
+set -euo pipefail
+
+packages=(
+  git      # make test lists tracked files for gofmt
+)
+
+if ! command -v go >/dev/null; then
+  echo "meshready needs Go 1.26 or newer on PATH" >&2
+  exit 1
+fi
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if [ ${#missing[@]} -eq 0 ]; then
+  exit 0
+fi
+echo "installing Debian packages: ${missing[*]}"
+sudo=""
+[ "$(id -u)" -eq 0 ] || sudo="sudo"
+$sudo apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"

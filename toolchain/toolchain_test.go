@@ -1,0 +1,80 @@
+package toolchain
+
+import (
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// hello is a tool module pinned on golang.org/x/mod, which the main module
+// already needs, so the test builds offline from the module cache.
+func writeHello(t *testing.T, project, version, goSum string) {
+	t.Helper()
+	dir := filepath.Join(project, "tools", "hello")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	files := map[string]string{
+		"go.mod":  "module example.com/hello\n\ngo 1.26.0\n\nrequire golang.org/x/mod " + version + "\n",
+		"go.sum":  goSum,
+		"main.go": "package main\n\nimport (\n\t\"fmt\"\n\n\t\"golang.org/x/mod/semver\"\n)\n\nvar stamp string\n\nfunc main() { fmt.Println(stamp, semver.IsValid(stamp)) }\n",
+	}
+	for name, body := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func TestEnsureBuildsOncePerPin(t *testing.T) {
+	sum, err := os.ReadFile("../go.sum")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var modSum []string
+	version := ""
+	for _, l := range strings.Split(string(sum), "\n") {
+		if f := strings.Fields(l); len(f) == 3 && f[0] == "golang.org/x/mod" {
+			modSum = append(modSum, l)
+			version = strings.TrimSuffix(f[1], "/go.mod")
+		}
+	}
+	if version == "" {
+		t.Fatal("golang.org/x/mod not in go.sum")
+	}
+	project := t.TempDir()
+	writeHello(t, project, version, strings.Join(modSum, "\n")+"\n")
+	c := Cache{Dir: t.TempDir(), ProjectDir: project, Log: slog.New(slog.NewTextHandler(t.Output(), nil))}
+	tool := Tool{Name: "hello", Module: "golang.org/x/mod", Package: ".", Binary: "hello",
+		Ldflags: func(v string) string { return "-X main.stamp=" + v }}
+
+	root, err := c.Ensure(t.Context(), tool)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := filepath.Join(c.Dir, "tools", "hello-"+version); root != want {
+		t.Errorf("root = %s, want %s", root, want)
+	}
+	bin := filepath.Join(root, "bin", "hello")
+	out, err := exec.Command(bin).Output()
+	if err != nil || strings.TrimSpace(string(out)) != version+" true" {
+		t.Fatalf("built tool says %q (%v), want the pin stamped in", out, err)
+	}
+	before, _ := os.Stat(bin)
+	if _, err := c.Ensure(t.Context(), tool); err != nil {
+		t.Fatal(err)
+	}
+	after, _ := os.Stat(bin)
+	if !after.ModTime().Equal(before.ModTime()) {
+		t.Errorf("second Ensure rebuilt an unchanged pin")
+	}
+
+	// A pin that is not required is a clear error, not a build of something else.
+	tool.Module = "example.com/not-required"
+	if _, err := c.Ensure(t.Context(), tool); err == nil || !strings.Contains(err.Error(), "does not require example.com/not-required") {
+		t.Errorf("want a pin error, got %v", err)
+	}
+}
