@@ -3,7 +3,12 @@
 set -euo pipefail
 
 packages=(
-  git      # make test lists tracked files for gofmt
+  git             # make test lists tracked files for gofmt
+  fio             # disk benchmarks (the tests benchmark this machine over SSH)
+  openssh-server  # tests run a real sshd on loopback
+  openssh-client  # ssh-keygen
+  iputils-ping    # RTT between nodes
+  util-linux      # taskset, findmnt, lsblk
 )
 
 if ! command -v go >/dev/null; then

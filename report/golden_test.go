@@ -1,0 +1,157 @@
+package report
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"reflect"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/meshready/meshready/benchmarks"
+	"github.com/meshready/meshready/internal/golden"
+)
+
+func TestGoldenJSON(t *testing.T) {
+	b, err := json.MarshalIndent(fixtureReport(), "", "  ")
+	if err != nil {
+		t.Fatal(err)
+	}
+	golden.Check(t, "testdata/report.json", append(b, '\n'))
+	if !bytes.Contains(b, []byte(`"fdatasyncP99": "10ms"`)) {
+		t.Error("thresholds are not written as duration text")
+	}
+}
+
+func TestGoldenMarkdown(t *testing.T) {
+	golden.Check(t, "testdata/report.md", Markdown(fixtureReport()))
+}
+
+func TestGoldenHTML(t *testing.T) {
+	b, err := HTML(fixtureReport())
+	if err != nil {
+		t.Fatal(err)
+	}
+	golden.Check(t, "testdata/report.html", b)
+	s := string(b)
+	if n := strings.Count(s, "<svg "); n != 4 {
+		t.Errorf("want 4 charts (latency + 3 steal), got %d", n)
+	}
+	// Only the two measurable nodes draw steal lines; w-2 shows its reason instead.
+	if n := strings.Count(s, "<polyline "); n != 4 {
+		t.Errorf("want 4 steal polylines, got %d", n)
+	}
+	if !strings.Contains(s, "NOT MEASURABLE: virt container") {
+		t.Error("unmeasurable steal chart lacks its reason")
+	}
+	selfContained(t, s)
+}
+
+func TestGoldenCompare(t *testing.T) {
+	rs := []Report{fixtureReport(), fixtureLocal()}
+	golden.Check(t, "testdata/compare.md", Compare(rs))
+	b, err := CompareHTML(rs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	golden.Check(t, "testdata/compare.html", b)
+	selfContained(t, string(b))
+	cv := buildCompare(rs)
+	want := map[string][2]string{
+		IDDiskEtcd: {"FAIL", "PASS"}, IDDiskNVMe: {"WARN", "PASS"}, IDCPUSteal: {"WARN", "PASS"},
+		IDMeshConvergence: {"NOT MEASURABLE", "PASS"}, IDNetworkRTT: {"WARN", "NOT MEASURABLE"},
+	}
+	for _, row := range cv.Rows {
+		if w, ok := want[row.ID]; ok && (row.Cells[0].Verdict != w[0] || row.Cells[1].Verdict != w[1]) {
+			t.Errorf("%s: got %s/%s, want %s/%s", row.ID, row.Cells[0].Verdict, row.Cells[1].Verdict, w[0], w[1])
+		}
+	}
+}
+
+// selfContained fails on anything a browser would fetch or run.
+func selfContained(t *testing.T, s string) {
+	t.Helper()
+	if m := regexp.MustCompile(`(?i)<script|\ssrc=|\shref=|url\(|@import|<link|<iframe`).FindString(s); m != "" {
+		t.Errorf("page is not self-contained: found %q", m)
+	}
+}
+
+func TestEscaping(t *testing.T) {
+	nodes := fixtureNodes()
+	evil := `<script>alert("x")</script>|`
+	nodes[0].Node, nodes[0].Disk.Device.Model = evil, evil
+	nodes[2].Steal.Evidence = evil
+	r := Evaluate("<b>r</b>", "p", nodes, nil, defaults(), fixedNow)
+	h, err := HTML(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bytes.Contains(h, []byte("<script")) || bytes.Contains(h, []byte("<b>r")) {
+		t.Error("HTML does not escape measured text")
+	}
+	if md := Markdown(r); bytes.Contains(md, []byte("<script")) || !bytes.Contains(md, []byte(`&lt;script>alert("x")&lt;/script>\|`)) {
+		t.Error("Markdown does not neutralise markup and pipes in cells")
+	}
+}
+
+func TestWriteRead(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "out")
+	r := fixtureReport()
+	if err := Write(dir, r); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []string{JSONFile, MarkdownFile, HTMLFile} {
+		st, err := os.Stat(filepath.Join(dir, f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st.Mode().Perm() != 0o644 {
+			t.Errorf("%s mode %v, want 0644", f, st.Mode().Perm())
+		}
+	}
+	if ents, _ := os.ReadDir(dir); len(ents) != 3 {
+		t.Errorf("dir holds %d entries, want 3 (temporary files left?)", len(ents))
+	}
+	back, err := Read(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(back, r) {
+		t.Errorf("Read(Write(r)) != r\n got %+v\nwant %+v", back, r)
+	}
+}
+
+func TestReadRejectsSchema(t *testing.T) {
+	for _, schema := range []string{"meshready.report/v2", ""} {
+		dir := t.TempDir()
+		b, _ := json.Marshal(map[string]any{"schema": schema, "nodes": []benchmarks.NodeResult{}})
+		if err := os.WriteFile(filepath.Join(dir, JSONFile), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		_, err := Read(dir)
+		if err == nil || !strings.Contains(err.Error(), `reads only "meshready.report/v1"`) {
+			t.Errorf("schema %q: err = %v, want a schema error", schema, err)
+		}
+	}
+}
+
+// TestEmptyReport: a run where nothing was measured still renders, and says so.
+func TestEmptyReport(t *testing.T) {
+	r := Evaluate("", "", nil, nil, defaults(), fixedNow)
+	for _, c := range r.Claims {
+		if c.Verdict != nm {
+			t.Errorf("%s = %s with no data, want NOT MEASURABLE", c.ID, c.Verdict)
+		}
+	}
+	if _, err := HTML(r); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := CompareHTML([]Report{r}); err != nil {
+		t.Fatal(err)
+	}
+	if md := Markdown(r); !bytes.Contains(md, []byte("No node-to-node RTT was measured.")) {
+		t.Errorf("empty markdown:\n%s", md)
+	}
+}

@@ -1,0 +1,206 @@
+// Package report turns measured benchmark results into verdicts on the guide's
+// hardware claims and renders them as JSON, Markdown and self-contained HTML.
+// Every function here is pure: callers gather the data, report only judges and
+// prints it, so the same inputs always give byte-identical output.
+package report
+
+import (
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/meshready/meshready/benchmarks"
+	"github.com/meshready/meshready/config"
+)
+
+// Schema names the JSON layout of a Report; Read refuses any other so that a
+// binary never silently misreads a file written by a different version.
+const Schema = "meshready.report/v1"
+
+// Report is one region's run: what was measured, the limits applied, and a
+// verdict per claim. It is the unit written to disk and compared across regions.
+type Report struct {
+	Schema     string                  `json:"schema"`
+	Region     string                  `json:"region"`
+	Provider   string                  `json:"provider"`
+	Generated  time.Time               `json:"generated"`
+	Thresholds config.Thresholds       `json:"thresholds"`
+	Nodes      []benchmarks.NodeResult `json:"nodes"`
+	Network    []benchmarks.RTT        `json:"network"`
+	Claims     []Claim                 `json:"claims"`
+	Notes      []string                `json:"notes"`
+}
+
+// Claim is one row of the verdict table: a claim from the guide, the limit it
+// was held to and where that limit comes from, so a reader can dispute the
+// source rather than the arithmetic.
+type Claim struct {
+	ID string `json:"id"`
+	// Claim is the guide's words (or etcd's requirement) being checked.
+	Claim string `json:"claim"`
+	// Node is the node the row is about; "" means the row is region-wide.
+	Node      string `json:"node"`
+	Threshold string `json:"threshold"`
+	// Source is a URL or document name; "project-chosen" where no upstream source publishes the limit.
+	Source   string             `json:"source"`
+	Measured string             `json:"measured"`
+	Verdict  benchmarks.Verdict `json:"verdict"`
+	Why      string             `json:"why,omitempty"`
+}
+
+// MeshResult is what a service-mesh measurement found (fortio overhead and
+// convergence runs, METHODS.md). Nil fields were not measured; Unavailable says why.
+type MeshResult struct {
+	// ConvergenceP99 is the p99 time until every client sees only the new version.
+	ConvergenceP99 *time.Duration `json:"convergenceP99,omitempty"`
+	// PerHopP90 is (p90 with sidecars − p90 without) / 2.
+	PerHopP90 *time.Duration `json:"perHopP90,omitempty"`
+	// MTLSCost is p90 with STRICT mTLS − p90 with mTLS disabled.
+	MTLSCost    *time.Duration `json:"mtlsCost,omitempty"`
+	Unavailable string         `json:"unavailable,omitempty"`
+}
+
+// Option adjusts Evaluate; it keeps Evaluate's signature stable while new
+// measurement sources (mesh today, others later) are added.
+type Option func(*options)
+
+type options struct {
+	mesh *MeshResult
+}
+
+// WithMesh supplies the service-mesh measurements; without it the mesh claims
+// are NOT MEASURABLE rather than silently passing.
+func WithMesh(m MeshResult) Option {
+	return func(o *options) { o.mesh = &m }
+}
+
+// Evaluate judges every claim against th and returns the whole report. It is
+// the single place verdicts are decided, so every renderer shows the same ones.
+func Evaluate(region, provider string, nodes []benchmarks.NodeResult, network []benchmarks.RTT, th config.Thresholds, now time.Time, opts ...Option) Report {
+	var o options
+	for _, f := range opts {
+		f(&o)
+	}
+	if nodes == nil {
+		nodes = []benchmarks.NodeResult{}
+	}
+	if network == nil {
+		network = []benchmarks.RTT{}
+	}
+	th, notes := fillThresholds(th)
+	r := Report{
+		Schema: Schema, Region: region, Provider: provider, Generated: now.UTC(),
+		Thresholds: th, Nodes: nodes, Network: network, Claims: []Claim{}, Notes: notes,
+	}
+	for _, n := range nodes {
+		r.Claims = append(r.Claims, diskEtcd(n, th))
+	}
+	for _, n := range nodes {
+		r.Claims = append(r.Claims, diskNVMe(n, th))
+	}
+	for _, n := range nodes {
+		r.Claims = append(r.Claims, cpuSteal(n, th))
+	}
+	r.Claims = append(r.Claims, meshClaims(o.mesh)...)
+	r.Claims = append(r.Claims, networkRTT(nodes, network))
+	for _, n := range nodes {
+		for _, e := range n.Errors {
+			r.Notes = append(r.Notes, fmt.Sprintf("%s: %s", n.Node, e))
+		}
+		for _, e := range n.Steal.Errors {
+			r.Notes = append(r.Notes, fmt.Sprintf("%s: steal: %s", n.Node, e))
+		}
+	}
+	return r
+}
+
+// fillThresholds replaces zero limits with the defaults (a zero limit would
+// fail everything) and notes every limit that differs from its documented default.
+func fillThresholds(th config.Thresholds) (config.Thresholds, []string) {
+	def := config.Defaults().Benchmarks.Thresholds
+	notes := []string{}
+	fill := func(name string, zero bool, set func(), cur, dflt string) {
+		if zero {
+			set()
+			notes = append(notes, fmt.Sprintf("threshold %s was not set; used the default %s", name, dflt))
+		} else if cur != dflt {
+			notes = append(notes, fmt.Sprintf("threshold %s is %s, not the default %s (METHODS.md)", name, cur, dflt))
+		}
+	}
+	fill("fdatasyncP99", th.FdatasyncP99 <= 0, func() { th.FdatasyncP99 = def.FdatasyncP99 }, ms(th.FdatasyncP99.D()), ms(def.FdatasyncP99.D()))
+	fill("readP99", th.ReadP99 <= 0, func() { th.ReadP99 = def.ReadP99 }, ms(th.ReadP99.D()), ms(def.ReadP99.D()))
+	fill("stealMeanPercent", th.StealMeanPercent <= 0, func() { th.StealMeanPercent = def.StealMeanPercent },
+		pct(th.StealMeanPercent, 2), pct(def.StealMeanPercent, 2))
+	fill("stealMaxPercent", th.StealMaxPercent <= 0, func() { th.StealMaxPercent = def.StealMaxPercent },
+		pct(th.StealMaxPercent, 2), pct(def.StealMaxPercent, 2))
+	return th, notes
+}
+
+// thresholdsJSON is config.Thresholds on the wire: camelCase keys and durations
+// as text ("10ms"), readable by humans and by Read.
+type thresholdsJSON struct {
+	FdatasyncP99     textDuration `json:"fdatasyncP99"`
+	ReadP99          textDuration `json:"readP99"`
+	StealMeanPercent float64      `json:"stealMeanPercent"`
+	StealMaxPercent  float64      `json:"stealMaxPercent"`
+}
+
+// textDuration reads back what config.Duration writes (config has no unmarshaller).
+type textDuration config.Duration
+
+// MarshalJSON writes the duration as Go duration text.
+func (d textDuration) MarshalJSON() ([]byte, error) { return json.Marshal(config.Duration(d).String()) }
+
+// UnmarshalJSON reads Go duration text, refusing bare numbers whose unit would be a guess.
+func (d *textDuration) UnmarshalJSON(b []byte) error {
+	var s string
+	if err := json.Unmarshal(b, &s); err != nil {
+		return fmt.Errorf("threshold duration: want text such as \"10ms\": %w", err)
+	}
+	v, err := config.ParseDuration(s)
+	if err != nil {
+		return fmt.Errorf("threshold duration: %w", err)
+	}
+	*d = textDuration(v)
+	return nil
+}
+
+// wireReport is Report with its thresholds in wire form; field order is the JSON order.
+type wireReport struct {
+	Schema     string                  `json:"schema"`
+	Region     string                  `json:"region"`
+	Provider   string                  `json:"provider"`
+	Generated  time.Time               `json:"generated"`
+	Thresholds thresholdsJSON          `json:"thresholds"`
+	Nodes      []benchmarks.NodeResult `json:"nodes"`
+	Network    []benchmarks.RTT        `json:"network"`
+	Claims     []Claim                 `json:"claims"`
+	Notes      []string                `json:"notes"`
+}
+
+// MarshalJSON writes thresholds as text durations, matching the stack file's spelling.
+func (r Report) MarshalJSON() ([]byte, error) {
+	t := r.Thresholds
+	return json.Marshal(wireReport{
+		Schema: r.Schema, Region: r.Region, Provider: r.Provider, Generated: r.Generated,
+		Thresholds: thresholdsJSON{textDuration(t.FdatasyncP99), textDuration(t.ReadP99), t.StealMeanPercent, t.StealMaxPercent},
+		Nodes:      r.Nodes, Network: r.Network, Claims: r.Claims, Notes: r.Notes,
+	})
+}
+
+// UnmarshalJSON reads what MarshalJSON writes, so Read round-trips a report exactly.
+func (r *Report) UnmarshalJSON(b []byte) error {
+	var w wireReport
+	if err := json.Unmarshal(b, &w); err != nil {
+		return err
+	}
+	*r = Report{
+		Schema: w.Schema, Region: w.Region, Provider: w.Provider, Generated: w.Generated,
+		Thresholds: config.Thresholds{
+			FdatasyncP99: config.Duration(w.Thresholds.FdatasyncP99), ReadP99: config.Duration(w.Thresholds.ReadP99),
+			StealMeanPercent: w.Thresholds.StealMeanPercent, StealMaxPercent: w.Thresholds.StealMaxPercent,
+		},
+		Nodes: w.Nodes, Network: w.Network, Claims: w.Claims, Notes: w.Notes,
+	}
+	return nil
+}

@@ -1,0 +1,142 @@
+package report
+
+import (
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/meshready/meshready/benchmarks"
+)
+
+// view is a report flattened to display strings. Markdown and HTML both render
+// it, so the two formats can never disagree on a number or its rounding.
+type view struct {
+	Title      string
+	Generated  string
+	Thresholds string
+	Summary    string
+	Counts     []verdictCount
+	Claims     []claimRow
+	Nodes      []nodeView
+	Network    [][]string
+	Notes      []string
+}
+
+type verdictCount struct {
+	N              int
+	Verdict, Class string
+}
+
+type claimRow struct {
+	ID, Claim, Node, Threshold, Source, Measured, Verdict, Why, Class string
+}
+
+type fact struct{ Name, Value string }
+
+type nodeView struct {
+	Name, Heading, Run string
+	Facts              []fact
+	Disk               [][]string
+	FlushSuspect       string
+	DiskErrors         []string
+	StealInfo          string
+	StealMeasurable    bool
+	StealWhy           string
+	Steal              [][]string
+	Work               string
+}
+
+// Column headers shared by both renderers.
+var (
+	latencyHeader = []string{"Test", "p50 (ms)", "p99 (ms)", "max (ms)", "N"}
+	stealHeader   = []string{"Phase", "mean", "p95", "max", "per-CPU samples"}
+	networkHeader = []string{"From", "To", "p50 (ms)", "p99 (ms)", "max (ms)", "N", "loss"}
+)
+
+func buildView(r Report) view {
+	v := view{
+		Title:     fmt.Sprintf("meshready hardware report: %s (%s)", dash(r.Region), dash(r.Provider)),
+		Generated: r.Generated.UTC().Format("2006-01-02 15:04 UTC"),
+		Thresholds: fmt.Sprintf("fdatasync p99 < %s · randread p99 < %s · loaded steal mean < %s, per-CPU max ≤ %s",
+			ms(r.Thresholds.FdatasyncP99.D()), ms(r.Thresholds.ReadP99.D()),
+			pct(r.Thresholds.StealMeanPercent, 1), pct(r.Thresholds.StealMaxPercent, 1)),
+		Notes: r.Notes,
+	}
+	count := map[benchmarks.Verdict]int{}
+	for _, c := range r.Claims {
+		count[c.Verdict]++
+		node := c.Node
+		if node == "" {
+			node = "(region)"
+		}
+		v.Claims = append(v.Claims, claimRow{ID: c.ID, Claim: c.Claim, Node: node, Threshold: c.Threshold,
+			Source: c.Source, Measured: dash(c.Measured), Verdict: string(c.Verdict), Why: c.Why, Class: verdictClass(c.Verdict)})
+	}
+	var parts []string
+	for _, k := range []benchmarks.Verdict{benchmarks.Pass, benchmarks.Warn, benchmarks.Fail, benchmarks.NotMeasurable} {
+		parts = append(parts, fmt.Sprintf("%d %s", count[k], k))
+		v.Counts = append(v.Counts, verdictCount{count[k], string(k), verdictClass(k)})
+	}
+	v.Summary = strings.Join(parts, " · ")
+	for _, n := range r.Nodes {
+		v.Nodes = append(v.Nodes, buildNode(n))
+	}
+	for _, t := range r.Network {
+		v.Network = append(v.Network, []string{t.From, t.To, msNum(t.Latency.P50), msNum(t.Latency.P99),
+			msNum(t.Latency.Max), strconv.FormatInt(t.Latency.Samples, 10), pct(t.Loss, 1)})
+	}
+	return v
+}
+
+func latencyRow(name string, l *benchmarks.Latency) []string {
+	if l == nil || l.Samples == 0 {
+		return []string{name, "—", "—", "—", "not measured"}
+	}
+	return []string{name, msNum(l.P50), msNum(l.P99), msNum(l.Max), strconv.FormatInt(l.Samples, 10)}
+}
+
+func buildNode(n benchmarks.NodeResult) nodeView {
+	d, s := n.Disk.Device, n.Steal
+	nv := nodeView{
+		Name:    n.Node,
+		Heading: fmt.Sprintf("%s (%s, %s)", dash(n.Node), dash(n.Role), dash(n.Address)),
+		Run:     fmt.Sprintf("started %s, took %s", n.Started.UTC().Format("2006-01-02 15:04:05 UTC"), n.Duration),
+		Facts: []fact{{"directory", dash(d.Dir)}, {"mount source", dash(d.Source)}, {"filesystem", dash(d.FSType)},
+			{"device", dash(d.Device)}, {"model", dash(d.Model)}, {"rotational", yesNo(d.Rotational)},
+			{"write cache", dash(d.WriteCache)}},
+		Disk: [][]string{latencyRow("fdatasync (etcd WAL, 2300 B)", n.Disk.Fdatasync),
+			latencyRow("randread 4k QD1 O_DIRECT", n.Disk.RandRead)},
+		FlushSuspect:    n.Disk.FlushSuspect,
+		DiskErrors:      n.Disk.Errors,
+		StealInfo:       fmt.Sprintf("virt %s, %d vCPUs; steal reporting: %s", dash(s.Virt), s.CPUs, dash(s.Evidence)),
+		StealMeasurable: s.Measurable,
+	}
+	if !s.Measurable {
+		nv.StealWhy = "NOT MEASURABLE: " + dash(s.Evidence) + " (0 would be meaningless, so no figures are shown)"
+	} else {
+		for _, p := range []struct {
+			name string
+			ph   benchmarks.StealPhase
+		}{{"idle", s.Idle}, {"loaded", s.Loaded}} {
+			st := p.ph.Stats
+			nv.Steal = append(nv.Steal, []string{p.name, pct(st.MeanPercent, 2), pct(st.P95Percent, 1),
+				pct(st.MaxPercent, 1), strconv.Itoa(st.Samples)})
+		}
+	}
+	if len(s.WorkPerSecond) == 0 {
+		nv.Work = "not recorded"
+	} else {
+		cpus := make([]int, 0, len(s.WorkPerSecond))
+		for c := range s.WorkPerSecond {
+			cpus = append(cpus, c)
+		}
+		sort.Ints(cpus)
+		var w []string
+		for _, c := range cpus {
+			w = append(w, fmt.Sprintf("cpu%d %s/s", c, rate(s.WorkPerSecond[c])))
+		}
+		nv.Work = strings.Join(w, ", ") + "; spread (CV) " + pct(s.WorkSpreadPercent, 1)
+	}
+	return nv
+}

@@ -1,0 +1,86 @@
+package report
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+)
+
+// File names Write produces; Read and other tools find a run's outputs by them.
+const (
+	JSONFile     = "report.json"
+	MarkdownFile = "report.md"
+	HTMLFile     = "report.html"
+)
+
+// Write stores the report as report.json (the record Read and Compare use),
+// report.md and report.html in dir, creating dir (0755) and files (0644).
+// Each file is written to a temporary name and renamed, so a crash never
+// leaves a half-written report behind.
+func Write(dir string, r Report) error {
+	js, err := json.MarshalIndent(r, "", "  ")
+	if err != nil {
+		return fmt.Errorf("report: encode %s: %w", JSONFile, err)
+	}
+	page, err := HTML(r)
+	if err != nil {
+		return fmt.Errorf("report: render %s: %w", HTMLFile, err)
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("report: %w", err)
+	}
+	for _, f := range []struct {
+		name string
+		data []byte
+	}{{JSONFile, append(js, '\n')}, {MarkdownFile, Markdown(r)}, {HTMLFile, page}} {
+		if err := writeFile(filepath.Join(dir, f.name), f.data); err != nil {
+			return fmt.Errorf("report: %w", err)
+		}
+	}
+	return nil
+}
+
+func writeFile(path string, data []byte) error {
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name()) // no-op after a successful rename
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Chmod(0o644); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), path)
+}
+
+// Read loads dir/report.json, refusing any schema but Schema: numbers from a
+// layout this binary does not know must not be judged or compared as if it did.
+func Read(dir string) (Report, error) {
+	path := filepath.Join(dir, JSONFile)
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return Report{}, fmt.Errorf("report: %w", err)
+	}
+	var head struct {
+		Schema string `json:"schema"`
+	}
+	if err := json.Unmarshal(b, &head); err != nil {
+		return Report{}, fmt.Errorf("report: %s is not a report: %w", path, err)
+	}
+	if head.Schema != Schema {
+		return Report{}, fmt.Errorf("report: %s has schema %q; this meshready reads only %q", path, head.Schema, Schema)
+	}
+	var r Report
+	if err := json.Unmarshal(b, &r); err != nil {
+		return Report{}, fmt.Errorf("report: %s: %w", path, err)
+	}
+	return r, nil
+}
