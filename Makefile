@@ -23,6 +23,7 @@ lint:
 
 build:
 	$(GO) build -o $(BIN) .
+	@mkdir -p .meshready/bin && ln -sfn ../../$(BIN) .meshready/bin/pulumi-resource-meshready
 
 tools: build
 	$(BIN) tools

@@ -9,16 +9,28 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"syscall"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
 	"github.com/meshready/meshready/cli"
 	"github.com/meshready/meshready/config"
+	"github.com/meshready/meshready/infra/provider"
+	"github.com/meshready/meshready/version"
 	"github.com/meshready/meshready/stacks"
 )
 
 func main() {
+	// The engine starts the resource provider plugin through a symlink named
+	// pulumi-resource-meshready: the same binary serves it.
+	if filepath.Base(os.Args[0]) == provider.PluginName {
+		if err := provider.Serve(version.Version); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		return
+	}
 	// The Go language host starts the program with the engine's address in PULUMI_MONITOR.
 	if os.Getenv("PULUMI_MONITOR") != "" {
 		raw, err := config.FromEngineEnv(os.Getenv)

@@ -62,6 +62,7 @@ func (a *app) project() (*engine.Project, error) {
 		SecretsProvider: a.secretsProvider,
 		Getenv:          a.getenv,
 		Log:             a.log,
+		PluginBinary:    a.getenv("MESHREADY_PLUGIN_BINARY"),
 	})
 }
 

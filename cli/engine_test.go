@@ -2,6 +2,7 @@ package cli
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -9,18 +10,27 @@ import (
 	"testing"
 
 	"github.com/meshready/meshready/engine"
+	"github.com/meshready/meshready/internal/sshdtest"
 	"github.com/meshready/meshready/toolchain"
 )
 
-const itStack = `config:
-  meshready:region: hel1
-  meshready:provider: hetzner
+// itStack is a static stack whose one server is a real sshd on loopback.
+func itStack(s *sshdtest.Server) string {
+	return fmt.Sprintf(`config:
+  meshready:region: loopback
+  meshready:provider: static
+  meshready:ssh:
+    identityFile: %s
   meshready:nodes:
     controlPlanes: 1
-    workers: 1
-    serverType: cx22
-    image: debian-12
-`
+    workers: 0
+    static:
+      - address: %s
+        port: %d
+        user: %s
+        hostKey: %s
+`, s.ClientKeyFile, s.Address, s.Port, s.User, s.HostKeyFingerprint)
+}
 
 // TestUpOutputsDestroyThroughTheRealEngine runs meshready up, outputs and
 // destroy on a throw-away project through the Pulumi CLI built from pkg/v3
@@ -30,7 +40,8 @@ func TestUpOutputsDestroyThroughTheRealEngine(t *testing.T) {
 	if testing.Short() {
 		t.Skip("needs the Pulumi CLI (built on first use)")
 	}
-	dir := newProject(t, map[string]string{"it": itStack})
+	sshd := sshdtest.Start(t)
+	dir := newProject(t, map[string]string{"it": itStack(sshd)})
 	t.Setenv("PULUMI_HOME", t.TempDir()) // leave the user's ~/.pulumi alone
 	t.Setenv("PULUMI_BACKEND_URL", "")
 	env := map[string]string{"PULUMI_CONFIG_PASSPHRASE": "", "PULUMI_CONFIG_PASSPHRASE_FILE": "", "HCLOUD_TOKEN": ""}
@@ -44,7 +55,7 @@ func TestUpOutputsDestroyThroughTheRealEngine(t *testing.T) {
 	must(t, err)
 	pulumiBin := filepath.Join(root, "bin", "pulumi")
 	// The first meshready call makes the passphrase file; preview creates the stack.
-	r := runCLI(t, map[string]string{"HCLOUD_TOKEN": "only-for-preview"}, "--project-dir", dir, "preview", "--stack", "it")
+	r := runCLI(t, nil, "--project-dir", dir, "preview", "--stack", "it")
 	if r.code != ExitOK {
 		t.Fatalf("preview: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
 	}
@@ -63,7 +74,7 @@ func TestUpOutputsDestroyThroughTheRealEngine(t *testing.T) {
 	if r.code != ExitOK {
 		t.Fatalf("up: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
 	}
-	if !strings.Contains(r.stdout, "meshready:infra:NodePool") {
+	if !strings.Contains(r.stdout, "meshready:infra:Server") {
 		t.Errorf("up did not stream Pulumi's progress:\n%s", r.stdout)
 	}
 
@@ -74,11 +85,24 @@ func TestUpOutputsDestroyThroughTheRealEngine(t *testing.T) {
 	var outs struct {
 		Region   string `json:"region"`
 		Provider string `json:"provider"`
-		Nodes    []struct{ Name, Role string }
+		Nodes    []struct {
+			Name, Role, Address, HostKeyFingerprint string
+			SSHPort                                 int
+			Disk                                    struct{ Device string }
+		}
+		SSHPrivateKey string `json:"sshPrivateKey"`
 	}
 	must(t, json.Unmarshal([]byte(r.stdout), &outs))
-	if outs.Region != "hel1" || outs.Provider != "hetzner" || len(outs.Nodes) != 2 || outs.Nodes[0].Name != "hel1-cp-1" {
-		t.Errorf("outputs = %+v", outs)
+	if outs.Region != "loopback" || outs.Provider != "static" || len(outs.Nodes) != 1 {
+		t.Fatalf("outputs = %+v\n%s", outs, r.stdout)
+	}
+	n := outs.Nodes[0]
+	if n.Name != "it-cp-1" || n.Role != "control-plane" || n.Address != "127.0.0.1" || n.SSHPort != sshd.Port ||
+		n.HostKeyFingerprint != sshd.HostKeyFingerprint || n.Disk.Device == "" {
+		t.Errorf("node = %+v (the provider should have probed the server over SSH)", n)
+	}
+	if outs.SSHPrivateKey != "[secret]" {
+		t.Errorf("sshPrivateKey shown as %q, want [secret]", outs.SSHPrivateKey)
 	}
 
 	stackFile, err := os.ReadFile(filepath.Join(dir, "stacks", "Pulumi.it.yaml"))
@@ -90,13 +114,13 @@ func TestUpOutputsDestroyThroughTheRealEngine(t *testing.T) {
 	if strings.Contains(state, token) {
 		t.Errorf("state holds the token in plain text")
 	}
-	if !strings.Contains(state, "meshready:stack:Region") {
-		t.Errorf("state lacks the region component")
+	if !strings.Contains(state, "meshready:infra:Server") {
+		t.Errorf("state lacks the server")
 	}
 
 	// A second up changes nothing.
 	r = runCLI(t, env, "--project-dir", dir, "up", "--stack", "it", "--yes")
-	if r.code != ExitOK || !strings.Contains(r.stdout, "3 unchanged") {
+	if r.code != ExitOK || !strings.Contains(r.stdout, "4 unchanged") {
 		t.Errorf("second up: exit %d\n%s", r.code, r.stdout)
 	}
 
@@ -104,7 +128,7 @@ func TestUpOutputsDestroyThroughTheRealEngine(t *testing.T) {
 	if r.code != ExitOK {
 		t.Fatalf("destroy: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
 	}
-	if strings.Contains(readState(t, dir), "meshready:stack:Region") {
+	if strings.Contains(readState(t, dir), "meshready:infra:Server") {
 		t.Errorf("destroy left resources in the state")
 	}
 }

@@ -50,6 +50,9 @@ type Options struct {
 	SecretsProvider string
 	Getenv          func(string) string
 	Log             *slog.Logger
+	// PluginBinary serves the meshready provider plugin: the running meshready
+	// binary by default (tests point it at a freshly built one).
+	PluginBinary string
 }
 
 // Project is an opened meshready project.
@@ -102,7 +105,42 @@ func Open(o Options) (*Project, error) {
 		}
 		p.env["PULUMI_CONFIG_PASSPHRASE_FILE"] = f
 	}
+	if err := linkPlugin(p.Dir, o.PluginBinary); err != nil {
+		return nil, err
+	}
 	return p, nil
+}
+
+// PluginDir is where Pulumi.yaml's plugins.providers entry finds the meshready plugin.
+const PluginDir = StateDir + "/bin"
+
+// linkPlugin points .meshready/bin/pulumi-resource-meshready at the binary that
+// serves the plugin, so the engine runs the same code as this meshready.
+func linkPlugin(projectDir, binary string) error {
+	if binary == "" {
+		exe, err := os.Executable()
+		if err != nil {
+			return fmt.Errorf("plugin: %w", err)
+		}
+		binary = exe
+	}
+	dir := filepath.Join(projectDir, PluginDir)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("plugin dir: %w", err)
+	}
+	link := filepath.Join(dir, "pulumi-resource-meshready")
+	if cur, err := os.Readlink(link); err == nil && cur == binary {
+		return nil
+	}
+	tmp := fmt.Sprintf("%s.%d", link, os.Getpid())
+	os.Remove(tmp)
+	if err := os.Symlink(binary, tmp); err != nil {
+		return fmt.Errorf("plugin link: %w", err)
+	}
+	if err := os.Rename(tmp, link); err != nil {
+		return fmt.Errorf("plugin link: %w", err)
+	}
+	return nil
 }
 
 // cli returns the Pulumi CLI, building it the first time this pin is used.

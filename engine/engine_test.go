@@ -53,8 +53,13 @@ func TestOpenMakesAPassphraseOnlyWhenNoneIsGiven(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := os.Stat(filepath.Join(other, ".meshready")); err == nil {
-		t.Errorf("with a passphrase and a backend URL given, nothing should be made under .meshready")
+	for _, sub := range []string{"passphrase", "state"} {
+		if _, err := os.Stat(filepath.Join(other, ".meshready", sub)); err == nil {
+			t.Errorf("with a passphrase and a backend URL given, .meshready/%s should not be made", sub)
+		}
+	}
+	if target, err := os.Readlink(filepath.Join(other, PluginDir, "pulumi-resource-meshready")); err != nil || target == "" {
+		t.Errorf("plugin link: %q %v", target, err)
 	}
 	if _, ok := p.env["PULUMI_CONFIG_PASSPHRASE_FILE"]; ok {
 		t.Errorf("overrode the user's passphrase")

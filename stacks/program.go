@@ -33,11 +33,7 @@ func Pipeline(ctx *pulumi.Context, cfg *config.Config) error {
 	}
 
 	// 1. Nodes: the servers Kubernetes will run on.
-	pool, err := infra.NewNodePool(ctx, "nodes", &infra.NodePoolArgs{
-		Provider: cfg.Provider,
-		Region:   cfg.Region,
-		Nodes:    infra.Plan(cfg),
-	}, pulumi.Parent(region))
+	pool, err := infra.NewNodePool(ctx, "nodes", &infra.NodePoolArgs{Stack: ctx.Stack(), Config: cfg}, pulumi.Parent(region))
 	if err != nil {
 		return err
 	}
@@ -46,6 +42,7 @@ func Pipeline(ctx *pulumi.Context, cfg *config.Config) error {
 	ctx.Export("provider", pulumi.String(cfg.Provider))
 	ctx.Export("kubernetesVersion", pulumi.String(cfg.Kubernetes.Version.Tag()))
 	ctx.Export("nodes", pool.Nodes)
+	ctx.Export("sshPrivateKey", pulumi.ToSecret(pool.SSHPrivateKey))
 	return region.finish(ctx, pulumi.Map{"nodes": pool.Nodes})
 }
 

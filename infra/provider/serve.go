@@ -1,0 +1,42 @@
+package provider
+
+import (
+	"fmt"
+	"log/slog"
+	"os"
+	"time"
+
+	"github.com/pulumi/pulumi/sdk/v3/go/common/resource/plugin"
+	pprovider "github.com/pulumi/pulumi/sdk/v3/go/pulumi/provider"
+	pulumirpc "github.com/pulumi/pulumi/sdk/v3/proto/go"
+
+	"github.com/meshready/meshready/infra"
+	"github.com/meshready/meshready/infra/static"
+)
+
+// PluginName is the file name the engine starts the plugin by; the meshready
+// binary serves the plugin when started under this name (a symlink).
+const PluginName = "pulumi-resource-meshready"
+
+// Backends returns the backends the plugin serves, by the name a server's
+// inputs give.
+func Backends(log *slog.Logger) map[string]BackendFactory {
+	return map[string]BackendFactory{
+		"static": func(in ServerInputs) (infra.Backend, error) {
+			if in.Static == nil {
+				return nil, fmt.Errorf("static server %s has no address", in.Name)
+			}
+			return static.New(static.Host{Address: in.Static.Address, Port: in.Static.Port, User: in.Static.User}), nil
+		},
+	}
+}
+
+// Serve runs the plugin until the engine ends it. Logs go to stderr, which the
+// engine shows with -v; the protocol itself runs over gRPC.
+func Serve(version string) error {
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	p := New(version, Backends(log), SSHConnector{Wait: 10 * time.Minute, Log: log}, log)
+	return pprovider.Main("meshready", func(*pprovider.HostClient) (pulumirpc.ResourceProviderServer, error) {
+		return plugin.NewProviderServer(p), nil
+	})
+}
