@@ -156,3 +156,26 @@ func readState(t *testing.T, dir string) string {
 	}
 	return all.String()
 }
+
+// TestUpRefusesAServerWithTheWrongHostKey: a static server whose key is not the
+// configured one fails up with the reason, and destroy still cleans the state.
+func TestUpRefusesAServerWithTheWrongHostKey(t *testing.T) {
+	if testing.Short() {
+		t.Skip("needs the Pulumi CLI")
+	}
+	sshd := sshdtest.Start(t)
+	wrong := *sshd
+	wrong.HostKeyFingerprint = "SHA256:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
+	dir := newProject(t, map[string]string{"bad": itStack(&wrong)})
+	t.Setenv("PULUMI_HOME", t.TempDir())
+	t.Setenv("PULUMI_BACKEND_URL", "")
+	env := map[string]string{"PULUMI_CONFIG_PASSPHRASE": "", "PULUMI_CONFIG_PASSPHRASE_FILE": ""}
+	r := runCLI(t, env, "--project-dir", dir, "up", "--stack", "bad", "--yes")
+	if r.code != ExitFailed || !strings.Contains(r.stdout+r.stderr, "host key mismatch") {
+		t.Fatalf("up: exit %d, want 1 with the reason\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	r = runCLI(t, env, "--project-dir", dir, "destroy", "--stack", "bad", "--yes")
+	if r.code != ExitOK {
+		t.Fatalf("destroy: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+}

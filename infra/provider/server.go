@@ -11,7 +11,10 @@ import (
 
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource/plugin"
+	"github.com/pulumi/pulumi/sdk/v3/go/common/util/rpcutil/rpcerror"
+	pulumirpc "github.com/pulumi/pulumi/sdk/v3/proto/go"
 	"golang.org/x/crypto/ssh"
+	"google.golang.org/grpc/codes"
 
 	"github.com/meshready/meshready/infra"
 	"github.com/meshready/meshready/remote"
@@ -70,11 +73,8 @@ func (p *Provider) createServer(ctx context.Context, req plugin.CreateRequest) (
 	}
 	facts, err := p.connect.Probe(ctx, target(in, srv, hostKey), auth(in))
 	if err != nil {
-		// The server exists: report it with its ID so Pulumi tracks it (and a
-		// re-run or destroy can deal with it) instead of leaking it.
-		out := serverOutputs(in, srv, hostKey, Facts{})
-		return plugin.CreateResponse{ID: resource.ID(srv.ID), Properties: out, Status: resource.StatusPartialFailure},
-			fmt.Errorf("%s was created but does not answer SSH with its pinned host key: %w", in.Name, err)
+		msg := fmt.Sprintf("%s was created but does not answer SSH with its pinned host key: %v", in.Name, err)
+		return plugin.CreateResponse{}, initFailed(srv.ID, serverOutputs(in, srv, hostKey, Facts{}), msg)
 	}
 	if facts.Virtualization == "" {
 		facts.Virtualization = srv.Virtualization
@@ -134,6 +134,18 @@ func (p *Provider) deleteServer(ctx context.Context, req plugin.DeleteRequest) (
 		return plugin.DeleteResponse{}, fmt.Errorf("delete %s: %w", in.Name, err)
 	}
 	return plugin.DeleteResponse{Status: resource.StatusOK}, nil
+}
+
+// initFailed reports a server that exists but is not usable. The engine then
+// records it in state with its ID (so a re-run or destroy deals with it)
+// instead of leaking it; the provider server passes this gRPC error through.
+func initFailed(id string, out resource.PropertyMap, msg string) error {
+	props, err := plugin.MarshalProperties(out, plugin.MarshalOptions{KeepSecrets: true})
+	if err != nil {
+		return fmt.Errorf("%s (and its outputs: %w)", msg, err)
+	}
+	return rpcerror.WithDetails(rpcerror.New(codes.Unknown, msg),
+		&pulumirpc.ErrorResourceInitFailed{Id: id, Properties: props, Reasons: []string{msg}})
 }
 
 // ownLabels are the labels that mark what meshready owns, plus the user's.

@@ -1,0 +1,240 @@
+package provider
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
+	"github.com/pulumi/pulumi/sdk/v3/go/common/resource/plugin"
+	pulumirpc "github.com/pulumi/pulumi/sdk/v3/proto/go"
+	"golang.org/x/crypto/ssh"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/known/structpb"
+
+	"github.com/meshready/meshready/infra"
+	"github.com/meshready/meshready/remote"
+)
+
+// fakeBackend keeps servers in memory and remembers the specs it was given.
+type fakeBackend struct {
+	mu      sync.Mutex
+	servers map[string]infra.Server
+	specs   []infra.ServerSpec
+	deletes int
+}
+
+func (f *fakeBackend) Create(_ context.Context, s infra.ServerSpec) (infra.Server, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.specs = append(f.specs, s)
+	srv := infra.Server{ID: "id-" + s.Name, Name: s.Name, Status: "running", PrivateIPv4: "10.213.0.9", SSHPort: 22, SSHUser: "root", Labels: s.Labels, Virtualization: "fake"}
+	f.servers[srv.ID] = srv
+	return srv, nil
+}
+
+func (f *fakeBackend) Get(_ context.Context, id string) (infra.Server, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	s, ok := f.servers[id]
+	if !ok {
+		return s, fmt.Errorf("%s: %w", id, infra.ErrNotFound)
+	}
+	return s, nil
+}
+
+func (f *fakeBackend) Delete(_ context.Context, id string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.deletes++
+	delete(f.servers, id)
+	return nil
+}
+
+func (f *fakeBackend) List(context.Context, map[string]string) ([]infra.Server, error) {
+	return nil, nil
+}
+
+// fakeConnector checks that the pinned host key is the one the backend was given.
+type fakeConnector struct {
+	backend *fakeBackend
+	fail    error
+}
+
+func (c fakeConnector) Probe(_ context.Context, t remote.Target, a remote.Auth) (Facts, error) {
+	if c.fail != nil {
+		return Facts{}, c.fail
+	}
+	c.backend.mu.Lock()
+	defer c.backend.mu.Unlock()
+	last := c.backend.specs[len(c.backend.specs)-1]
+	if t.HostKey != last.HostKey.Public || len(a.PrivateKey) == 0 {
+		return Facts{}, errors.New("pinned a different host key than the server got, or no login key")
+	}
+	return Facts{Device: "vda", FSType: "ext4", Rotational: new(false)}, nil
+}
+
+func serve(t *testing.T, conn Connector, b *fakeBackend) pulumirpc.ResourceProviderClient {
+	t.Helper()
+	p := New("0.1.0", map[string]BackendFactory{"local": func(ServerInputs) (infra.Backend, error) { return b, nil }},
+		conn, slog.New(slog.DiscardHandler))
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := grpc.NewServer()
+	pulumirpc.RegisterResourceProviderServer(s, plugin.NewProviderServer(p))
+	go s.Serve(l)
+	t.Cleanup(s.Stop)
+	cc, err := grpc.NewClient(l.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cc.Close() })
+	return pulumirpc.NewResourceProviderClient(cc)
+}
+
+func props(t *testing.T, m map[string]any) *structpb.Struct {
+	t.Helper()
+	pm := resource.NewPropertyMapFromMap(m)
+	if k, ok := m["sshPrivateKey"]; ok {
+		pm["sshPrivateKey"] = resource.MakeSecret(resource.NewProperty(k.(string)))
+	}
+	s, err := plugin.MarshalProperties(pm, plugin.MarshalOptions{KeepSecrets: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func inputs(name string) map[string]any {
+	return map[string]any{
+		"backend": "local", "stack": "s1", "name": name, "role": "worker", "region": "local",
+		"sshPublicKey": "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl", "sshPrivateKey": "PRIVATE",
+		"local": map[string]any{"bridge": "mr-br0", "subnet": "10.213.0.0/24"},
+	}
+}
+
+const urn = "urn:pulumi:s1::meshready::meshready:infra:Server::n1"
+
+func TestCheckNamesBadInputs(t *testing.T) {
+	c := serve(t, fakeConnector{}, &fakeBackend{servers: map[string]infra.Server{}})
+	in := inputs("n1")
+	in["backend"], in["role"] = "aws", "boss"
+	res, err := c.Check(t.Context(), &pulumirpc.CheckRequest{Urn: urn, Type: string(ServerType), News: props(t, in)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	for _, f := range res.GetFailures() {
+		got[f.GetProperty()] = f.GetReason()
+	}
+	if !strings.Contains(got["backend"], `"aws"`) || !strings.Contains(got["role"], `"boss"`) {
+		t.Errorf("failures = %v", got)
+	}
+}
+
+func TestDiffReplacesImmutableFieldsAndUpdatesLabels(t *testing.T) {
+	c := serve(t, fakeConnector{}, &fakeBackend{servers: map[string]infra.Server{}})
+	diff := func(mod func(map[string]any)) *pulumirpc.DiffResponse {
+		n := inputs("n1")
+		mod(n)
+		res, err := c.Diff(t.Context(), &pulumirpc.DiffRequest{Urn: urn, Type: string(ServerType), Id: "id-n1",
+			OldInputs: props(t, inputs("n1")), Olds: props(t, inputs("n1")), News: props(t, n)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res
+	}
+	if d := diff(func(map[string]any) {}); d.GetChanges() != pulumirpc.DiffResponse_DIFF_NONE {
+		t.Errorf("no change: %v", d)
+	}
+	d := diff(func(m map[string]any) { m["serverType"] = "ccx23" })
+	if d.GetChanges() != pulumirpc.DiffResponse_DIFF_SOME || strings.Join(d.GetReplaces(), ",") != "serverType" || !d.GetDeleteBeforeReplace() {
+		t.Errorf("serverType change: %v", d)
+	}
+	d = diff(func(m map[string]any) { m["labels"] = map[string]any{"team": "a"} })
+	if d.GetChanges() != pulumirpc.DiffResponse_DIFF_SOME || len(d.GetReplaces()) != 0 {
+		t.Errorf("labels change should update in place: %v", d)
+	}
+}
+
+func TestCreateReadDelete(t *testing.T) {
+	b := &fakeBackend{servers: map[string]infra.Server{}}
+	c := serve(t, fakeConnector{backend: b}, b)
+	res, err := c.Create(t.Context(), &pulumirpc.CreateRequest{Urn: urn, Type: string(ServerType), Properties: props(t, inputs("n1"))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := plugin.UnmarshalProperties(res.GetProperties(), plugin.MarshalOptions{KeepSecrets: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	spec := b.specs[0]
+	if res.GetId() != "id-n1" || out["hostKey"].StringValue() != spec.HostKey.Public || out["address"].StringValue() != "10.213.0.9" {
+		t.Errorf("outputs = %v", out)
+	}
+	if out["disk"].ObjectValue()["device"].StringValue() != "vda" || out["disk"].ObjectValue()["rotational"].BoolValue() {
+		t.Errorf("disk facts = %v", out["disk"])
+	}
+	// The private host key went to the server, never into outputs.
+	signer, err := ssh.ParsePrivateKey([]byte(spec.HostKey.PrivatePEM))
+	if err != nil || strings.TrimSpace(string(ssh.MarshalAuthorizedKey(signer.PublicKey()))) != spec.HostKey.Public {
+		t.Fatalf("host key pair does not match: %v", err)
+	}
+	if s := fmt.Sprint(out); strings.Contains(s, "PRIVATE") || strings.Contains(s, "OPENSSH PRIVATE") {
+		t.Errorf("a private key leaked into outputs")
+	}
+	if spec.Labels["meshready"] != "true" || spec.Labels["meshready-stack"] != "s1" {
+		t.Errorf("labels = %v", spec.Labels)
+	}
+
+	read := func() string {
+		r, err := c.Read(t.Context(), &pulumirpc.ReadRequest{Urn: urn, Type: string(ServerType), Id: "id-n1",
+			Inputs: props(t, inputs("n1")), Properties: res.GetProperties()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r.GetId()
+	}
+	if read() != "id-n1" {
+		t.Errorf("existing server read as gone")
+	}
+	delete(b.servers, "id-n1") // deleted behind Pulumi's back
+	if id := read(); id != "" {
+		t.Errorf("a vanished server read as %q, want gone", id)
+	}
+	for range 2 {
+		if _, err := c.Delete(t.Context(), &pulumirpc.DeleteRequest{Urn: urn, Type: string(ServerType), Id: "id-n1",
+			OldInputs: props(t, inputs("n1")), Properties: res.GetProperties()}); err != nil {
+			t.Errorf("delete: %v", err)
+		}
+	}
+}
+
+func TestCreateThatNeverAnswersSSHStillReportsTheServer(t *testing.T) {
+	b := &fakeBackend{servers: map[string]infra.Server{}}
+	c := serve(t, fakeConnector{backend: b, fail: errors.New("host key mismatch")}, b)
+	_, err := c.Create(t.Context(), &pulumirpc.CreateRequest{Urn: urn, Type: string(ServerType), Properties: props(t, inputs("n1"))})
+	if err == nil || !strings.Contains(err.Error(), "does not answer SSH with its pinned host key") {
+		t.Fatalf("want a partial failure, got %v", err)
+	}
+	// The engine gets the ID with the error (an init failure), so the server is tracked, not leaked.
+	st, _ := status.FromError(err)
+	var id string
+	for _, d := range st.Details() {
+		if f, ok := d.(*pulumirpc.ErrorResourceInitFailed); ok {
+			id = f.GetId()
+		}
+	}
+	if id != "id-n1" {
+		t.Errorf("init failure carries id %q, want id-n1 (details %v)", id, st.Details())
+	}
+}
