@@ -38,7 +38,7 @@ func main() {
 			fmt.Fprintln(os.Stderr, err)
 			os.Exit(1)
 		}
-		pulumi.Run(stacks.Program(raw))
+		pulumi.Run(stacks.Program(raw, stacks.Env{}))
 		return
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)

@@ -14,6 +14,7 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/auto/optpreview"
 	"github.com/pulumi/pulumi/sdk/v3/go/auto/optrefresh"
 	"github.com/pulumi/pulumi/sdk/v3/go/auto/optup"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
@@ -125,7 +126,9 @@ func (a *app) lifecycle(ctx context.Context, verb, stack string, yes bool) error
 	var st auto.Stack
 	switch verb {
 	case "up", "preview":
-		st, err = p.Upsert(ctx, stack, stacks.Program)
+		st, err = p.Upsert(ctx, stack, func(raw config.Raw) pulumi.RunFunc {
+			return stacks.Program(raw, stacks.Env{ProjectDir: p.Dir})
+		})
 	default:
 		st, err = p.Select(ctx, stack)
 		if auto.IsSelectStack404Error(err) {

@@ -14,9 +14,17 @@ import (
 	"github.com/meshready/meshready/toolchain"
 )
 
-// itStack is a static stack whose one server is a real sshd on loopback.
-func itStack(s *sshdtest.Server) string {
+// itStack is a static stack whose one server is a real sshd on loopback; its
+// benchmarks run short, in a scratch folder, and do not gate (the gate's
+// verdicts are unit-tested; a busy CI host must not fail this test).
+func itStack(s *sshdtest.Server, benchDir string) string {
 	return fmt.Sprintf(`config:
+  meshready:benchmarks:
+    dir: %s
+    gate: false
+    diskRuntime: 5s
+    stealIdle: 5s
+    stealLoaded: 5s
   meshready:region: loopback
   meshready:provider: static
   meshready:ssh:
@@ -29,7 +37,7 @@ func itStack(s *sshdtest.Server) string {
         port: %d
         user: %s
         hostKey: %s
-`, s.ClientKeyFile, s.Address, s.Port, s.User, s.HostKeyFingerprint)
+`, benchDir, s.ClientKeyFile, s.Address, s.Port, s.User, s.HostKeyFingerprint)
 }
 
 // TestUpOutputsDestroyThroughTheRealEngine runs meshready up, outputs and
@@ -41,7 +49,7 @@ func TestUpOutputsDestroyThroughTheRealEngine(t *testing.T) {
 		t.Skip("needs the Pulumi CLI (built on first use)")
 	}
 	sshd := sshdtest.Start(t)
-	dir := newProject(t, map[string]string{"it": itStack(sshd)})
+	dir := newProject(t, map[string]string{"it": itStack(sshd, t.TempDir())})
 	t.Setenv("PULUMI_HOME", t.TempDir()) // leave the user's ~/.pulumi alone
 	t.Setenv("PULUMI_BACKEND_URL", "")
 	env := map[string]string{"PULUMI_CONFIG_PASSPHRASE": "", "PULUMI_CONFIG_PASSPHRASE_FILE": "", "HCLOUD_TOKEN": ""}
@@ -91,6 +99,10 @@ func TestUpOutputsDestroyThroughTheRealEngine(t *testing.T) {
 			Disk                                    struct{ Device string }
 		}
 		SSHPrivateKey string `json:"sshPrivateKey"`
+		Benchmarks    struct {
+			Claims []struct{ ID, Node, Verdict, Measured string }
+			Report string
+		}
 	}
 	must(t, json.Unmarshal([]byte(r.stdout), &outs))
 	if outs.Region != "loopback" || outs.Provider != "static" || len(outs.Nodes) != 1 {
@@ -100,6 +112,16 @@ func TestUpOutputsDestroyThroughTheRealEngine(t *testing.T) {
 	if n.Name != "it-cp-1" || n.Role != "control-plane" || n.Address != "127.0.0.1" || n.SSHPort != sshd.Port ||
 		n.HostKeyFingerprint != sshd.HostKeyFingerprint || n.Disk.Device == "" {
 		t.Errorf("node = %+v (the provider should have probed the server over SSH)", n)
+	}
+	verdicts := map[string]string{}
+	for _, c := range outs.Benchmarks.Claims {
+		verdicts[c.ID] = c.Verdict
+	}
+	if verdicts["disk-etcd"] == "" || verdicts["cpu-steal"] == "" || verdicts["envoy-per-hop"] != "NOT MEASURABLE" {
+		t.Errorf("benchmark summary = %+v", outs.Benchmarks)
+	}
+	if _, err := os.Stat(filepath.Join(outs.Benchmarks.Report, "report.html")); err != nil || !strings.HasPrefix(outs.Benchmarks.Report, dir) {
+		t.Errorf("report %q: %v", outs.Benchmarks.Report, err)
 	}
 	if outs.SSHPrivateKey != "[secret]" {
 		t.Errorf("sshPrivateKey shown as %q, want [secret]", outs.SSHPrivateKey)
@@ -120,7 +142,7 @@ func TestUpOutputsDestroyThroughTheRealEngine(t *testing.T) {
 
 	// A second up changes nothing.
 	r = runCLI(t, env, "--project-dir", dir, "up", "--stack", "it", "--yes")
-	if r.code != ExitOK || !strings.Contains(r.stdout, "4 unchanged") {
+	if r.code != ExitOK || !strings.Contains(r.stdout, "5 unchanged") {
 		t.Errorf("second up: exit %d\n%s", r.code, r.stdout)
 	}
 
@@ -166,7 +188,7 @@ func TestUpRefusesAServerWithTheWrongHostKey(t *testing.T) {
 	sshd := sshdtest.Start(t)
 	wrong := *sshd
 	wrong.HostKeyFingerprint = "SHA256:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
-	dir := newProject(t, map[string]string{"bad": itStack(&wrong)})
+	dir := newProject(t, map[string]string{"bad": itStack(&wrong, t.TempDir())})
 	t.Setenv("PULUMI_HOME", t.TempDir())
 	t.Setenv("PULUMI_BACKEND_URL", "")
 	env := map[string]string{"PULUMI_CONFIG_PASSPHRASE": "", "PULUMI_CONFIG_PASSPHRASE_FILE": ""}

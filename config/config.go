@@ -122,6 +122,8 @@ type Benchmarks struct {
 	Enabled bool `mapstructure:"enabled"`
 	// Gate refuses to bootstrap Kubernetes on hardware that fails it; false only warns.
 	Gate bool `mapstructure:"gate"`
+	// Dir is the folder on each node whose disk is tested: where etcd's data will live.
+	Dir string `mapstructure:"dir"`
 	// DiskRuntime is how long the random-read latency test runs.
 	DiskRuntime Duration `mapstructure:"diskRuntime"`
 	// StealIdle and StealLoaded are how long each CPU steal phase samples /proc/stat.
@@ -162,6 +164,7 @@ func Defaults() Config {
 		Benchmarks: Benchmarks{
 			Enabled:     true,
 			Gate:        true,
+			Dir:         "/var/lib",
 			DiskRuntime: Duration(20 * time.Second),
 			StealIdle:   Duration(10 * time.Second),
 			StealLoaded: Duration(30 * time.Second),

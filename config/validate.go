@@ -313,6 +313,9 @@ func (v *validator) benchmarks(b *Benchmarks) {
 			v.add(key, "%s is outside 5s..10m", d)
 		}
 	}
+	if !strings.HasPrefix(b.Dir, "/") {
+		v.add("benchmarks.dir", "%q must be an absolute path on the nodes", b.Dir)
+	}
 	t := b.Thresholds
 	if t.FdatasyncP99 <= 0 {
 		v.add("benchmarks.thresholds.fdatasyncP99", "must be positive")

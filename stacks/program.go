@@ -5,6 +5,8 @@ package stacks
 
 import (
 	"fmt"
+	"os"
+	"path/filepath"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
@@ -12,21 +14,36 @@ import (
 	"github.com/meshready/meshready/infra"
 )
 
+// Env is what the program needs to know about where it runs.
+type Env struct {
+	// ProjectDir is the folder with Pulumi.yaml; reports go under its .meshready/.
+	// Empty means the engine's root directory (plain pulumi up), else the working directory.
+	ProjectDir string
+}
+
 // Program returns the Pulumi program for a stack's raw configuration. It
 // validates first and fails before registering any resource, so bad config
 // never creates or changes anything.
-func Program(raw config.Raw) pulumi.RunFunc {
+func Program(raw config.Raw, env Env) pulumi.RunFunc {
 	return func(ctx *pulumi.Context) error {
 		cfg, err := config.Parse(raw)
 		if err != nil {
 			return fmt.Errorf("stack %s: bad configuration, nothing was changed:\n%w", ctx.Stack(), err)
 		}
-		return Pipeline(ctx, cfg)
+		if env.ProjectDir == "" {
+			env.ProjectDir = ctx.RootDirectory()
+		}
+		if env.ProjectDir == "" {
+			if env.ProjectDir, err = os.Getwd(); err != nil {
+				return err
+			}
+		}
+		return Pipeline(ctx, cfg, env)
 	}
 }
 
 // Pipeline is a region's whole life, top to bottom. Read this first.
-func Pipeline(ctx *pulumi.Context, cfg *config.Config) error {
+func Pipeline(ctx *pulumi.Context, cfg *config.Config, env Env) error {
 	region, err := newRegion(ctx, cfg)
 	if err != nil {
 		return err
@@ -36,6 +53,22 @@ func Pipeline(ctx *pulumi.Context, cfg *config.Config) error {
 	pool, err := infra.NewNodePool(ctx, "nodes", &infra.NodePoolArgs{Stack: ctx.Stack(), Config: cfg}, pulumi.Parent(region))
 	if err != nil {
 		return err
+	}
+
+	// 2. Benchmarks: measure disk, CPU steal and RTT on every node, write the
+	// region's report, and stop here if the hardware gate fails.
+	if cfg.Benchmarks.Enabled {
+		reportDir := filepath.Join(env.ProjectDir, ".meshready", "reports", ctx.Stack())
+		suite, err := newSuite(ctx, cfg, pool, reportDir, pulumi.Parent(region))
+		if err != nil {
+			return err
+		}
+		ctx.Export("benchmarks", pulumi.Map{
+			"claims":         suite.Claims,
+			"report":         suite.ReportDir,
+			"peerRttP99Ms":   suite.PeerRTTP99Ms,
+			"fdatasyncP99Ms": suite.FdatasyncP99Ms,
+		})
 	}
 
 	ctx.Export("region", pulumi.String(cfg.Region))

@@ -33,7 +33,7 @@ func (g *graph) Call(args pulumi.MockCallArgs) (resource.PropertyMap, error) {
 func run(t *testing.T, raw config.Raw) (*graph, error) {
 	t.Helper()
 	g := &graph{byName: map[string]pulumi.MockResourceArgs{}}
-	err := pulumi.RunErr(Program(raw), pulumi.WithMocks("meshready", "test", g))
+	err := pulumi.RunErr(Program(raw, Env{ProjectDir: t.TempDir()}), pulumi.WithMocks("meshready", "test", g))
 	return g, err
 }
 

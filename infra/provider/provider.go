@@ -99,7 +99,7 @@ func (p *Provider) Check(_ context.Context, req plugin.CheckRequest) (plugin.Che
 			return plugin.CheckResponse{}, err
 		}
 		return plugin.CheckResponse{Properties: req.News, Failures: in.check(p.backends)}, nil
-	case SSHKeyType:
+	case SSHKeyType, SuiteType:
 		return plugin.CheckResponse{Properties: req.News}, nil
 	}
 	return plugin.CheckResponse{}, fmt.Errorf("unknown resource type %s", req.Type)
@@ -112,6 +112,8 @@ func (p *Provider) Diff(_ context.Context, req plugin.DiffRequest) (plugin.DiffR
 		return diffServer(req.OldInputs, req.NewInputs)
 	case SSHKeyType:
 		return diffSSHKey(req.OldInputs, req.NewInputs), nil
+	case SuiteType:
+		return diffSuite(req.OldInputs, req.NewInputs), nil
 	}
 	return plugin.DiffResult{}, fmt.Errorf("unknown resource type %s", req.Type)
 }
@@ -125,6 +127,8 @@ func (p *Provider) Create(ctx context.Context, req plugin.CreateRequest) (plugin
 		return p.createServer(ctx, req)
 	case SSHKeyType:
 		return createSSHKey(req)
+	case SuiteType:
+		return p.createSuite(ctx, req)
 	}
 	return plugin.CreateResponse{}, fmt.Errorf("unknown resource type %s", req.Type)
 }
@@ -136,7 +140,7 @@ func (p *Provider) Read(ctx context.Context, req plugin.ReadRequest) (plugin.Rea
 	switch req.Type {
 	case ServerType:
 		return p.readServer(ctx, req)
-	case SSHKeyType:
+	case SSHKeyType, SuiteType:
 		return plugin.ReadResponse{ReadResult: plugin.ReadResult{ID: req.ID, Inputs: req.Inputs, Outputs: req.State}, Status: resource.StatusOK}, nil
 	}
 	return plugin.ReadResponse{}, fmt.Errorf("unknown resource type %s", req.Type)
@@ -147,7 +151,7 @@ func (p *Provider) Update(ctx context.Context, req plugin.UpdateRequest) (plugin
 	switch req.Type {
 	case ServerType:
 		return updateServer(req)
-	case SSHKeyType:
+	case SSHKeyType, SuiteType:
 		return plugin.UpdateResponse{Properties: req.OldOutputs, Status: resource.StatusOK}, nil
 	}
 	return plugin.UpdateResponse{}, fmt.Errorf("unknown resource type %s", req.Type)
@@ -160,7 +164,8 @@ func (p *Provider) Delete(ctx context.Context, req plugin.DeleteRequest) (plugin
 	switch req.Type {
 	case ServerType:
 		return p.deleteServer(ctx, req)
-	case SSHKeyType:
+	case SSHKeyType, SuiteType:
+		// Key pairs and benchmark runs live only in state (reports stay on disk).
 		return plugin.DeleteResponse{Status: resource.StatusOK}, nil
 	}
 	return plugin.DeleteResponse{}, fmt.Errorf("unknown resource type %s", req.Type)

@@ -11,6 +11,7 @@ import (
 	pulumirpc "github.com/pulumi/pulumi/sdk/v3/proto/go"
 
 	"github.com/meshready/meshready/infra"
+	"github.com/meshready/meshready/infra/hetzner"
 	"github.com/meshready/meshready/infra/static"
 )
 
@@ -27,6 +28,12 @@ func Backends(log *slog.Logger) map[string]BackendFactory {
 				return nil, fmt.Errorf("static server %s has no address", in.Name)
 			}
 			return static.New(static.Host{Address: in.Static.Address, Port: in.Static.Port, User: in.Static.User}), nil
+		},
+		"hetzner": func(in ServerInputs) (infra.Backend, error) {
+			if in.Hetzner == nil {
+				return nil, fmt.Errorf("hetzner server %s has no API token", in.Name)
+			}
+			return hetzner.New(hetzner.Options{Token: in.Hetzner.Token, Endpoint: in.Hetzner.Endpoint, Stack: in.Stack, Log: log})
 		},
 	}
 }
