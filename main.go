@@ -17,8 +17,8 @@ import (
 	"github.com/meshready/meshready/cli"
 	"github.com/meshready/meshready/config"
 	"github.com/meshready/meshready/infra/provider"
-	"github.com/meshready/meshready/version"
 	"github.com/meshready/meshready/stacks"
+	"github.com/meshready/meshready/version"
 )
 
 func main() {

@@ -150,11 +150,11 @@ func suiteOutputs(inputs resource.PropertyMap, r report.Report) resource.Propert
 		}
 	}
 	summary := resource.NewPropertyMapFromMap(map[string]any{
-		"claims":             claims,
-		"reportDir":          inputs["reportDir"].StringValue(),
-		"generated":          r.Generated.Format(time.RFC3339),
-		"peerRttP99Ms":       float64(rttP99.Microseconds()) / 1000,
-		"fdatasyncP99Ms":     float64(fsyncP99.Microseconds()) / 1000,
+		"claims":         claims,
+		"reportDir":      inputs["reportDir"].StringValue(),
+		"generated":      r.Generated.Format(time.RFC3339),
+		"peerRttP99Ms":   float64(rttP99.Microseconds()) / 1000,
+		"fdatasyncP99Ms": float64(fsyncP99.Microseconds()) / 1000,
 	})
 	for k, v := range summary {
 		out[k] = v
