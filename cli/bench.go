@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
@@ -11,10 +12,12 @@ import (
 	"strings"
 	"time"
 
+	"github.com/pulumi/pulumi/sdk/v3/go/auto"
 	"github.com/spf13/cobra"
 
 	"github.com/meshready/meshready/benchmarks"
 	"github.com/meshready/meshready/config"
+	"github.com/meshready/meshready/engine"
 	"github.com/meshready/meshready/remote"
 	"github.com/meshready/meshready/report"
 )
@@ -172,24 +175,33 @@ func (a *app) stackTargets(ctx context.Context, f benchFlags) (*config.Config, [
 	if err != nil {
 		return nil, nil, err
 	}
-	if cfg.Provider != config.ProviderStatic {
-		return cfg, nil, badInputf("stack %s: provider %s nodes are created by up and read from its outputs, which this version cannot do yet; benchmark a node with --host", f.stack, cfg.Provider)
-	}
 	auth := remote.Auth{IdentityFile: expandHome(cfg.SSH.IdentityFile), AgentSocket: a.getenv("SSH_AUTH_SOCK")}
+	var targets []benchTarget
+	if cfg.Provider == config.ProviderStatic {
+		for i, h := range cfg.Nodes.Static {
+			role := "worker"
+			if i < cfg.Nodes.ControlPlanes {
+				role = "control-plane"
+			}
+			targets = append(targets, benchTarget{role, remote.Target{Name: h.Address, Address: h.Address, Port: h.Port, User: h.User, HostKey: h.HostKey}})
+		}
+	} else {
+		// Created nodes are known from the stack's outputs: addresses, pinned
+		// host keys, and the stack's login key (a secret output).
+		targets, auth.PrivateKey, err = a.nodesFromOutputs(ctx, p, f.stack)
+		if err != nil {
+			return cfg, nil, err
+		}
+	}
 	var nodes []benchmarks.Node
 	var errs []error
-	for i, h := range cfg.Nodes.Static {
-		role := "worker"
-		if i < cfg.Nodes.ControlPlanes {
-			role = "control-plane"
-		}
-		t := remote.Target{Name: h.Address, Address: h.Address, Port: h.Port, User: h.User, HostKey: h.HostKey}
-		r, err := remote.Dial(ctx, t, auth, remote.DialOptions{Log: a.log})
+	for _, bt := range targets {
+		r, err := remote.Dial(ctx, bt.target, auth, remote.DialOptions{Log: a.log})
 		if err != nil {
 			errs = append(errs, err)
 			continue
 		}
-		nodes = append(nodes, benchmarks.Node{Name: h.Address, Address: h.Address, Role: role, Runner: r})
+		nodes = append(nodes, benchmarks.Node{Name: bt.target.Name, Address: bt.target.Address, Role: bt.role, Runner: r})
 	}
 	if len(errs) > 0 {
 		for _, n := range nodes {
@@ -198,6 +210,40 @@ func (a *app) stackTargets(ctx context.Context, f benchFlags) (*config.Config, [
 		return cfg, nil, errors.Join(errs...)
 	}
 	return cfg, nodes, nil
+}
+
+type benchTarget struct {
+	role   string
+	target remote.Target
+}
+
+// nodesFromOutputs reads the nodes and the login key that up exported.
+func (a *app) nodesFromOutputs(ctx context.Context, p *engine.Project, stack string) ([]benchTarget, []byte, error) {
+	st, err := p.Select(ctx, stack)
+	if auto.IsSelectStack404Error(err) {
+		return nil, nil, badInputf("stack %s has no nodes yet: run meshready up --stack %s first", stack, stack)
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	outs, err := st.Outputs(ctx)
+	if err != nil {
+		return nil, nil, fmt.Errorf("outputs of %s: %w", stack, err)
+	}
+	var nodes []struct {
+		Name, Role, Address, SSHUser, HostKey string
+		SSHPort                               int
+	}
+	b, _ := json.Marshal(outs["nodes"].Value)
+	if err := json.Unmarshal(b, &nodes); err != nil || len(nodes) == 0 {
+		return nil, nil, badInputf("stack %s has no nodes in its outputs: run meshready up --stack %s first", stack, stack)
+	}
+	key, _ := outs["sshPrivateKey"].Value.(string)
+	var out []benchTarget
+	for _, n := range nodes {
+		out = append(out, benchTarget{n.Role, remote.Target{Name: n.Name, Address: n.Address, Port: n.SSHPort, User: n.SSHUser, HostKey: n.HostKey}})
+	}
+	return out, []byte(key), nil
 }
 
 func expandHome(p string) string {

@@ -133,12 +133,22 @@ func TestBenchBadInputExit2(t *testing.T) {
 		{"bench", "--host", "h", "--region", "r"},                                    // no host key pin
 		{"bench", "--host", "h", "--region", "r", "--host-key-fingerprint", "MD5:x"}, // not SHA256
 		{"bench", "--host", "h", "--host-key-fingerprint", "SHA256:x"},               // no region
-		{"bench", "--stack", "local"},                                                // nodes come from up (not yet)
 		{"report", "--out", "x"},
 	} {
 		r := runCLI(t, nil, append([]string{"--project-dir", repoRoot(t)}, args...)...)
 		if r.code != ExitBadInput {
 			t.Errorf("%v: exit %d, want 2\n%s", args, r.code, r.stderr)
 		}
+	}
+	if testing.Short() {
+		return
+	}
+	// A stack that was never brought up has no nodes to benchmark.
+	dir := newProject(t, map[string]string{"fresh": "config:\n  meshready:region: fresh\n"})
+	t.Setenv("PULUMI_HOME", t.TempDir())
+	t.Setenv("PULUMI_BACKEND_URL", "")
+	r := runCLI(t, map[string]string{"PULUMI_CONFIG_PASSPHRASE": "x"}, "--project-dir", dir, "bench", "--stack", "fresh")
+	if r.code != ExitBadInput || !strings.Contains(r.stderr, "run meshready up --stack fresh first") {
+		t.Errorf("bench of a stack never brought up: exit %d\n%s", r.code, r.stderr)
 	}
 }
