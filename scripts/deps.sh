@@ -9,6 +9,9 @@ packages=(
   openssh-client  # ssh-keygen
   iputils-ping    # RTT between nodes
   util-linux      # taskset, findmnt, lsblk
+  systemd-container  # systemd-nspawn: the local backend's machines
+  debootstrap        # builds the local machines' Debian root
+  iproute2           # ip: the local backend's bridge
 )
 
 if ! command -v go >/dev/null; then

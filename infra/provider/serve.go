@@ -3,6 +3,7 @@ package provider
 import (
 	"fmt"
 	"log/slog"
+	"net/netip"
 	"os"
 	"time"
 
@@ -12,7 +13,9 @@ import (
 
 	"github.com/meshready/meshready/infra"
 	"github.com/meshready/meshready/infra/hetzner"
+	"github.com/meshready/meshready/infra/local"
 	"github.com/meshready/meshready/infra/static"
+	"github.com/meshready/meshready/toolchain"
 )
 
 // PluginName is the file name the engine starts the plugin by; the meshready
@@ -28,6 +31,20 @@ func Backends(log *slog.Logger) map[string]BackendFactory {
 				return nil, fmt.Errorf("static server %s has no address", in.Name)
 			}
 			return static.New(static.Host{Address: in.Static.Address, Port: in.Static.Port, User: in.Static.User}), nil
+		},
+		"local": func(in ServerInputs) (infra.Backend, error) {
+			if in.Local == nil {
+				return nil, fmt.Errorf("local server %s has no bridge and subnet", in.Name)
+			}
+			subnet, err := netip.ParsePrefix(in.Local.Subnet)
+			if err != nil {
+				return nil, fmt.Errorf("local server %s: subnet: %w", in.Name, err)
+			}
+			cache, err := toolchain.DefaultDir(os.Getenv)
+			if err != nil {
+				return nil, err
+			}
+			return local.New(local.Options{CacheDir: cache, Bridge: in.Local.Bridge, Subnet: subnet, Stack: in.Stack, Log: log})
 		},
 		"hetzner": func(in ServerInputs) (infra.Backend, error) {
 			if in.Hetzner == nil {

@@ -1,0 +1,136 @@
+package local
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// nspawnAlive says whether pid is still the systemd-nspawn of machine id: a
+// PID can be reused, and a zombie is not a running machine.
+func nspawnAlive(pid int, id string) bool {
+	if pid <= 0 || !running(pid) {
+		return false
+	}
+	cmdline, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/cmdline")
+	if err != nil {
+		return false
+	}
+	args := strings.Split(string(bytes.TrimRight(cmdline, "\x00")), "\x00")
+	if len(args) == 0 || !strings.HasSuffix(args[0], "systemd-nspawn") {
+		return false
+	}
+	for _, a := range args[1:] {
+		if a == "--machine="+id {
+			return true
+		}
+	}
+	return false
+}
+
+// leaderAlive says whether pid is still the process that started at start
+// (in clock ticks since boot, /proc/PID/stat's field 22): a PID and its start
+// time name one process for the whole uptime.
+func leaderAlive(pid int, start uint64) bool {
+	if pid <= 0 || !running(pid) {
+		return false
+	}
+	s, ok := startTime(pid)
+	return ok && s == start
+}
+
+// running is false for a missing process and for a zombie.
+func running(pid int) bool {
+	f := statFields(pid)
+	return len(f) > 0 && f[0] != "Z" && f[0] != "X"
+}
+
+func startTime(pid int) (uint64, bool) {
+	f := statFields(pid)
+	if len(f) < 20 {
+		return 0, false
+	}
+	s, err := strconv.ParseUint(f[19], 10, 64)
+	return s, err == nil
+}
+
+// statFields are /proc/PID/stat's fields after the command name (which may
+// hold spaces): state is [0], start time [19].
+func statFields(pid int) []string {
+	stat, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return nil
+	}
+	i := bytes.LastIndexByte(stat, ')')
+	if i < 0 {
+		return nil
+	}
+	return strings.Fields(string(stat[i+1:]))
+}
+
+// leaderOf is the container's init, nspawn's only child once the machine has
+// booted, with its start time.
+func leaderOf(nspawn int) (int, uint64) {
+	p := strconv.Itoa(nspawn)
+	children, err := os.ReadFile("/proc/" + p + "/task/" + p + "/children")
+	if err != nil {
+		return 0, 0
+	}
+	for _, c := range strings.Fields(string(children)) {
+		if pid, err := strconv.Atoi(c); err == nil {
+			if start, ok := startTime(pid); ok && running(pid) {
+				return pid, start
+			}
+		}
+	}
+	return 0, 0
+}
+
+// Bounds of a machine's shutdown.
+const (
+	stopGrace = 30 * time.Second // systemd's orderly shutdown
+	killGrace = 10 * time.Second // after SIGKILL
+)
+
+// stopMachine shuts a machine down: SIGTERM to nspawn, which asks the
+// container's systemd for an orderly poweroff (SIGRTMIN+3); after stopGrace,
+// SIGKILL to the container's init (which ends its whole PID namespace) and to
+// nspawn. A machine whose nspawn was killed behind our back still has its
+// init running: that is killed too.
+func stopMachine(ctx context.Context, r record) {
+	leader, start := r.Leader, r.LeaderStart
+	if nspawnAlive(r.PID, r.ID) {
+		if leader == 0 {
+			leader, start = leaderOf(r.PID)
+		}
+		syscall.Kill(r.PID, syscall.SIGTERM)
+		if waitGone(ctx, stopGrace, func() bool { return nspawnAlive(r.PID, r.ID) }) {
+			return
+		}
+	}
+	if leaderAlive(leader, start) {
+		syscall.Kill(leader, syscall.SIGKILL)
+	}
+	if nspawnAlive(r.PID, r.ID) {
+		syscall.Kill(r.PID, syscall.SIGKILL)
+	}
+	waitGone(ctx, killGrace, func() bool {
+		return nspawnAlive(r.PID, r.ID) || leaderAlive(leader, start)
+	})
+}
+
+// waitGone polls alive until it is false (true) or the bound or ctx ends.
+func waitGone(ctx context.Context, bound time.Duration, alive func() bool) bool {
+	deadline := time.Now().Add(bound)
+	for alive() {
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			return false
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	return true
+}
