@@ -11,8 +11,8 @@ import (
 	"time"
 )
 
-// MinKubernetesMinor is the oldest Kubernetes 1.x meshready bootstraps: kubeadm's
-// v1beta3 config API and the etcd flags it renders need 1.21 or newer.
+// MinKubernetesMinor is the oldest Kubernetes 1.x meshready bootstraps (the
+// project's floor; kubeadm 1.21 reads the v1beta2 config API, 1.22+ v1beta3).
 const MinKubernetesMinor = 21
 
 // HetznerLocations are the Hetzner Cloud locations a hetzner stack's region may name.
