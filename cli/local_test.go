@@ -1,0 +1,108 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/meshready/meshready/remote"
+	"github.com/meshready/meshready/toolchain"
+)
+
+// localStack is a local stack on its own bridge and subnet, so the test never
+// disturbs a `make up` on the same machine. Benchmarks are covered elsewhere.
+const localStack = `config:
+  meshready:region: e2e
+  meshready:provider: local
+  meshready:local:
+    bridge: mr-e2e0
+    subnet: 10.213.251.0/24
+  meshready:nodes:
+    controlPlanes: 1
+    workers: 2
+  meshready:benchmarks:
+    enabled: false
+    gate: false
+`
+
+// TestLocalStackUpAgainDestroy is issue 3's promise end to end: up makes three
+// nspawn nodes that answer SSH with their pinned host key, a second up changes
+// nothing, destroy leaves no machine, bridge or process behind.
+func TestLocalStackUpAgainDestroy(t *testing.T) {
+	if testing.Short() {
+		t.Skip("boots three systemd-nspawn machines")
+	}
+	dir := newProject(t, map[string]string{"e2e": localStack})
+	t.Setenv("PULUMI_HOME", t.TempDir())
+	t.Setenv("PULUMI_BACKEND_URL", "")
+	env := map[string]string{"PULUMI_CONFIG_PASSPHRASE": "", "PULUMI_CONFIG_PASSPHRASE_FILE": ""}
+	t.Cleanup(func() { // whatever happens, leave nothing running
+		runCLI(t, env, "--project-dir", dir, "destroy", "--stack", "e2e", "--yes")
+	})
+
+	r := runCLI(t, env, "--project-dir", dir, "up", "--stack", "e2e", "--yes")
+	if r.code != ExitOK {
+		t.Fatalf("up: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	r = runCLI(t, env, "--project-dir", dir, "outputs", "--stack", "e2e", "--json", "--show-secrets")
+	var outs struct {
+		Nodes []struct {
+			Name, Role, Address, SSHUser, HostKey, Virtualization string
+			SSHPort                                               int
+			Disk                                                  struct {
+				Device     string
+				Rotational *bool
+			}
+		}
+		SSHPrivateKey string
+	}
+	must(t, json.Unmarshal([]byte(r.stdout), &outs))
+	if len(outs.Nodes) != 3 {
+		t.Fatalf("nodes = %+v", outs.Nodes)
+	}
+	for _, n := range outs.Nodes {
+		if !strings.HasPrefix(n.Address, "10.213.251.") || n.Disk.Device == "" || n.Disk.Rotational == nil ||
+			!strings.Contains(n.Virtualization, "not KVM") {
+			t.Errorf("node %+v", n)
+		}
+		// The node answers SSH with the host key recorded in the outputs.
+		c, err := remote.Dial(t.Context(), remote.Target{Name: n.Name, Address: n.Address, Port: n.SSHPort, User: n.SSHUser, HostKey: n.HostKey},
+			remote.Auth{PrivateKey: []byte(outs.SSHPrivateKey)}, remote.DialOptions{Attempts: 3})
+		if err != nil {
+			t.Errorf("ssh %s: %v", n.Name, err)
+			continue
+		}
+		res, err := c.Run(context.Background(), "hostname")
+		c.Close()
+		if err != nil || strings.TrimSpace(string(res.Stdout)) != n.Name {
+			t.Errorf("%s: hostname %q %v", n.Name, res.Stdout, err)
+		}
+	}
+
+	r = runCLI(t, env, "--project-dir", dir, "up", "--stack", "e2e", "--yes")
+	if r.code != ExitOK || !strings.Contains(r.stdout, "7 unchanged") {
+		t.Errorf("second up changed something: exit %d\n%s", r.code, r.stdout)
+	}
+
+	r = runCLI(t, env, "--project-dir", dir, "destroy", "--stack", "e2e", "--yes")
+	if r.code != ExitOK {
+		t.Fatalf("destroy: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	if out, err := exec.Command("ip", "link", "show", "mr-e2e0").CombinedOutput(); err == nil {
+		t.Errorf("bridge left behind: %s", out)
+	}
+	cache, err := toolchain.DefaultDir(os.Getenv)
+	must(t, err)
+	for _, n := range outs.Nodes {
+		if _, err := os.Stat(filepath.Join(cache, "local", "machines", "mr-"+n.Name)); err == nil {
+			t.Errorf("machine folder of %s left behind", n.Name)
+		}
+	}
+	if out, _ := exec.Command("pgrep", "-af", "systemd-nspawn.*mr-e2e-").CombinedOutput(); len(strings.TrimSpace(string(out))) > 0 {
+		t.Errorf("nspawn processes left behind:\n%s", out)
+	}
+}
