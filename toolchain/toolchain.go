@@ -7,16 +7,16 @@ package toolchain
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"syscall"
 	"time"
 
 	"golang.org/x/mod/modfile"
+
+	"github.com/meshready/meshready/internal/flock"
 )
 
 // Tool is one program built from a Go module.
@@ -98,7 +98,7 @@ func (c Cache) Ensure(ctx context.Context, t Tool) (string, error) {
 	if err := os.MkdirAll(filepath.Join(root, "bin"), 0o755); err != nil {
 		return "", fmt.Errorf("tool %s: %w", t.Name, err)
 	}
-	unlock, err := lock(ctx, root+".lock")
+	unlock, err := flock.Lock(ctx, root+".lock")
 	if err != nil {
 		return "", fmt.Errorf("tool %s: %w", t.Name, err)
 	}
@@ -127,28 +127,4 @@ func (c Cache) Ensure(ctx context.Context, t Tool) (string, error) {
 	}
 	c.Log.Info("built tool", "tool", t.Name, "version", version, "took", time.Since(start).Round(time.Second).String(), "path", bin)
 	return root, nil
-}
-
-// lock takes an exclusive flock on path, giving up when ctx ends.
-func lock(ctx context.Context, path string) (func(), error) {
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o644)
-	if err != nil {
-		return nil, err
-	}
-	for {
-		err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
-		if err == nil {
-			return func() { syscall.Flock(int(f.Fd()), syscall.LOCK_UN); f.Close() }, nil
-		}
-		if !errors.Is(err, syscall.EWOULDBLOCK) {
-			f.Close()
-			return nil, fmt.Errorf("lock %s: %w", path, err)
-		}
-		select {
-		case <-ctx.Done():
-			f.Close()
-			return nil, ctx.Err()
-		case <-time.After(500 * time.Millisecond):
-		}
-	}
 }

@@ -1,6 +1,8 @@
 package local
 
 import (
+	"github.com/meshready/meshready/internal/flock"
+
 	"context"
 	"encoding/json"
 	"errors"
@@ -144,34 +146,8 @@ func lowestFree(subnet netip.Prefix, used []netip.Addr) (netip.Addr, error) {
 	return netip.Addr{}, fmt.Errorf("no free address left in %s", subnet)
 }
 
-// lock takes an exclusive flock on path, polling so that ctx can end the wait.
-// flock locks belong to an open file, so goroutines of one process exclude
-// each other as well as other processes do.
-func lock(ctx context.Context, path string) (unlock func(), err error) {
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return nil, err
-	}
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o644)
-	if err != nil {
-		return nil, err
-	}
-	for {
-		err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
-		if err == nil {
-			return func() { f.Close() }, nil // closing the file releases the lock
-		}
-		if !errors.Is(err, syscall.EWOULDBLOCK) {
-			f.Close()
-			return nil, fmt.Errorf("lock %s: %w", path, err)
-		}
-		select {
-		case <-ctx.Done():
-			f.Close()
-			return nil, fmt.Errorf("waiting for lock %s: %w", path, ctx.Err())
-		case <-time.After(100 * time.Millisecond):
-		}
-	}
-}
+// lock is flock.Lock: see internal/flock.
+func lock(ctx context.Context, path string) (func(), error) { return flock.Lock(ctx, path) }
 
 // removeTree removes dir, first detaching anything mounted below it (what a
 // killed debootstrap leaves: proc, sys). It never follows a mount it could

@@ -1,0 +1,48 @@
+package flock
+
+import (
+	"context"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+)
+
+func TestLockExcludesAndGivesUp(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "sub", "x.lock")
+	unlock, err := Lock(t.Context(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 300*time.Millisecond)
+	defer cancel()
+	if _, err := Lock(ctx, path); err == nil {
+		t.Fatal("a second lock was granted while the first is held")
+	}
+	unlock()
+	var mu sync.Mutex
+	inside, peak := 0, 0
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Go(func() {
+			u, err := Lock(t.Context(), path)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			mu.Lock()
+			inside++
+			peak = max(peak, inside)
+			mu.Unlock()
+			time.Sleep(5 * time.Millisecond)
+			mu.Lock()
+			inside--
+			mu.Unlock()
+			u()
+		})
+	}
+	wg.Wait()
+	if peak != 1 {
+		t.Errorf("%d holders at once", peak)
+	}
+}
