@@ -54,6 +54,10 @@ type ClusterParams struct {
 	CertificateKey config.Secret
 	// IgnorePreflightErrors names checks to skip, one by one ("all" is refused).
 	IgnorePreflightErrors []string
+	// KubeletCgroupRoot, when set, is this node's kubelet --cgroup-root. Local
+	// nodes share the host's cgroup v1 tree (nspawn binds /sys/fs/cgroup), so
+	// each kubelet needs its own root or they would all manage /kubepods.
+	KubeletCgroupRoot string
 	// NodeLabels become the kubelet's --node-labels (only labels a kubelet may set on itself).
 	NodeLabels map[string]string
 }
@@ -184,6 +188,9 @@ func (p ClusterParams) nodeRegistration(api string) nodeRegistration {
 			labels = append(labels, k+"="+p.NodeLabels[k])
 		}
 		kubelet = append(kubelet, Arg{"node-labels", strings.Join(labels, ",")})
+	}
+	if p.KubeletCgroupRoot != "" {
+		kubelet = append(kubelet, Arg{"cgroup-root", p.KubeletCgroupRoot})
 	}
 	nr := nodeRegistration{
 		Name:                  p.NodeName,

@@ -95,7 +95,11 @@ func (b *Backend) create(ctx context.Context, id string, spec infra.ServerSpec) 
 			return infra.Server{}, err
 		}
 	}
-	cmd, err := startNspawn(dir, nspawnArgs(id, spec.Name, rootfs, data, b.bridge))
+	bundle := filepath.Join(filepath.Dir(b.dir), "bundle")
+	if err := os.MkdirAll(bundle, 0o755); err != nil {
+		return infra.Server{}, err
+	}
+	cmd, err := startNspawn(dir, nspawnArgs(id, spec.Name, rootfs, data, b.bridge, bundle))
 	if err != nil {
 		return infra.Server{}, err
 	}

@@ -83,7 +83,11 @@ func resolvConf(gateway netip.Addr) string {
 // nspawnArgs is the systemd-nspawn command line of a machine (the flags the
 // issue found to boot systemd here, with cgroups writable for containerd and
 // kubelet later).
-func nspawnArgs(id, name, rootfs, data, bridge string) []string {
+//
+// bundle is the host folder of the air-gapped Kubernetes bundle (binaries and
+// image tarballs), shared read-only with every machine: a bind is instant,
+// where uploading hundreds of MB over SSH to each machine is not.
+func nspawnArgs(id, name, rootfs, data, bridge, bundle string) []string {
 	return []string{
 		"--directory=" + rootfs,
 		"--machine=" + id,
@@ -98,6 +102,7 @@ func nspawnArgs(id, name, rootfs, data, bridge string) []string {
 		"--capability=all",
 		"--bind=/sys/fs/cgroup",
 		"--bind=" + data + ":/var/lib/etcd",
+		"--bind-ro=" + bundle + ":" + BundleMount,
 		"--system-call-filter=@system-service @mount @privileged add_key keyctl bpf",
 		// Without a scope unit (--register=no) nspawn ignores this; kept so
 		// the line matches the issue's and works once registration does.
@@ -108,6 +113,9 @@ func nspawnArgs(id, name, rootfs, data, bridge string) []string {
 		"--resolv-conf=off",
 	}
 }
+
+// BundleMount is where a machine sees the Kubernetes bundle.
+const BundleMount = "/opt/meshready/bundle"
 
 // nspawnEnv is systemd-nspawn's whole environment: no image lock files in
 // /run (SYSTEMD_NSPAWN_LOCK=0), and a dumb terminal so that the console log

@@ -33,7 +33,7 @@ func TestNetworkFileSortsFirst(t *testing.T) {
 
 func TestNspawnCommand(t *testing.T) {
 	args := nspawnArgs("mr-local-cp-0", "local-cp-0",
-		"/cache/local/machines/mr-local-cp-0/rootfs", "/cache/local/machines/mr-local-cp-0/data", "mr-br0")
+		"/cache/local/machines/mr-local-cp-0/rootfs", "/cache/local/machines/mr-local-cp-0/data", "mr-br0", "/cache/bundle")
 	got := strings.Join(nspawnEnv(), "\n") + "\nsystemd-nspawn\n  " + strings.Join(args, "\n  ") + "\n"
 	golden.Check(t, "testdata/nspawn-command.golden", []byte(got))
 }

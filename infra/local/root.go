@@ -30,6 +30,9 @@ var packages = []string{
 	"iptables",                     // mandatory in kubeadm preflight and for kube-proxy
 	"conntrack",                    // kube-proxy flushes conntrack entries; preflight error without it
 	"ethtool", "socat", "ebtables", // preflight warnings otherwise; socat serves port-forward
+	// The container runtime and CNI plugins: a local machine has no network
+	// to install them from when Kubernetes is bootstrapped.
+	"containerd", "runc", "containernetworking-plugins",
 }
 
 // recipe is the customisation applied after debootstrap; it is part of the

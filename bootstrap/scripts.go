@@ -1,0 +1,131 @@
+package bootstrap
+
+import (
+	"bytes"
+	"embed"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"text/template"
+
+	"github.com/BurntSushi/toml"
+
+	"github.com/meshready/meshready/remote"
+)
+
+// Every step on a node is a POSIX shell script rendered by a pure function
+// and checked against golden files, written to skip what is already done so
+// that a re-run converges instead of failing.
+//
+//go:embed scripts/*.tmpl
+var scriptFS embed.FS
+
+func render(name string, data any) (string, error) {
+	t, err := template.New(name).Funcs(template.FuncMap{"q": remote.Quote}).ParseFS(scriptFS, "scripts/*.tmpl")
+	if err != nil {
+		return "", err
+	}
+	var b bytes.Buffer
+	if err := t.ExecuteTemplate(&b, name, data); err != nil {
+		return "", fmt.Errorf("render %s: %w", name, err)
+	}
+	return b.String(), nil
+}
+
+// PrepScript turns swap off, loads overlay and br_netfilter and sets the
+// sysctls Kubernetes needs — on a container node it changes nothing that
+// belongs to the host, and fails if the host's swap is on.
+func PrepScript(node string) (string, error) {
+	return render("prep.sh.tmpl", struct{ Node string }{node})
+}
+
+// ContainerdConfig is containerd's config.toml for kubeadm's kubelet: the
+// pause image kubeadm expects, the cgroup driver, Debian's CNI plugin folder,
+// and restrict_oom_score_adj (a container without CAP_SYS_RESOURCE cannot
+// lower oom_score_adj, and runc then fails every pod sandbox).
+func ContainerdConfig(pauseImage, cgroupDriver string, restrictOOM bool) (string, error) {
+	cri := map[string]any{
+		"sandbox_image":          pauseImage,
+		"restrict_oom_score_adj": restrictOOM,
+		"cni":                    map[string]any{"bin_dir": "/usr/lib/cni", "conf_dir": "/etc/cni/net.d"},
+		"containerd": map[string]any{
+			"snapshotter":          "overlayfs",
+			"default_runtime_name": "runc",
+			"runtimes": map[string]any{"runc": map[string]any{
+				"runtime_type": "io.containerd.runc.v2",
+				"options":      map[string]any{"SystemdCgroup": cgroupDriver == "systemd"},
+			}},
+		},
+	}
+	cfg := map[string]any{"version": 2, "plugins": map[string]any{"io.containerd.grpc.v1.cri": cri}}
+	var b bytes.Buffer
+	if err := toml.NewEncoder(&b).Encode(cfg); err != nil {
+		return "", err
+	}
+	return b.String(), nil
+}
+
+// RuntimeScript installs (if missing) and configures containerd.
+func RuntimeScript(node, cgroupDriver, config string) (string, error) {
+	return render("runtime.sh.tmpl", struct{ Node, CgroupDriver, Config string }{node, cgroupDriver, config})
+}
+
+// BundleImage is an image tarball as a node sees it, and the reference it loads as.
+type BundleImage struct{ Ref, Tarball string }
+
+// KubeBundleScript installs kubeadm, kubelet and kubectl and imports the
+// images from the air-gapped bundle mounted on the node.
+func KubeBundleScript(node, version, bundle string, images []BundleImage) (string, error) {
+	return render("kube-bundle.sh.tmpl", struct {
+		Node, Version, Bundle string
+		Images                []BundleImage
+	}{node, version, bundle, images})
+}
+
+// KubeAptScript installs the pinned kubeadm, kubelet and kubectl from the
+// Kubernetes package repository (pkgs.k8s.io), held at that version.
+func KubeAptScript(node, version string) (string, error) {
+	plain := strings.TrimPrefix(version, "v")
+	parts := strings.SplitN(plain, ".", 3)
+	if len(parts) != 3 {
+		return "", fmt.Errorf("version %q is not vMAJOR.MINOR.PATCH", version)
+	}
+	return render("kube-apt.sh.tmpl", struct{ Node, Version, Plain, Minor string }{node, version, plain, parts[0] + "." + parts[1]})
+}
+
+// InitScript runs kubeadm init with the rendered config, unless the API server already answers.
+func InitScript(node, config string, ignore []string) (string, error) {
+	return render("init.sh.tmpl", struct{ Node, Config, Ignore string }{node, config, strings.Join(ignore, ",")})
+}
+
+// JoinScript runs kubeadm join with the rendered config, unless the node already joined.
+func JoinScript(node, config string, ignore []string) (string, error) {
+	return render("join.sh.tmpl", struct{ Node, Config, Ignore string }{node, config, strings.Join(ignore, ",")})
+}
+
+// Route sends a pod CIDR to the node that hosts it.
+type Route struct{ CIDR, Via string }
+
+// CNIScript writes this node's bridge network and the routes to other nodes' pods.
+func CNIScript(node, podCIDR string, routes []Route) (string, error) {
+	conf := map[string]any{
+		"cniVersion": "0.4.0",
+		"name":       "meshready",
+		"plugins": []any{
+			map[string]any{
+				"type": "bridge", "bridge": "cni0", "isGateway": true, "ipMasq": true, "hairpinMode": true,
+				"ipam": map[string]any{"type": "host-local", "ranges": [][]map[string]string{{{"subnet": podCIDR}}},
+					"routes": []map[string]string{{"dst": "0.0.0.0/0"}}},
+			},
+			map[string]any{"type": "portmap", "capabilities": map[string]bool{"portMappings": true}},
+		},
+	}
+	b, err := json.MarshalIndent(conf, "", "  ")
+	if err != nil {
+		return "", err
+	}
+	return render("cni.sh.tmpl", struct {
+		Node, PodCIDR, Conflist string
+		Routes                  []Route
+	}{node, podCIDR, string(b), routes})
+}

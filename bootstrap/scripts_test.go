@@ -1,0 +1,49 @@
+package bootstrap
+
+import (
+	"os/exec"
+	"testing"
+
+	"github.com/meshready/meshready/internal/golden"
+)
+
+func TestNodeScriptsGolden(t *testing.T) {
+	containerd, err := ContainerdConfig("registry.k8s.io/pause:3.10.1", "cgroupfs", true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	golden.Check(t, "testdata/containerd-config.toml", []byte(containerd))
+	cases := map[string]func() (string, error){
+		"prep":    func() (string, error) { return PrepScript("local-cp-1") },
+		"runtime": func() (string, error) { return RuntimeScript("local-cp-1", "cgroupfs", containerd) },
+		"kube-bundle": func() (string, error) {
+			return KubeBundleScript("local-cp-1", "v1.34.4", "/opt/meshready/bundle/v1.34.4", []BundleImage{
+				{"registry.k8s.io/pause:3.10.1", "/opt/meshready/bundle/v1.34.4/images/pause.tar"},
+				{"registry.k8s.io/etcd:3.6.5-0", "/opt/meshready/bundle/v1.34.4/images/etcd.tar"},
+			})
+		},
+		"kube-apt": func() (string, error) { return KubeAptScript("hel1-cp-1", "v1.34.4") },
+		"init": func() (string, error) {
+			return InitScript("local-cp-1", "kind: InitConfiguration\n", []string{"SystemVerification", "FileContent--proc-sys-net-bridge-bridge-nf-call-iptables"})
+		},
+		"join": func() (string, error) { return JoinScript("local-worker-1", "kind: JoinConfiguration\n", nil) },
+		"cni": func() (string, error) {
+			return CNIScript("local-cp-1", "10.244.0.0/24", []Route{{"10.244.1.0/24", "10.213.0.3"}, {"10.244.2.0/24", "10.213.0.4"}})
+		},
+	}
+	for name, f := range cases {
+		t.Run(name, func(t *testing.T) {
+			got, err := f()
+			if err != nil {
+				t.Fatal(err)
+			}
+			golden.Check(t, "testdata/scripts/"+name+".sh", []byte(got))
+			if out, err := exec.Command("sh", "-n", "-c", got).CombinedOutput(); err != nil {
+				t.Errorf("sh -n: %v\n%s", err, out)
+			}
+		})
+	}
+	if _, err := KubeAptScript("x", "1.34"); err == nil {
+		t.Errorf("a version without a patch level was accepted")
+	}
+}

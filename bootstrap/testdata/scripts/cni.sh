@@ -1,0 +1,47 @@
+# meshready pod network on local-cp-1: a bridge for this node's pods (10.244.0.0/24),
+# routes to every other node's pods through that node.
+set -eu
+mkdir -p /etc/cni/net.d
+cat > /etc/cni/net.d/10-meshready.conflist.new <<'JSON'
+{
+  "cniVersion": "0.4.0",
+  "name": "meshready",
+  "plugins": [
+    {
+      "bridge": "cni0",
+      "hairpinMode": true,
+      "ipMasq": true,
+      "ipam": {
+        "ranges": [
+          [
+            {
+              "subnet": "10.244.0.0/24"
+            }
+          ]
+        ],
+        "routes": [
+          {
+            "dst": "0.0.0.0/0"
+          }
+        ],
+        "type": "host-local"
+      },
+      "isGateway": true,
+      "type": "bridge"
+    },
+    {
+      "capabilities": {
+        "portMappings": true
+      },
+      "type": "portmap"
+    }
+  ]
+}
+JSON
+if cmp -s /etc/cni/net.d/10-meshready.conflist.new /etc/cni/net.d/10-meshready.conflist; then
+  rm /etc/cni/net.d/10-meshready.conflist.new
+else
+  mv /etc/cni/net.d/10-meshready.conflist.new /etc/cni/net.d/10-meshready.conflist
+fi
+ip route replace 10.244.1.0/24 via 10.213.0.3
+ip route replace 10.244.2.0/24 via 10.213.0.4
