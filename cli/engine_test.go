@@ -14,11 +14,14 @@ import (
 	"github.com/meshready/meshready/toolchain"
 )
 
-// itStack is a static stack whose one server is a real sshd on loopback; its
+// itStack is a static stack whose one server is a real sshd on loopback (this
+// machine: so Kubernetes is never bootstrapped on it); its
 // benchmarks run short, in a scratch folder, and do not gate (the gate's
 // verdicts are unit-tested; a busy CI host must not fail this test).
 func itStack(s *sshdtest.Server, benchDir string) string {
 	return fmt.Sprintf(`config:
+  meshready:kubernetes:
+    enabled: false
   meshready:benchmarks:
     dir: %s
     gate: false

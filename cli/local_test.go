@@ -27,6 +27,8 @@ const localStack = `config:
   meshready:benchmarks:
     enabled: false
     gate: false
+  meshready:kubernetes:
+    enabled: false
 `
 
 // TestLocalStackUpAgainDestroy is issue 3's promise end to end: up makes three

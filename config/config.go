@@ -80,6 +80,8 @@ type Local struct {
 
 // Kubernetes configures the cluster kubeadm bootstraps.
 type Kubernetes struct {
+	// Enabled bootstraps Kubernetes on the nodes; false stops after the benchmarks.
+	Enabled       bool    `mapstructure:"enabled"`
 	Version       Version `mapstructure:"version"`
 	PodSubnet     string  `mapstructure:"podSubnet"`
 	ServiceSubnet string  `mapstructure:"serviceSubnet"`
@@ -89,14 +91,14 @@ type Kubernetes struct {
 
 // Etcd holds etcd's tuning knobs; each is auto (derived from measurements) or a value.
 type Etcd struct {
-	HeartbeatInterval       Auto[Duration] `mapstructure:"heartbeatInterval"`
-	ElectionTimeout         Auto[Duration] `mapstructure:"electionTimeout"`
-	SnapshotCount           Auto[int]      `mapstructure:"snapshotCount"`
-	QuotaBackendBytes       Auto[int64]    `mapstructure:"quotaBackendBytes"`
-	AutoCompactionMode      Auto[string]   `mapstructure:"autoCompactionMode"`
-	AutoCompactionRetention Auto[string]   `mapstructure:"autoCompactionRetention"`
+	HeartbeatInterval       Auto[Duration] `mapstructure:"heartbeatInterval" json:"heartbeatInterval"`
+	ElectionTimeout         Auto[Duration] `mapstructure:"electionTimeout" json:"electionTimeout"`
+	SnapshotCount           Auto[int]      `mapstructure:"snapshotCount" json:"snapshotCount"`
+	QuotaBackendBytes       Auto[int64]    `mapstructure:"quotaBackendBytes" json:"quotaBackendBytes"`
+	AutoCompactionMode      Auto[string]   `mapstructure:"autoCompactionMode" json:"autoCompactionMode"`
+	AutoCompactionRetention Auto[string]   `mapstructure:"autoCompactionRetention" json:"autoCompactionRetention"`
 	// Ionice gives etcd best-effort class 2, level 0 IO priority on the host.
-	Ionice Auto[bool] `mapstructure:"ionice"`
+	Ionice Auto[bool] `mapstructure:"ionice" json:"ionice"`
 }
 
 // Istio configures the service mesh.
@@ -156,6 +158,7 @@ func Defaults() Config {
 		Nodes:    Nodes{ControlPlanes: 1, Workers: 2},
 		Local:    Local{Subnet: "10.213.0.0/24", Bridge: "mr-br0"},
 		Kubernetes: Kubernetes{
+			Enabled:       true,
 			Version:       "1.34.4",
 			PodSubnet:     "10.244.0.0/16",
 			ServiceSubnet: "10.96.0.0/12",

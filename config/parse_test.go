@@ -1,6 +1,7 @@
 package config
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -139,5 +140,23 @@ func TestParseBad(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+func TestEtcdRoundTripsThroughJSON(t *testing.T) {
+	cfg, err := Parse(raw("meshready:region", "x", "meshready:etcd", `{"heartbeatInterval":"150ms","snapshotCount":5000}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := json.Marshal(cfg.Etcd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, err := Parse(raw("meshready:region", "x", "meshready:etcd", string(b)))
+	if err != nil {
+		t.Fatalf("%s: %v", b, err)
+	}
+	if again.Etcd != cfg.Etcd {
+		t.Errorf("round trip: %s gave %+v, want %+v", b, again.Etcd, cfg.Etcd)
 	}
 }

@@ -34,6 +34,14 @@ func (a Auto[T]) String() string {
 	return fmt.Sprint(a.Value)
 }
 
+// MarshalJSON writes "auto" or the value, the way the stack file holds it.
+func (a Auto[T]) MarshalJSON() ([]byte, error) {
+	if !a.Set {
+		return json.Marshal("auto")
+	}
+	return json.Marshal(a.Value)
+}
+
 // Duration is a time.Duration written as Go duration text ("30s", "150ms").
 type Duration time.Duration
 

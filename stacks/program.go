@@ -57,9 +57,10 @@ func Pipeline(ctx *pulumi.Context, cfg *config.Config, env Env) error {
 
 	// 2. Benchmarks: measure disk, CPU steal and RTT on every node, write the
 	// region's report, and stop here if the hardware gate fails.
+	var suite *suite
 	if cfg.Benchmarks.Enabled {
 		reportDir := filepath.Join(env.ProjectDir, ".meshready", "reports", ctx.Stack())
-		suite, err := newSuite(ctx, cfg, pool, reportDir, pulumi.Parent(region))
+		suite, err = newSuite(ctx, cfg, pool, reportDir, pulumi.Parent(region))
 		if err != nil {
 			return err
 		}
@@ -69,6 +70,18 @@ func Pipeline(ctx *pulumi.Context, cfg *config.Config, env Env) error {
 			"peerRttP99Ms":   suite.PeerRTTP99Ms,
 			"fdatasyncP99Ms": suite.FdatasyncP99Ms,
 		})
+	}
+
+	// 3. Kubernetes: host prep, containerd, kubeadm init, joins, pod network,
+	// all nodes Ready; etcd tuned from the RTT and fdatasync measured above.
+	if cfg.Kubernetes.Enabled {
+		cl, err := newCluster(ctx, cfg, pool, suite, pulumi.Parent(region))
+		if err != nil {
+			return err
+		}
+		ctx.Export("kubeconfig", cl.Kubeconfig)
+		ctx.Export("apiServer", cl.Endpoint)
+		ctx.Export("etcd", cl.EtcdArgs)
 	}
 
 	ctx.Export("region", pulumi.String(cfg.Region))

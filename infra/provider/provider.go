@@ -36,6 +36,7 @@ type Provider struct {
 	backends map[string]BackendFactory
 	// connect waits until a server answers SSH with its pinned key and reads its facts.
 	connect Connector
+	bundle  BundleFunc
 	log     *slog.Logger
 
 	// cancel ends in-flight operations when the engine signals cancellation.
@@ -48,6 +49,12 @@ type Provider struct {
 func New(version string, backends map[string]BackendFactory, connect Connector, log *slog.Logger) *Provider {
 	ctx, cancel := context.WithCancel(context.Background())
 	return &Provider{version: version, backends: backends, connect: connect, log: log, ctx: ctx, cancel: cancel}
+}
+
+// WithBundle sets where local nodes get Kubernetes from.
+func (p *Provider) WithBundle(f BundleFunc) *Provider {
+	p.bundle = f
+	return p
 }
 
 // opCtx is ctx, also ended by SignalCancellation.
@@ -99,7 +106,7 @@ func (p *Provider) Check(_ context.Context, req plugin.CheckRequest) (plugin.Che
 			return plugin.CheckResponse{}, err
 		}
 		return plugin.CheckResponse{Properties: req.News, Failures: in.check(p.backends)}, nil
-	case SSHKeyType, SuiteType:
+	case SSHKeyType, SuiteType, ClusterType:
 		return plugin.CheckResponse{Properties: req.News}, nil
 	}
 	return plugin.CheckResponse{}, fmt.Errorf("unknown resource type %s", req.Type)
@@ -114,6 +121,8 @@ func (p *Provider) Diff(_ context.Context, req plugin.DiffRequest) (plugin.DiffR
 		return diffSSHKey(req.OldInputs, req.NewInputs), nil
 	case SuiteType:
 		return diffSuite(req.OldInputs, req.NewInputs), nil
+	case ClusterType:
+		return diffCluster(req.OldInputs, req.NewInputs), nil
 	}
 	return plugin.DiffResult{}, fmt.Errorf("unknown resource type %s", req.Type)
 }
@@ -129,6 +138,8 @@ func (p *Provider) Create(ctx context.Context, req plugin.CreateRequest) (plugin
 		return createSSHKey(req)
 	case SuiteType:
 		return p.createSuite(ctx, req)
+	case ClusterType:
+		return p.createCluster(ctx, req)
 	}
 	return plugin.CreateResponse{}, fmt.Errorf("unknown resource type %s", req.Type)
 }
@@ -140,7 +151,7 @@ func (p *Provider) Read(ctx context.Context, req plugin.ReadRequest) (plugin.Rea
 	switch req.Type {
 	case ServerType:
 		return p.readServer(ctx, req)
-	case SSHKeyType, SuiteType:
+	case SSHKeyType, SuiteType, ClusterType:
 		return plugin.ReadResponse{ReadResult: plugin.ReadResult{ID: req.ID, Inputs: req.Inputs, Outputs: req.State}, Status: resource.StatusOK}, nil
 	}
 	return plugin.ReadResponse{}, fmt.Errorf("unknown resource type %s", req.Type)
@@ -151,7 +162,7 @@ func (p *Provider) Update(ctx context.Context, req plugin.UpdateRequest) (plugin
 	switch req.Type {
 	case ServerType:
 		return updateServer(req)
-	case SSHKeyType, SuiteType:
+	case SSHKeyType, SuiteType, ClusterType:
 		return plugin.UpdateResponse{Properties: req.OldOutputs, Status: resource.StatusOK}, nil
 	}
 	return plugin.UpdateResponse{}, fmt.Errorf("unknown resource type %s", req.Type)
@@ -164,6 +175,8 @@ func (p *Provider) Delete(ctx context.Context, req plugin.DeleteRequest) (plugin
 	switch req.Type {
 	case ServerType:
 		return p.deleteServer(ctx, req)
+	case ClusterType:
+		return p.deleteCluster(ctx, req)
 	case SSHKeyType, SuiteType:
 		// Key pairs and benchmark runs live only in state (reports stay on disk).
 		return plugin.DeleteResponse{Status: resource.StatusOK}, nil
