@@ -233,7 +233,7 @@ type nodeList struct {
 			PodCIDR string `json:"podCIDR"`
 		} `json:"spec"`
 		Status struct {
-			Conditions []struct{ Type, Status string } `json:"conditions"`
+			Conditions []struct{ Type, Status string }  `json:"conditions"`
 			Addresses  []struct{ Type, Address string } `json:"addresses"`
 		} `json:"status"`
 	} `json:"items"`

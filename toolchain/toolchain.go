@@ -11,7 +11,9 @@ import (
 	"log/slog"
 	"os"
 	"os/exec"
+	"path"
 	"path/filepath"
+	"regexp"
 	"time"
 
 	"golang.org/x/mod/modfile"
@@ -29,10 +31,39 @@ type Tool struct {
 	Package string
 	// Binary is the file name of the result.
 	Binary string
+	// Packages, when set, replaces Package and Binary: these main packages
+	// (import paths) are built by one go build, which shares the compile work
+	// of their common dependencies, into Root/bin under go build's names (see
+	// Binaries). The pin still is the one module's version.
+	Packages []string
+	// Env is added to the build's environment, e.g. CGO_ENABLED=0.
+	Env []string
 	// Ldflags returns extra linker flags for the pinned version (e.g. a version stamp).
 	Ldflags func(version string) string
 	// Took says how long a build took on the reference machine, for the progress line.
 	Took string
+}
+
+// majorSuffix is a major version element as go build sees one: v2, v3, ...
+// (not v0 or v1, which module paths never end in).
+var majorSuffix = regexp.MustCompile(`^v([2-9]|[1-9][0-9]+)$`)
+
+// Binaries are the file names the build leaves in Root/bin: Binary, or with
+// Packages the last element of each import path that is not a major version
+// suffix, which is how go build -o DIR/ names them.
+func (t Tool) Binaries() []string {
+	if len(t.Packages) == 0 {
+		return []string{t.Binary}
+	}
+	names := make([]string, len(t.Packages))
+	for i, p := range t.Packages {
+		name := path.Base(p)
+		if dir := path.Dir(p); majorSuffix.MatchString(name) && dir != "." {
+			name = path.Base(dir)
+		}
+		names[i] = name
+	}
+	return names
 }
 
 // Cache is where built tools live.
@@ -91,11 +122,11 @@ func (c Cache) Ensure(ctx context.Context, t Tool) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	bin := filepath.Join(root, "bin", t.Binary)
-	if _, err := os.Stat(bin); err == nil {
+	bin := filepath.Join(root, "bin")
+	if built(bin, t.Binaries()) {
 		return root, nil
 	}
-	if err := os.MkdirAll(filepath.Join(root, "bin"), 0o755); err != nil {
+	if err := os.MkdirAll(bin, 0o755); err != nil {
 		return "", fmt.Errorf("tool %s: %w", t.Name, err)
 	}
 	unlock, err := flock.Lock(ctx, root+".lock")
@@ -103,28 +134,61 @@ func (c Cache) Ensure(ctx context.Context, t Tool) (string, error) {
 		return "", fmt.Errorf("tool %s: %w", t.Name, err)
 	}
 	defer unlock()
-	if _, err := os.Stat(bin); err == nil { // built while we waited
+	if built(bin, t.Binaries()) { // built while we waited
 		return root, nil
 	}
 	version, _ := c.Pin(t)
 	c.Log.Info("building tool from the Go module proxy (once per pin)", "tool", t.Name, "version", version, "usually", t.Took)
 	start := time.Now()
-	tmp := bin + ".tmp"
-	args := []string{"build", "-C", filepath.Join(c.ProjectDir, "tools", t.Name), "-trimpath", "-o", tmp}
+	if err := c.build(ctx, t, version, bin); err != nil {
+		return "", err
+	}
+	c.Log.Info("built tool", "tool", t.Name, "version", version, "took", time.Since(start).Round(time.Second).String(), "path", bin)
+	return root, nil
+}
+
+// built says whether every binary is in dir.
+func built(dir string, binaries []string) bool {
+	for _, b := range binaries {
+		if _, err := os.Stat(filepath.Join(dir, b)); err != nil {
+			return false
+		}
+	}
+	return true
+}
+
+// build runs go build into a temp folder beside bin and moves the results in,
+// so that bin only ever holds complete binaries.
+func (c Cache) build(ctx context.Context, t Tool, version, bin string) error {
+	tmp, err := os.MkdirTemp(filepath.Dir(bin), ".build-")
+	if err != nil {
+		return fmt.Errorf("tool %s: %w", t.Name, err)
+	}
+	defer os.RemoveAll(tmp)
 	flags := "-s -w"
 	if t.Ldflags != nil {
 		flags += " " + t.Ldflags(version)
 	}
-	args = append(args, "-ldflags", flags, t.Package)
+	args := []string{"build", "-C", filepath.Join(c.ProjectDir, "tools", t.Name), "-trimpath", "-ldflags", flags}
+	if len(t.Packages) == 0 {
+		args = append(args, "-o", filepath.Join(tmp, t.Binary), t.Package)
+	} else {
+		args = append(append(args, "-o", tmp+string(filepath.Separator)), t.Packages...)
+	}
 	cmd := exec.CommandContext(ctx, "go", args...)
 	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+	cmd.Env = append(os.Environ(), t.Env...)
 	if err := cmd.Run(); err != nil {
-		os.Remove(tmp)
-		return "", fmt.Errorf("tool %s: go build %s: %w", t.Name, t.Package, err)
+		what := t.Package
+		if len(t.Packages) > 0 {
+			what = fmt.Sprintf("%d packages", len(t.Packages))
+		}
+		return fmt.Errorf("tool %s: go build %s: %w", t.Name, what, err)
 	}
-	if err := os.Rename(tmp, bin); err != nil {
-		return "", fmt.Errorf("tool %s: %w", t.Name, err)
+	for _, b := range t.Binaries() {
+		if err := os.Rename(filepath.Join(tmp, b), filepath.Join(bin, b)); err != nil {
+			return fmt.Errorf("tool %s: %w", t.Name, err)
+		}
 	}
-	c.Log.Info("built tool", "tool", t.Name, "version", version, "took", time.Since(start).Round(time.Second).String(), "path", bin)
-	return root, nil
+	return nil
 }

@@ -78,3 +78,81 @@ func TestEnsureBuildsOncePerPin(t *testing.T) {
 		t.Errorf("want a pin error, got %v", err)
 	}
 }
+
+func TestBinariesAreNamedAsGoBuildNamesThem(t *testing.T) {
+	for _, tc := range []struct {
+		pkgs []string
+		want string
+	}{
+		{nil, "single"},
+		{[]string{"k8s.io/kubernetes/cmd/kubeadm"}, "kubeadm"},
+		{[]string{"github.com/coredns/coredns"}, "coredns"},
+		{[]string{"go.etcd.io/etcd/server/v3"}, "server"},
+		{[]string{"example.com/x/v10"}, "x"},
+		{[]string{"example.com/tool/v1"}, "v1"},
+		{[]string{"example.com/tool/v0"}, "v0"},
+		{[]string{"v2"}, "v2"},
+	} {
+		got := Tool{Binary: "single", Packages: tc.pkgs}.Binaries()
+		if len(got) != 1 || got[0] != tc.want {
+			t.Errorf("Binaries(%v) = %v, want [%s]", tc.pkgs, got, tc.want)
+		}
+	}
+}
+
+// A tool of several main packages is one build; a missing binary rebuilds it.
+func TestEnsureBuildsSeveralPackages(t *testing.T) {
+	sum, err := os.ReadFile("../go.sum")
+	if err != nil {
+		t.Fatal(err)
+	}
+	version := ""
+	for _, l := range strings.Split(string(sum), "\n") {
+		if f := strings.Fields(l); len(f) == 3 && f[0] == "golang.org/x/mod" {
+			version = strings.TrimSuffix(f[1], "/go.mod")
+		}
+	}
+	project := t.TempDir()
+	writeHello(t, project, version, "")
+	dir := filepath.Join(project, "tools", "hello")
+	files := map[string]string{
+		"cmd/a/main.go":    "package main\n\nvar stamp, tag string\n\nfunc main() { println(\"a\", stamp, tag) }\n",
+		"cmd/a/tag.go":     "//go:build extra\n\npackage main\n\nfunc init() { tag = \"extra\" }\n",
+		"cmd/b/v2/main.go": "package main\n\nfunc main() { println(\"b\") }\n",
+	}
+	for name, body := range files {
+		os.MkdirAll(filepath.Dir(filepath.Join(dir, name)), 0o755)
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c := Cache{Dir: t.TempDir(), ProjectDir: project, Log: slog.New(slog.NewTextHandler(t.Output(), nil))}
+	tool := Tool{Name: "hello", Module: "golang.org/x/mod", Binary: "ignored",
+		Packages: []string{"example.com/hello/cmd/a", "example.com/hello/cmd/b/v2"},
+		Env:      []string{"GOFLAGS=-tags=extra"},
+		Ldflags:  func(v string) string { return "-X main.stamp=" + v }}
+	root, err := c.Ensure(t.Context(), tool)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command(filepath.Join(root, "bin", "a")).CombinedOutput()
+	if err != nil || strings.TrimSpace(string(out)) != "a "+version+" extra" {
+		t.Fatalf("a says %q (%v), want the pin and the Env's build tag", out, err)
+	}
+	b := filepath.Join(root, "bin", "b")
+	if out, err := exec.Command(b).CombinedOutput(); err != nil || strings.TrimSpace(string(out)) != "b" {
+		t.Fatalf("b says %q (%v)", out, err)
+	}
+	if err := os.Remove(b); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Ensure(t.Context(), tool); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(b); err != nil {
+		t.Errorf("a missing binary was not rebuilt: %v", err)
+	}
+	if left, _ := filepath.Glob(filepath.Join(root, "bin", ".build-*")); len(left) > 0 {
+		t.Errorf("build folders left behind: %v", left)
+	}
+}
