@@ -1,0 +1,134 @@
+package bootstrap
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/hex"
+	"encoding/pem"
+	"log/slog"
+	"math/big"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/meshready/meshready/config"
+	"github.com/meshready/meshready/remote"
+)
+
+// fakeRunner answers the few commands whose output Bootstrap reads and
+// records every script it was given, in order.
+type fakeRunner struct {
+	host  string
+	mu    *sync.Mutex
+	log   *[]string
+	caPEM []byte
+	nodes string
+}
+
+func (f fakeRunner) Host() string { return f.host }
+func (f fakeRunner) Close() error { return nil }
+func (f fakeRunner) Upload(context.Context, string, []byte, os.FileMode) error {
+	return nil
+}
+
+func (f fakeRunner) Run(_ context.Context, cmd string, _ ...remote.RunOption) (remote.Result, error) {
+	first, _, _ := strings.Cut(strings.TrimSpace(cmd), "\n")
+	f.mu.Lock()
+	*f.log = append(*f.log, f.host+": "+first)
+	f.mu.Unlock()
+	switch {
+	case strings.HasPrefix(cmd, "cat /etc/kubernetes/pki/ca.crt"):
+		return remote.Result{Stdout: f.caPEM}, nil
+	case strings.Contains(cmd, "get nodes -o json"):
+		return remote.Result{Stdout: []byte(f.nodes)}, nil
+	case strings.Contains(cmd, "k8s-app=kube-dns"):
+		return remote.Result{Stdout: []byte("pod/coredns-1\n")}, nil
+	case strings.HasPrefix(cmd, "cat /etc/kubernetes/admin.conf"):
+		return remote.Result{Stdout: []byte("apiVersion: v1\nkind: Config\n")}, nil
+	}
+	return remote.Result{}, nil
+}
+
+func testCA(t *testing.T) ([]byte, string) {
+	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "kubernetes"},
+		NotBefore: time.Now(), NotAfter: time.Now().Add(time.Hour), IsCA: true, BasicConstraintsValid: true}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, _ := x509.ParseCertificate(der)
+	sum := sha256.Sum256(cert.RawSubjectPublicKeyInfo)
+	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), "sha256:" + hex.EncodeToString(sum[:])
+}
+
+func TestBootstrapRunsTheStepsInOrder(t *testing.T) {
+	caPEM, wantHash := testCA(t)
+	nodes := `{"items":[` +
+		`{"metadata":{"name":"s-cp-1"},"spec":{"podCIDR":"10.244.0.0/24"},"status":{"conditions":[{"type":"Ready","status":"True"}]}},` +
+		`{"metadata":{"name":"s-worker-1"},"spec":{"podCIDR":"10.244.1.0/24"},"status":{"conditions":[{"type":"Ready","status":"True"}]}}]}`
+	var mu sync.Mutex
+	var log []string
+	mk := func(name, role, addr string) Node {
+		return Node{Name: name, Role: role, Address: addr, Runner: fakeRunner{name, &mu, &log, caPEM, nodes}}
+	}
+	etcd, err := TuneEtcd(Measured{ControlPlanes: 1}, config.Etcd{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := Plan{
+		Version: "1.34.4", Nodes: []Node{mk("s-cp-1", "control-plane", "10.213.0.2"), mk("s-worker-1", "worker", "10.213.0.3")},
+		Source:    Source{Bundle: "/opt/meshready/bundle/v1.34.4", Images: []BundleImage{{"registry.k8s.io/pause:3.10.1", "/b/pause.tar"}}},
+		PodSubnet: "10.244.0.0/16", ServiceSubnet: "10.96.0.0/12", Etcd: etcd, Container: true,
+		Token: "abcdef.0123456789abcdef", CertKey: config.Secret(strings.Repeat("0123456789abcdef", 4)),
+		Log: slog.New(slog.DiscardHandler),
+	}
+	res, err := Bootstrap(t.Context(), p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.CACertHash != wantHash || res.Endpoint != "10.213.0.2:6443" || !strings.Contains(res.Kubeconfig.Reveal(), "kind: Config") {
+		t.Errorf("result = %+v", res)
+	}
+	index := func(entry string) int {
+		for i, l := range log {
+			if strings.HasPrefix(l, entry) {
+				return i
+			}
+		}
+		t.Fatalf("no %q in:\n%s", entry, strings.Join(log, "\n"))
+		return -1
+	}
+	order := []string{
+		"s-cp-1: # meshready kubeadm init on s-cp-1",
+		"s-cp-1: cat /etc/kubernetes/pki/ca.crt",
+		"s-cp-1: kubeadm token create",
+		"s-worker-1: # meshready kubeadm join of s-worker-1",
+		"s-worker-1: # meshready pod network on s-worker-1",
+		"s-cp-1: cat /etc/kubernetes/admin.conf",
+	}
+	for i := 1; i < len(order); i++ {
+		if index(order[i-1]) > index(order[i]) {
+			t.Errorf("%q ran after %q", order[i-1], order[i])
+		}
+	}
+	for _, n := range []string{"s-cp-1", "s-worker-1"} {
+		if index(n+": # meshready host prep") > index("s-cp-1: # meshready kubeadm init") {
+			t.Errorf("%s was not prepared before kubeadm init", n)
+		}
+	}
+}
+
+func TestBootstrapNeedsAControlPlaneFirst(t *testing.T) {
+	_, err := Bootstrap(t.Context(), Plan{Nodes: []Node{{Name: "w", Role: "worker"}}, Log: slog.New(slog.DiscardHandler)})
+	if err == nil || !strings.Contains(err.Error(), "first node must be a control plane") {
+		t.Errorf("err = %v", err)
+	}
+}
