@@ -127,15 +127,15 @@ func Bootstrap(ctx context.Context, p Plan) (Result, error) {
 }
 
 func (p Plan) prepare(ctx context.Context, n Node) error {
-	if err := p.run(ctx, n, "host prep", func() (string, error) { return PrepScript(n.Name) }); err != nil {
+	if err := p.run(ctx, n, "host prep", func() (string, error) { return PrepScript(n.Name, p.cgroupRoot(n)) }); err != nil {
 		return err
 	}
 	if err := p.run(ctx, n, "container runtime", func() (string, error) {
-		cfg, err := ContainerdConfig(p.pauseImage(), DefaultCgroupDriver, p.Container)
+		cfg, err := ContainerdConfig(p.pauseImage(), p.cgroupDriver(), p.Container)
 		if err != nil {
 			return "", err
 		}
-		return RuntimeScript(n.Name, DefaultCgroupDriver, cfg)
+		return RuntimeScript(n.Name, p.cgroupDriver(), cfg)
 	}); err != nil {
 		return err
 	}
@@ -145,6 +145,24 @@ func (p Plan) prepare(ctx context.Context, n Node) error {
 		}
 		return KubeAptScript(n.Name, p.Version.Tag())
 	})
+}
+
+// cgroupDriver is systemd on real hosts; container nodes share the host's
+// cgroup v1 tree, where only cgroupfs works (seen here: the systemd driver
+// cannot place the kubelet's slices).
+func (p Plan) cgroupDriver() string {
+	if p.Container {
+		return "cgroupfs"
+	}
+	return DefaultCgroupDriver
+}
+
+// cgroupRoot is the kubelet's own cgroup root on a container node ("" elsewhere).
+func (p Plan) cgroupRoot(n Node) string {
+	if p.Container {
+		return "/meshready/" + n.Name
+	}
+	return ""
 }
 
 func (p Plan) pauseImage() string {
@@ -176,14 +194,11 @@ func (p Plan) params(n Node) ClusterParams {
 	cp := ClusterParams{
 		KubernetesVersion: p.Version, ControlPlaneEndpoint: p.Nodes[0].Address + ":6443",
 		AdvertiseAddress: n.Address, NodeName: n.Name, PodSubnet: p.PodSubnet, ServiceSubnet: p.ServiceSubnet,
-		Etcd: p.Etcd, CgroupDriver: DefaultCgroupDriver, BootstrapToken: p.Token, CertificateKey: p.CertKey,
-		IgnorePreflightErrors: p.ignore(),
+		Etcd: p.Etcd, CgroupDriver: p.cgroupDriver(), BootstrapToken: p.Token, CertificateKey: p.CertKey,
+		IgnorePreflightErrors: p.ignore(), KubeletCgroupRoot: p.cgroupRoot(n), SkipConntrackSysctls: p.Container,
 	}
 	if p.Source.Bundle != "" {
 		cp.ImagePullPolicy = "Never" // air-gapped: fail rather than reach out
-	}
-	if p.Container {
-		cp.KubeletCgroupRoot = "/meshready/" + n.Name
 	}
 	return cp
 }

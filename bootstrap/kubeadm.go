@@ -54,6 +54,10 @@ type ClusterParams struct {
 	CertificateKey config.Secret
 	// IgnorePreflightErrors names checks to skip, one by one ("all" is refused).
 	IgnorePreflightErrors []string
+	// SkipConntrackSysctls tells kube-proxy to leave the conntrack sysctls
+	// alone (as kind does): on a container node they are the host's, and
+	// read-only; kube-proxy exits when it cannot set them.
+	SkipConntrackSysctls bool
 	// KubeletCgroupRoot, when set, is this node's kubelet --cgroup-root. Local
 	// nodes share the host's cgroup v1 tree (nspawn binds /sys/fs/cgroup), so
 	// each kubelet needs its own root or they would all manage /kubepods.
@@ -112,6 +116,12 @@ func RenderInit(p ClusterParams) ([]byte, error) {
 		typeMeta:     typeMeta{"kubelet.config.k8s.io/v1beta1", "KubeletConfiguration"},
 		CgroupDriver: p.CgroupDriver,
 		FailSwapOn:   true,
+	}
+	if p.SkipConntrackSysctls {
+		return encodeDocs(initCfg, clusterCfg, kubelet, kubeProxyConfiguration{
+			typeMeta: typeMeta{"kubeproxy.config.k8s.io/v1alpha1", "KubeProxyConfiguration"},
+			Conntrack: conntrackConfig{MaxPerCore: new(int32(0)), TCPEstablishedTimeout: "0s", TCPCloseWaitTimeout: "0s"},
+		})
 	}
 	return encodeDocs(initCfg, clusterCfg, kubelet)
 }

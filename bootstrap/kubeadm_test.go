@@ -206,3 +206,22 @@ func TestRenderRejects(t *testing.T) {
 		})
 	}
 }
+
+func TestContainerNodesSkipConntrackSysctls(t *testing.T) {
+	p := testParams(t, "1.34.4")
+	p.SkipConntrackSysctls = true
+	out, err := RenderInit(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	docs := strings.Split(string(out), "\n---\n")
+	last := docs[len(docs)-1]
+	if !strings.Contains(last, "kind: KubeProxyConfiguration") || !strings.Contains(last, "maxPerCore: 0") ||
+		!strings.Contains(last, "tcpEstablishedTimeout: 0s") {
+		t.Errorf("no kube-proxy conntrack override in:\n%s", last)
+	}
+	p.SkipConntrackSysctls = false
+	if out, _ := RenderInit(p); strings.Contains(string(out), "KubeProxyConfiguration") {
+		t.Errorf("real nodes must keep kube-proxy's defaults")
+	}
+}

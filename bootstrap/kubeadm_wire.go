@@ -154,3 +154,16 @@ func encodeDocs(docs ...any) ([]byte, error) {
 	}
 	return b.Bytes(), nil
 }
+
+// kubeProxyConfiguration is kubeproxy.config.k8s.io/v1alpha1, written only to
+// skip the conntrack sysctls on container nodes (zero values mean "leave as is").
+type kubeProxyConfiguration struct {
+	typeMeta  `yaml:",inline"`
+	Conntrack conntrackConfig `yaml:"conntrack"`
+}
+
+type conntrackConfig struct {
+	MaxPerCore            *int32 `yaml:"maxPerCore"`
+	TCPEstablishedTimeout string `yaml:"tcpEstablishedTimeout"`
+	TCPCloseWaitTimeout   string `yaml:"tcpCloseWaitTimeout"`
+}

@@ -34,9 +34,10 @@ func render(name string, data any) (string, error) {
 
 // PrepScript turns swap off, loads overlay and br_netfilter and sets the
 // sysctls Kubernetes needs — on a container node it changes nothing that
-// belongs to the host, and fails if the host's swap is on.
-func PrepScript(node string) (string, error) {
-	return render("prep.sh.tmpl", struct{ Node string }{node})
+// belongs to the host, fails if the host's swap is on, and makes the kubelet's
+// own cgroup root (cgroupRoot "" for none).
+func PrepScript(node, cgroupRoot string) (string, error) {
+	return render("prep.sh.tmpl", struct{ Node, CgroupRoot string }{node, cgroupRoot})
 }
 
 // ContainerdConfig is containerd's config.toml for kubeadm's kubelet: the

@@ -18,6 +18,7 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
+	"github.com/meshready/meshready/bundle"
 	"github.com/meshready/meshready/config"
 	"github.com/meshready/meshready/engine"
 	"github.com/meshready/meshready/stacks"
@@ -272,9 +273,10 @@ func printOutputs(a *app, outs auto.OutputMap, asJSON, showSecrets bool) error {
 }
 
 func (a *app) toolsCmd() *cobra.Command {
-	return &cobra.Command{
+	var kube bool
+	cmd := &cobra.Command{
 		Use:   "tools",
-		Short: "Build the pinned tools (the Pulumi CLI, ...) into the cache if missing, and print their paths",
+		Short: "Build the pinned tools (the Pulumi CLI, the local Kubernetes bundle) into the cache if missing",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			c, err := a.cache()
@@ -286,7 +288,16 @@ func (a *app) toolsCmd() *cobra.Command {
 				return err
 			}
 			fmt.Fprintf(a.stdout, "pulumi: %s\n", filepath.Join(root, "bin", "pulumi"))
+			if kube {
+				b, err := bundle.Ensure(cmd.Context(), c, config.Defaults().Kubernetes.Version, a.log)
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(a.stdout, "kubernetes bundle: %s\n", b.Dir)
+			}
 			return nil
 		},
 	}
+	cmd.Flags().BoolVar(&kube, "kubernetes", false, "also build the air-gapped Kubernetes bundle local stacks install (about 10 minutes the first time)")
+	return cmd
 }

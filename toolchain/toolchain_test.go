@@ -29,13 +29,14 @@ func writeHello(t *testing.T, project, version, goSum string) {
 	}
 }
 
-func TestEnsureBuildsOncePerPin(t *testing.T) {
+// xmod is the main module's golang.org/x/mod version and its go.sum lines.
+func xmod(t *testing.T) (version, goSum string) {
+	t.Helper()
 	sum, err := os.ReadFile("../go.sum")
 	if err != nil {
 		t.Fatal(err)
 	}
 	var modSum []string
-	version := ""
 	for _, l := range strings.Split(string(sum), "\n") {
 		if f := strings.Fields(l); len(f) == 3 && f[0] == "golang.org/x/mod" {
 			modSum = append(modSum, l)
@@ -45,8 +46,13 @@ func TestEnsureBuildsOncePerPin(t *testing.T) {
 	if version == "" {
 		t.Fatal("golang.org/x/mod not in go.sum")
 	}
+	return version, strings.Join(modSum, "\n") + "\n"
+}
+
+func TestEnsureBuildsOncePerPin(t *testing.T) {
+	version, goSum := xmod(t)
 	project := t.TempDir()
-	writeHello(t, project, version, strings.Join(modSum, "\n")+"\n")
+	writeHello(t, project, version, goSum)
 	c := Cache{Dir: t.TempDir(), ProjectDir: project, Log: slog.New(slog.NewTextHandler(t.Output(), nil))}
 	tool := Tool{Name: "hello", Module: "golang.org/x/mod", Package: ".", Binary: "hello",
 		Ldflags: func(v string) string { return "-X main.stamp=" + v }}
@@ -102,18 +108,9 @@ func TestBinariesAreNamedAsGoBuildNamesThem(t *testing.T) {
 
 // A tool of several main packages is one build; a missing binary rebuilds it.
 func TestEnsureBuildsSeveralPackages(t *testing.T) {
-	sum, err := os.ReadFile("../go.sum")
-	if err != nil {
-		t.Fatal(err)
-	}
-	version := ""
-	for _, l := range strings.Split(string(sum), "\n") {
-		if f := strings.Fields(l); len(f) == 3 && f[0] == "golang.org/x/mod" {
-			version = strings.TrimSuffix(f[1], "/go.mod")
-		}
-	}
+	version, goSum := xmod(t)
 	project := t.TempDir()
-	writeHello(t, project, version, "")
+	writeHello(t, project, version, goSum)
 	dir := filepath.Join(project, "tools", "hello")
 	files := map[string]string{
 		"cmd/a/main.go":    "package main\n\nvar stamp, tag string\n\nfunc main() { println(\"a\", stamp, tag) }\n",
@@ -152,7 +149,7 @@ func TestEnsureBuildsSeveralPackages(t *testing.T) {
 	if _, err := os.Stat(b); err != nil {
 		t.Errorf("a missing binary was not rebuilt: %v", err)
 	}
-	if left, _ := filepath.Glob(filepath.Join(root, "bin", ".build-*")); len(left) > 0 {
+	if left, _ := filepath.Glob(filepath.Join(root, ".build-*")); len(left) > 0 {
 		t.Errorf("build folders left behind: %v", left)
 	}
 }

@@ -1,16 +1,22 @@
 package provider
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
 	"net/netip"
 	"os"
+	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource/plugin"
 	pprovider "github.com/pulumi/pulumi/sdk/v3/go/pulumi/provider"
 	pulumirpc "github.com/pulumi/pulumi/sdk/v3/proto/go"
 
+	"github.com/meshready/meshready/bootstrap"
+	"github.com/meshready/meshready/bundle"
+	"github.com/meshready/meshready/config"
 	"github.com/meshready/meshready/infra"
 	"github.com/meshready/meshready/infra/hetzner"
 	"github.com/meshready/meshready/infra/local"
@@ -59,8 +65,49 @@ func Backends(log *slog.Logger) map[string]BackendFactory {
 // engine shows with -v; the protocol itself runs over gRPC.
 func Serve(version string) error {
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
-	p := New(version, Backends(log), SSHConnector{Wait: 10 * time.Minute, Log: log}, log)
+	p := New(version, Backends(log), SSHConnector{Wait: 10 * time.Minute, Log: log}, log).WithBundle(localBundle(log))
 	return pprovider.Main("meshready", func(*pprovider.HostClient) (pulumirpc.ResourceProviderServer, error) {
 		return plugin.NewProviderServer(p), nil
 	})
+}
+
+// localBundle builds (once per pin) the air-gapped Kubernetes bundle and
+// returns it as local machines see it: mounted read-only at local.BundleMount.
+func localBundle(log *slog.Logger) BundleFunc {
+	return func(ctx context.Context, version config.Version) (bootstrap.Source, error) {
+		cacheDir, err := toolchain.DefaultDir(os.Getenv)
+		if err != nil {
+			return bootstrap.Source{}, err
+		}
+		project := os.Getenv("MESHREADY_PROJECT_DIR")
+		if project == "" {
+			if project, err = os.Getwd(); err != nil {
+				return bootstrap.Source{}, err
+			}
+		}
+		b, err := bundle.Ensure(ctx, toolchain.Cache{Dir: cacheDir, ProjectDir: project, Log: log}, version, log)
+		if err != nil {
+			return bootstrap.Source{}, err
+		}
+		root := filepath.Join(cacheDir, "bundle")
+		onNode := func(p string) (string, error) {
+			rel, err := filepath.Rel(root, p)
+			if err != nil || strings.HasPrefix(rel, "..") {
+				return "", fmt.Errorf("bundle file %s is outside %s", p, root)
+			}
+			return filepath.Join(local.BundleMount, rel), nil
+		}
+		src := bootstrap.Source{}
+		if src.Bundle, err = onNode(b.Dir); err != nil {
+			return src, err
+		}
+		for _, im := range b.Images {
+			tb, err := onNode(im.Path)
+			if err != nil {
+				return src, err
+			}
+			src.Images = append(src.Images, bootstrap.BundleImage{Ref: im.Ref, Tarball: tb})
+		}
+		return src, nil
+	}
 }

@@ -5,7 +5,9 @@ work=$(mktemp -d /tmp/meshready-steal.XXXXXX)
 pids=""
 cleanup() { [ -n "$pids" ] && kill $pids 2>/dev/null; rm -rf "$work"; }
 trap cleanup EXIT
-trap 'exit 143' INT TERM
+# HUP and PIPE too: a dropped SSH session or a closed reader must not leave
+# the busy loops running.
+trap 'exit 143' INT TERM HUP PIPE
 snap() { echo "at $(date +%s%N)"; grep '^cpu' /proc/stat; echo end; }
 cpus=$(grep '^cpu[0-9]' /proc/stat | sed 's/^cpu\([0-9]*\).*/\1/')
 

@@ -1,9 +1,18 @@
 # meshready kubeadm init on local-cp-1, skipped when this control plane already runs.
 set -eu
 export KUBECONFIG=/etc/kubernetes/admin.conf
-if [ -f "$KUBECONFIG" ] && kubectl get --raw=/readyz >/dev/null 2>&1; then
-  echo "already initialised"
-  exit 0
+# The marker is written only after kubeadm init succeeded: an API server that
+# answers is not enough (a killed init leaves static pods that come up).
+if [ -f /etc/meshready/init.done ]; then
+  for i in $(seq 30); do
+    if kubectl get --raw=/readyz >/dev/null 2>&1; then echo "already initialised"; exit 0; fi
+    sleep 2
+  done
+  echo "this control plane was initialised but its API server does not answer" >&2; exit 1
+fi
+if [ -f "$KUBECONFIG" ] || [ -d /etc/kubernetes/manifests ] && [ -n "$(ls -A /etc/kubernetes/manifests 2>/dev/null)" ]; then
+  echo "a previous kubeadm init did not finish: resetting it" >&2
+  kubeadm reset -f >/dev/null 2>&1 || true
 fi
 mkdir -p /etc/meshready
 cat > /etc/meshready/kubeadm-init.yaml <<'YAML'
@@ -11,3 +20,4 @@ kind: InitConfiguration
 YAML
 chmod 600 /etc/meshready/kubeadm-init.yaml
 kubeadm init --config /etc/meshready/kubeadm-init.yaml --upload-certs --ignore-preflight-errors=SystemVerification,FileContent--proc-sys-net-bridge-bridge-nf-call-iptables
+touch /etc/meshready/init.done

@@ -25,3 +25,40 @@ else
 fi
 [ -e /dev/kmsg ] || ln -s /dev/console /dev/kmsg
 test "$(hostname)" = 'local-cp-1' || hostname 'local-cp-1'
+# kubelet sets vm.overcommit_memory, kernel.panic and kernel.panic_on_oops at
+# start. They are not namespaced: on a container node they are the host's, and
+# /proc/sys is read-only. Rather than change the host, show the kubelet the
+# values it wants through files bound over them inside this node only.
+cat > /usr/local/sbin/meshready-kernel-tunables <<'SH'
+#!/bin/sh
+mkdir -p /run/meshready/sysctl
+for kv in vm/overcommit_memory=1 vm/panic_on_oom=0 kernel/panic=10 kernel/panic_on_oops=1; do
+  k=${kv%=*}; v=${kv#*=}
+  f=/run/meshready/sysctl/$(echo "$k" | tr / _)
+  [ "$(cat "/proc/sys/$k")" = "$v" ] && continue
+  echo "$v" > "$f"
+  mount --bind "$f" "/proc/sys/$k"
+done
+SH
+chmod 755 /usr/local/sbin/meshready-kernel-tunables
+cat > /etc/systemd/system/meshready-kernel-tunables.service <<'UNIT'
+[Unit]
+Description=Kernel tunables kubelet expects, shown inside this container node only
+Before=kubelet.service
+
+[Service]
+Type=oneshot
+RemainAfterExit=yes
+ExecStart=/usr/local/sbin/meshready-kernel-tunables
+
+[Install]
+WantedBy=multi-user.target
+UNIT
+systemctl daemon-reload
+systemctl enable -q meshready-kernel-tunables.service
+systemctl start meshready-kernel-tunables.service
+# This node's kubelet gets its own cgroup root in the host's shared cgroup v1 tree;
+# kubelet's cgroupfs driver requires it to exist in every hierarchy.
+for h in /sys/fs/cgroup/*/; do
+  [ -e "$h/cgroup.procs" ] && mkdir -p "$h"'/meshready/local-cp-1'
+done

@@ -1,0 +1,185 @@
+package bundle
+
+import (
+	"context"
+	"debug/elf"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path"
+	"path/filepath"
+	"slices"
+	"strings"
+)
+
+// netfilterPackages are the Debian packages whose files make kube-proxy's
+// lower layer: iptables and conntrack with every library they load, libc and
+// the dynamic loader included, so the layer needs nothing from the node.
+//
+// Why .debs: kube-proxy's upstream image (distroless-iptables) is itself
+// made of these Debian binaries; meshready already needs a Debian host with
+// apt and Debian's mirror (debootstrap); a minbase debootstrap would be well
+// over 100 MB and minutes where these are 7.5 MB and seconds. Taking the
+// host's own files would tie the image to what happens to be installed here.
+// The .debs are kept in the cache as first downloaded: delete the folder to
+// take newer ones.
+var netfilterPackages = []string{
+	"iptables", "libxtables12", "libip4tc2", "libip6tc2", "libnftnl11", "libmnl0",
+	"libnetfilter-conntrack3", "libnfnetlink0", "conntrack", "netbase",
+	"libc6", "libgcc-s1",
+}
+
+// netfilterLinks are the commands kube-proxy runs, which Debian's iptables
+// makes with update-alternatives (so they are in no .deb). They point at the
+// nf_tables variants, as Debian's default does: kubelet on the node (Debian
+// bookworm, iptables 1.8.9) writes its rules through nf_tables too, and one
+// network namespace must not mix the two backends. Upstream's image picks
+// at run time with iptables-wrapper, which is not in the Go module proxy.
+var netfilterLinks = map[string]string{
+	"iptables": "iptables-nft", "iptables-save": "iptables-nft-save", "iptables-restore": "iptables-nft-restore",
+	"ip6tables": "ip6tables-nft", "ip6tables-save": "ip6tables-nft-save", "ip6tables-restore": "ip6tables-nft-restore",
+}
+
+// netfilterTree unpacks the packages (downloaded once into debs, a cache
+// folder) into root and checks that every ELF file's libraries are there.
+func netfilterTree(ctx context.Context, debs, root string, log *slog.Logger) error {
+	if err := os.MkdirAll(debs, 0o755); err != nil {
+		return fmt.Errorf("netfilter layer: %w", err)
+	}
+	var missing []string
+	for _, p := range netfilterPackages {
+		if m, _ := filepath.Glob(filepath.Join(debs, p+"_*.deb")); len(m) == 0 {
+			missing = append(missing, p)
+		}
+	}
+	if len(missing) > 0 {
+		log.Info("downloading Debian packages for kube-proxy's image", "packages", missing, "dir", debs)
+		cmd := exec.CommandContext(ctx, "apt-get", append([]string{"download", "-q"}, missing...)...)
+		cmd.Dir = debs
+		if out, err := cmd.CombinedOutput(); err != nil {
+			return fmt.Errorf("netfilter layer: apt-get download %s (is `apt-get update` needed?): %w: %s",
+				strings.Join(missing, " "), err, strings.TrimSpace(string(out)))
+		}
+	}
+	for _, p := range netfilterPackages {
+		m, _ := filepath.Glob(filepath.Join(debs, p+"_*.deb"))
+		if len(m) != 1 {
+			return fmt.Errorf("netfilter layer: want one %s .deb in %s, found %d", p, debs, len(m))
+		}
+		if out, err := exec.CommandContext(ctx, "dpkg-deb", "-x", m[0], root).CombinedOutput(); err != nil {
+			return fmt.Errorf("netfilter layer: dpkg-deb -x %s: %w: %s", m[0], err, out)
+		}
+	}
+	// Documentation, manuals, locales, and libc's iconv charsets: none of
+	// these tools reads them.
+	for _, d := range []string{"usr/share", "usr/lib/x86_64-linux-gnu/gconv"} {
+		if err := os.RemoveAll(filepath.Join(root, d)); err != nil {
+			return fmt.Errorf("netfilter layer: %w", err)
+		}
+	}
+	// A merged-/usr release (trixie) ships /usr/lib64/ld-linux-x86-64.so.2
+	// and leaves the /lib64 link to base-files: make the links it would.
+	for _, d := range []string{"bin", "sbin", "lib", "lib64"} {
+		_, top := os.Lstat(filepath.Join(root, d))
+		if _, usr := os.Stat(filepath.Join(root, "usr", d)); top != nil && usr == nil {
+			if err := os.Symlink("usr/"+d, filepath.Join(root, d)); err != nil {
+				return fmt.Errorf("netfilter layer: %w", err)
+			}
+		}
+	}
+	// iptables-legacy locks /run/xtables.lock (kube-proxy's DaemonSet mounts
+	// the node's there; the folder must exist without it too).
+	if err := os.MkdirAll(filepath.Join(root, "run"), 0o755); err != nil {
+		return fmt.Errorf("netfilter layer: %w", err)
+	}
+	for link, target := range netfilterLinks {
+		if err := os.Symlink(target, filepath.Join(root, "usr", "sbin", link)); err != nil {
+			return fmt.Errorf("netfilter layer: %w", err)
+		}
+	}
+	return checkLibraries(root)
+}
+
+// libDirs are where Debian's loader finds libraries without an ld.so.cache.
+var libDirs = []string{"/lib/x86_64-linux-gnu", "/usr/lib/x86_64-linux-gnu", "/lib64", "/lib", "/usr/lib"}
+
+// checkLibraries fails when an ELF file under root needs a loader or a
+// library that is not in root: a .deb that gained a dependency in a newer
+// Debian release should fail the build, not kube-proxy on a node.
+func checkLibraries(root string) error {
+	var errs []error
+	err := filepath.WalkDir(root, func(p string, d os.DirEntry, err error) error {
+		if err != nil || !d.Type().IsRegular() {
+			return err
+		}
+		f, err := elf.Open(p)
+		if err != nil {
+			return nil // not an ELF file
+		}
+		defer f.Close()
+		rel, _ := filepath.Rel(root, p)
+		for _, prog := range f.Progs {
+			if prog.Type != elf.PT_INTERP {
+				continue
+			}
+			interp, _ := io.ReadAll(prog.Open())
+			if l := strings.TrimRight(string(interp), "\x00"); !inRoot(root, l) {
+				errs = append(errs, fmt.Errorf("%s needs the loader %s", rel, l))
+			}
+		}
+		libs, err := f.ImportedLibraries()
+		if err != nil {
+			return fmt.Errorf("%s: %w", p, err)
+		}
+		for _, lib := range libs {
+			if !slices.ContainsFunc(libDirs, func(dir string) bool { return inRoot(root, path.Join(dir, lib)) }) {
+				errs = append(errs, fmt.Errorf("%s needs %s", rel, lib))
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("netfilter layer: %w", err)
+	}
+	if len(errs) > 0 {
+		return fmt.Errorf("netfilter layer: missing (add their packages to netfilterPackages): %w", errors.Join(errs...))
+	}
+	return nil
+}
+
+// inRoot says whether the absolute path p exists in the tree at root,
+// following symlinks as a process chrooted there would (an absolute link
+// target is inside root, not on the host).
+func inRoot(root, p string) bool {
+	parts := strings.Split(strings.Trim(p, "/"), "/")
+	cur := "/"
+	for hops := 0; len(parts) > 0; {
+		next := path.Join(cur, parts[0])
+		parts = parts[1:]
+		fi, err := os.Lstat(filepath.Join(root, next))
+		if err != nil {
+			return false
+		}
+		if fi.Mode()&fs.ModeSymlink == 0 {
+			cur = next
+			continue
+		}
+		if hops++; hops > 40 {
+			return false
+		}
+		target, err := os.Readlink(filepath.Join(root, next))
+		if err != nil {
+			return false
+		}
+		if !path.IsAbs(target) {
+			target = path.Join(cur, target)
+		}
+		parts = append(strings.Split(strings.Trim(target, "/"), "/"), parts...)
+		cur = "/"
+	}
+	return true
+}
