@@ -119,7 +119,7 @@ func RenderInit(p ClusterParams) ([]byte, error) {
 	}
 	if p.SkipConntrackSysctls {
 		return encodeDocs(initCfg, clusterCfg, kubelet, kubeProxyConfiguration{
-			typeMeta: typeMeta{"kubeproxy.config.k8s.io/v1alpha1", "KubeProxyConfiguration"},
+			typeMeta:  typeMeta{"kubeproxy.config.k8s.io/v1alpha1", "KubeProxyConfiguration"},
 			Conntrack: conntrackConfig{MaxPerCore: new(int32(0)), TCPEstablishedTimeout: "0s", TCPCloseWaitTimeout: "0s"},
 		})
 	}
