@@ -148,7 +148,45 @@ func (a *app) lifecycle(ctx context.Context, verb, stack string, yes bool) error
 			return badInputf("%s cancelled", verb)
 		}
 	}
-	return a.run(ctx, st, verb)
+	if err := a.run(ctx, st, verb); err != nil {
+		return err
+	}
+	if verb == "up" {
+		return a.writeKubeconfig(ctx, p, st, stack)
+	}
+	return nil
+}
+
+// writeKubeconfig writes the cluster's admin kubeconfig (a secret output) to
+// meshready:kubernetes.kubeconfigFile, mode 0600, when the stack asks for it.
+func (a *app) writeKubeconfig(ctx context.Context, p *engine.Project, st auto.Stack, stack string) error {
+	cfg, err := a.readConfig(p, stack)
+	if err != nil || cfg.Kubernetes.KubeconfigFile == "" {
+		return err
+	}
+	outs, err := st.Outputs(ctx)
+	if err != nil {
+		return fmt.Errorf("outputs of %s: %w", stack, err)
+	}
+	kc, _ := outs["kubeconfig"].Value.(string)
+	if kc == "" {
+		return nil
+	}
+	path := expandHome(cfg.Kubernetes.KubeconfigFile)
+	if !filepath.IsAbs(path) {
+		path = filepath.Join(p.Dir, path)
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return err
+	}
+	if err := os.WriteFile(path, []byte(kc), 0o600); err != nil {
+		return fmt.Errorf("kubeconfig: %w", err)
+	}
+	if err := os.Chmod(path, 0o600); err != nil {
+		return err
+	}
+	fmt.Fprintf(a.stdout, "kubeconfig: %s\n", path)
+	return nil
 }
 
 func (a *app) run(ctx context.Context, st auto.Stack, verb string) error {

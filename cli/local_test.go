@@ -20,6 +20,8 @@ import (
 const localStack = `config:
   meshready:etcd:
     snapshotCount: 12345
+  meshready:kubernetes:
+    kubeconfigFile: kc/e2e
   meshready:region: e2e
   meshready:provider: local
   meshready:local:
@@ -93,8 +95,14 @@ func TestLocalStackUpAgainDestroy(t *testing.T) {
 
 	// Kubernetes: every node Ready through the kubeconfig up exported, and etcd
 	// with the rendered flags in its static pod.
-	kc := filepath.Join(t.TempDir(), "kubeconfig")
-	must(t, os.WriteFile(kc, []byte(outs.Kubeconfig), 0o600))
+	// up wrote the kubeconfig where the stack asked, for the owner only.
+	kc := filepath.Join(dir, "kc", "e2e")
+	if fi, err := os.Stat(kc); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Errorf("kubeconfig file: %v %v", fi, err)
+	}
+	if b, _ := os.ReadFile(kc); string(b) != outs.Kubeconfig {
+		t.Errorf("kubeconfig file differs from the output")
+	}
 	cache, err := toolchain.DefaultDir(os.Getenv)
 	must(t, err)
 	kubectl := filepath.Join(cache, "bundle", "v1.34.4", "bin", "kubectl")
