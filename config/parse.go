@@ -59,8 +59,13 @@ func Parse(raw Raw) (*Config, error) {
 		}
 	}
 
-	probs = append(probs, decode(tree, &cfg)...)
-	probs = append(probs, Validate(&cfg)...)
+	decodeProbs := decode(tree, &cfg)
+	probs = append(probs, decodeProbs...)
+	if len(decodeProbs) == 0 {
+		// A value that could not be decoded is left at its default; validating
+		// it would add complaints about what the user did not write.
+		probs = append(probs, Validate(&cfg)...)
+	}
 	if len(probs) > 0 {
 		sort.SliceStable(probs, func(i, j int) bool { return probs[i].Key < probs[j].Key })
 		return nil, probs
