@@ -90,8 +90,16 @@ func TestLocalPoolHasAKeyAndOneServerPerNode(t *testing.T) {
 			t.Errorf("%s parent = %s", s.Name, s.RegisterRPC.GetParent())
 		}
 	}
-	if servers[0].Inputs["role"].StringValue() != "control-plane" || servers[2].Inputs["name"].StringValue() != "s1-worker-2" {
-		t.Errorf("order/roles wrong: %v %v", servers[0].Inputs["role"], servers[2].Inputs["name"])
+	// Registration is concurrent, so check names and roles, not order.
+	roles := map[string]string{}
+	for _, s := range servers {
+		roles[s.Inputs["name"].StringValue()] = s.Inputs["role"].StringValue()
+	}
+	want := map[string]string{"s1-cp-1": "control-plane", "s1-worker-1": "worker", "s1-worker-2": "worker"}
+	for n, r := range want {
+		if roles[n] != r {
+			t.Errorf("%s role = %q, want %q (all: %v)", n, roles[n], r, roles)
+		}
 	}
 }
 
