@@ -1,13 +1,11 @@
 package benchmarks
 
 import (
-	"bytes"
 	"embed"
 	"fmt"
-	"text/template"
 	"time"
 
-	"github.com/meshready/meshready/remote"
+	"github.com/meshready/meshready/internal/script"
 )
 
 // The remote side of each benchmark is a POSIX shell script, rendered by a
@@ -18,15 +16,7 @@ import (
 var scriptFS embed.FS
 
 func render(name string, data any) (string, error) {
-	t, err := template.New(name).Funcs(template.FuncMap{"q": remote.Quote}).ParseFS(scriptFS, "scripts/"+name)
-	if err != nil {
-		return "", err
-	}
-	var b bytes.Buffer
-	if err := t.ExecuteTemplate(&b, name, data); err != nil {
-		return "", fmt.Errorf("render %s: %w", name, err)
-	}
-	return b.String(), nil
+	return script.Render(scriptFS, "scripts/*.tmpl", name, data)
 }
 
 // FactsScript prints key=value facts about the disk under dir and the CPU's virtualisation.

@@ -6,11 +6,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
-	"text/template"
 
 	"github.com/BurntSushi/toml"
 
-	"github.com/meshready/meshready/remote"
+	"github.com/meshready/meshready/internal/script"
 )
 
 // Every step on a node is a POSIX shell script rendered by a pure function
@@ -21,15 +20,7 @@ import (
 var scriptFS embed.FS
 
 func render(name string, data any) (string, error) {
-	t, err := template.New(name).Funcs(template.FuncMap{"q": remote.Quote}).ParseFS(scriptFS, "scripts/*.tmpl")
-	if err != nil {
-		return "", err
-	}
-	var b bytes.Buffer
-	if err := t.ExecuteTemplate(&b, name, data); err != nil {
-		return "", fmt.Errorf("render %s: %w", name, err)
-	}
-	return b.String(), nil
+	return script.Render(scriptFS, "scripts/*.tmpl", name, data)
 }
 
 // PrepScript turns swap off, loads overlay and br_netfilter and sets the

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"encoding/json"
 	"fmt"
 	"strings"
 	"time"
@@ -46,15 +45,7 @@ type ClusterInputs struct {
 type BundleFunc func(ctx context.Context, version config.Version) (bootstrap.Source, error)
 
 func decodeCluster(m resource.PropertyMap) (ClusterInputs, error) {
-	var in ClusterInputs
-	b, err := json.Marshal(plain(resource.NewProperty(m)))
-	if err != nil {
-		return in, err
-	}
-	if err := json.Unmarshal(b, &in); err != nil {
-		return in, fmt.Errorf("cluster inputs: %w", err)
-	}
-	return in, nil
+	return decode[ClusterInputs](m, "cluster")
 }
 
 func (p *Provider) dialAll(ctx context.Context, nodes []SuiteNode, a remote.Auth) ([]bootstrap.Node, func(), error) {

@@ -53,16 +53,21 @@ type LocalInputs struct {
 // replaceKeys are the inputs a running server cannot change: a new value means a new server.
 var replaceKeys = []string{"backend", "stack", "name", "role", "region", "serverType", "image", "sshPublicKey", "static", "local"}
 
-// decodeServer reads inputs, seeing through secrets; unknown values (in a
-// preview) read as empty.
+// decodeServer reads a server's inputs.
 func decodeServer(m resource.PropertyMap) (ServerInputs, error) {
-	var in ServerInputs
+	return decode[ServerInputs](m, "server")
+}
+
+// decode reads a resource's inputs into T, seeing through secrets; unknown
+// values (in a preview) read as empty.
+func decode[T any](m resource.PropertyMap, what string) (T, error) {
+	var in T
 	b, err := json.Marshal(plain(resource.NewProperty(m)))
 	if err != nil {
 		return in, err
 	}
 	if err := json.Unmarshal(b, &in); err != nil {
-		return in, fmt.Errorf("server inputs: %w", err)
+		return in, fmt.Errorf("%s inputs: %w", what, err)
 	}
 	return in, nil
 }

@@ -2,7 +2,6 @@ package provider
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"path/filepath"
@@ -55,17 +54,7 @@ type SuiteNode struct {
 	HostKey string `json:"hostKey"`
 }
 
-func decodeSuite(m resource.PropertyMap) (SuiteInputs, error) {
-	var in SuiteInputs
-	b, err := json.Marshal(plain(resource.NewProperty(m)))
-	if err != nil {
-		return in, err
-	}
-	if err := json.Unmarshal(b, &in); err != nil {
-		return in, fmt.Errorf("suite inputs: %w", err)
-	}
-	return in, nil
-}
+func decodeSuite(m resource.PropertyMap) (SuiteInputs, error) { return decode[SuiteInputs](m, "suite") }
 
 func (in SuiteInputs) options() (benchmarks.Options, config.Thresholds, error) {
 	var o benchmarks.Options
