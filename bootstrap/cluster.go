@@ -127,7 +127,9 @@ func Bootstrap(ctx context.Context, p Plan) (Result, error) {
 }
 
 func (p Plan) prepare(ctx context.Context, n Node) error {
-	if err := p.run(ctx, n, "host prep", func() (string, error) { return PrepScript(n.Name, p.cgroupRoot(n)) }); err != nil {
+	if err := p.run(ctx, n, "host prep", func() (string, error) {
+		return PrepScript(n.Name, p.cgroupRoot(n), p.Etcd.Ionice && n.Role == "control-plane")
+	}); err != nil {
 		return err
 	}
 	if err := p.run(ctx, n, "container runtime", func() (string, error) {

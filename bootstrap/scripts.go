@@ -26,9 +26,13 @@ func render(name string, data any) (string, error) {
 // PrepScript turns swap off, loads overlay and br_netfilter and sets the
 // sysctls Kubernetes needs — on a container node it changes nothing that
 // belongs to the host, fails if the host's swap is on, and makes the kubelet's
-// own cgroup root (cgroupRoot "" for none).
-func PrepScript(node, cgroupRoot string) (string, error) {
-	return render("prep.sh.tmpl", struct{ Node, CgroupRoot string }{node, cgroupRoot})
+// own cgroup root (cgroupRoot "" for none); with ionice, etcd gets best-effort
+// IO class 2, level 0 once it runs there.
+func PrepScript(node, cgroupRoot string, ionice bool) (string, error) {
+	return render("prep.sh.tmpl", struct {
+		Node, CgroupRoot string
+		Ionice           bool
+	}{node, cgroupRoot, ionice})
 }
 
 // ContainerdConfig is containerd's config.toml for kubeadm's kubelet: the

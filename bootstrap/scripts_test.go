@@ -14,7 +14,7 @@ func TestNodeScriptsGolden(t *testing.T) {
 	}
 	golden.Check(t, "testdata/containerd-config.toml", []byte(containerd))
 	cases := map[string]func() (string, error){
-		"prep":    func() (string, error) { return PrepScript("local-cp-1", "/meshready/local-cp-1") },
+		"prep":    func() (string, error) { return PrepScript("local-cp-1", "/meshready/local-cp-1", true) },
 		"runtime": func() (string, error) { return RuntimeScript("local-cp-1", "cgroupfs", containerd) },
 		"kube-bundle": func() (string, error) {
 			return KubeBundleScript("local-cp-1", "v1.34.4", "/opt/meshready/bundle/v1.34.4", []BundleImage{
