@@ -26,3 +26,23 @@ func TestGate(t *testing.T) {
 		t.Errorf("gate error = %v", err)
 	}
 }
+
+func TestEtcdTuningIsShownAndRoundTrips(t *testing.T) {
+	r := Report{Schema: Schema, Region: "r", Etcd: []EtcdFlag{{"heartbeat-interval", "150", "1.5 x peer RTT p99 100ms"}}}
+	md := string(Markdown(r))
+	if !strings.Contains(md, "## etcd tuning") || !strings.Contains(md, "--heartbeat-interval") || !strings.Contains(md, "1.5 x peer RTT") {
+		t.Errorf("markdown lacks the etcd table:\n%s", md)
+	}
+	html, err := HTML(r)
+	if err != nil || !strings.Contains(string(html), "etcd tuning") {
+		t.Errorf("html lacks the etcd table: %v", err)
+	}
+	dir := t.TempDir()
+	if err := Write(dir, r); err != nil {
+		t.Fatal(err)
+	}
+	back, err := Read(dir)
+	if err != nil || len(back.Etcd) != 1 || back.Etcd[0] != r.Etcd[0] {
+		t.Errorf("read back %+v, %v", back.Etcd, err)
+	}
+}

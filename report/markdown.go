@@ -63,6 +63,11 @@ func Markdown(r Report) []byte {
 	} else {
 		mdTable(&b, networkHeader, v.Network)
 	}
+	if len(v.Etcd) > 0 {
+		b.WriteString("## etcd tuning\n\n")
+		b.WriteString("The flags bootstrap gave etcd, derived from the RTT and fdatasync measured above (or set in meshready:etcd).\n\n")
+		mdTable(&b, etcdHeader, v.Etcd)
+	}
 	if len(v.Notes) > 0 {
 		b.WriteString("## Notes\n\n")
 		for _, n := range v.Notes {

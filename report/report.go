@@ -29,6 +29,16 @@ type Report struct {
 	Network    []benchmarks.RTT        `json:"network"`
 	Claims     []Claim                 `json:"claims"`
 	Notes      []string                `json:"notes"`
+	// Etcd is the etcd configuration bootstrap derived from these measurements,
+	// each flag with why; empty until Kubernetes was bootstrapped.
+	Etcd []EtcdFlag `json:"etcd,omitempty"`
+}
+
+// EtcdFlag is one etcd flag meshready chose, and why.
+type EtcdFlag struct {
+	Name  string `json:"name"`
+	Value string `json:"value"`
+	Why   string `json:"why"`
 }
 
 // Claim is one row of the verdict table: a claim from the guide, the limit it
@@ -176,6 +186,7 @@ type wireReport struct {
 	Network    []benchmarks.RTT        `json:"network"`
 	Claims     []Claim                 `json:"claims"`
 	Notes      []string                `json:"notes"`
+	Etcd       []EtcdFlag              `json:"etcd,omitempty"`
 }
 
 // MarshalJSON writes thresholds as text durations, matching the stack file's spelling.
@@ -184,7 +195,7 @@ func (r Report) MarshalJSON() ([]byte, error) {
 	return json.Marshal(wireReport{
 		Schema: r.Schema, Region: r.Region, Provider: r.Provider, Generated: r.Generated,
 		Thresholds: thresholdsJSON{textDuration(t.FdatasyncP99), textDuration(t.ReadP99), t.StealMeanPercent, t.StealMaxPercent},
-		Nodes:      r.Nodes, Network: r.Network, Claims: r.Claims, Notes: r.Notes,
+		Nodes:      r.Nodes, Network: r.Network, Claims: r.Claims, Notes: r.Notes, Etcd: r.Etcd,
 	})
 }
 
@@ -200,7 +211,7 @@ func (r *Report) UnmarshalJSON(b []byte) error {
 			FdatasyncP99: config.Duration(w.Thresholds.FdatasyncP99), ReadP99: config.Duration(w.Thresholds.ReadP99),
 			StealMeanPercent: w.Thresholds.StealMeanPercent, StealMaxPercent: w.Thresholds.StealMaxPercent,
 		},
-		Nodes: w.Nodes, Network: w.Network, Claims: w.Claims, Notes: w.Notes,
+		Nodes: w.Nodes, Network: w.Network, Claims: w.Claims, Notes: w.Notes, Etcd: w.Etcd,
 	}
 	return nil
 }

@@ -21,7 +21,11 @@ type view struct {
 	Nodes      []nodeView
 	Network    [][]string
 	Notes      []string
+	Etcd       [][]string
 }
+
+// etcdHeader heads the etcd tuning table.
+var etcdHeader = []string{"Flag", "Value", "Why"}
 
 type verdictCount struct {
 	N              int
@@ -62,6 +66,7 @@ func buildView(r Report) view {
 			ms(r.Thresholds.FdatasyncP99.D()), ms(r.Thresholds.ReadP99.D()),
 			pct(r.Thresholds.StealMeanPercent, 1), pct(r.Thresholds.StealMaxPercent, 1)),
 		Notes: r.Notes,
+		Etcd:  etcdRows(r.Etcd),
 	}
 	count := map[benchmarks.Verdict]int{}
 	for _, c := range r.Claims {
@@ -139,4 +144,12 @@ func buildNode(n benchmarks.NodeResult) nodeView {
 		nv.Work = strings.Join(w, ", ") + "; spread (CV) " + pct(s.WorkSpreadPercent, 1)
 	}
 	return nv
+}
+
+func etcdRows(flags []EtcdFlag) [][]string {
+	var rows [][]string
+	for _, f := range flags {
+		rows = append(rows, []string{"--" + f.Name, f.Value, f.Why})
+	}
+	return rows
 }

@@ -22,7 +22,7 @@ type cluster struct {
 // newCluster registers the cluster; etcd is tuned from the suite's RTT and
 // fdatasync when the benchmarks ran (and the gate, if it failed, stopped up
 // before this).
-func newCluster(ctx *pulumi.Context, cfg *config.Config, pool *infra.NodePool, s *suite, opts ...pulumi.ResourceOption) (*cluster, error) {
+func newCluster(ctx *pulumi.Context, cfg *config.Config, pool *infra.NodePool, s *suite, reportDir string, opts ...pulumi.ResourceOption) (*cluster, error) {
 	etcd, err := json.Marshal(cfg.Etcd)
 	if err != nil {
 		return nil, err
@@ -39,6 +39,7 @@ func newCluster(ctx *pulumi.Context, cfg *config.Config, pool *infra.NodePool, s
 		"etcd":           pulumi.String(etcd),
 		"peerRttP99Ms":   pulumi.Float64(0),
 		"fdatasyncP99Ms": pulumi.Float64(0),
+		"reportDir":      pulumi.String(reportDir),
 	}
 	if s != nil {
 		props["peerRttP99Ms"], props["fdatasyncP99Ms"] = s.PeerRTTP99Ms, s.FdatasyncP99Ms

@@ -58,8 +58,8 @@ func Pipeline(ctx *pulumi.Context, cfg *config.Config, env Env) error {
 	// 2. Benchmarks: measure disk, CPU steal and RTT on every node, write the
 	// region's report, and stop here if the hardware gate fails.
 	var suite *suite
+	reportDir := filepath.Join(env.ProjectDir, ".meshready", "reports", ctx.Stack())
 	if cfg.Benchmarks.Enabled {
-		reportDir := filepath.Join(env.ProjectDir, ".meshready", "reports", ctx.Stack())
 		suite, err = newSuite(ctx, cfg, pool, reportDir, pulumi.Parent(region))
 		if err != nil {
 			return err
@@ -75,7 +75,7 @@ func Pipeline(ctx *pulumi.Context, cfg *config.Config, env Env) error {
 	// 3. Kubernetes: host prep, containerd, kubeadm init, joins, pod network,
 	// all nodes Ready; etcd tuned from the RTT and fdatasync measured above.
 	if cfg.Kubernetes.Enabled {
-		cl, err := newCluster(ctx, cfg, pool, suite, pulumi.Parent(region))
+		cl, err := newCluster(ctx, cfg, pool, suite, reportDir, pulumi.Parent(region))
 		if err != nil {
 			return err
 		}

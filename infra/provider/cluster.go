@@ -15,6 +15,7 @@ import (
 	"github.com/meshready/meshready/bootstrap"
 	"github.com/meshready/meshready/config"
 	"github.com/meshready/meshready/remote"
+	"github.com/meshready/meshready/report"
 )
 
 // ClusterType is a stack's Kubernetes cluster, bootstrapped with kubeadm over
@@ -38,6 +39,8 @@ type ClusterInputs struct {
 	// PeerRTTP99Ms and FdatasyncP99Ms come from the benchmarks (0 when not measured).
 	PeerRTTP99Ms   float64 `json:"peerRttP99Ms"`
 	FdatasyncP99Ms float64 `json:"fdatasyncP99Ms"`
+	// ReportDir is the region report the chosen etcd flags are added to.
+	ReportDir string `json:"reportDir,omitempty"`
 }
 
 // BundleFunc returns the air-gapped bundle of a Kubernetes version as the
@@ -123,8 +126,22 @@ func (p *Provider) createCluster(ctx context.Context, req plugin.CreateRequest) 
 	out["endpoint"] = resource.NewProperty(res.Endpoint)
 	out["caCertHash"] = resource.NewProperty(res.CACertHash)
 	var args []any
+	var flags []report.EtcdFlag
 	for _, a := range tuning.ExtraArgs() {
 		args = append(args, map[string]any{"name": a.Name, "value": a.Value, "why": tuning.Why[a.Name]})
+		flags = append(flags, report.EtcdFlag{Name: a.Name, Value: a.Value, Why: tuning.Why[a.Name]})
+	}
+	if tuning.Ionice {
+		flags = append(flags, report.EtcdFlag{Name: "(ionice)", Value: "-c2 -n0", Why: tuning.Why["ionice"]})
+	}
+	// The region report says what etcd was given and why, beside the numbers it came from.
+	if in.ReportDir != "" {
+		if rep, err := report.Read(in.ReportDir); err == nil {
+			rep.Etcd = flags
+			if err := report.Write(in.ReportDir, rep); err != nil {
+				p.log.Warn("could not add etcd tuning to the report", "dir", in.ReportDir, "err", err)
+			}
+		}
 	}
 	out["etcdArgs"] = resource.NewProperty(resource.NewPropertyValue(args).ArrayValue())
 	return plugin.CreateResponse{ID: resource.ID(in.Stack + "-" + strings.TrimPrefix(res.CACertHash, "sha256:")[:12]), Properties: out, Status: resource.StatusOK}, nil
