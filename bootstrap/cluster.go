@@ -88,7 +88,8 @@ func Bootstrap(ctx context.Context, p Plan) (Result, error) {
 	// 3. Joins: fresh token and re-uploaded certificates first (both expire), then
 	// control planes one by one (etcd grows a member at a time), workers together.
 	if len(p.Nodes) > 1 {
-		renew := fmt.Sprintf("kubeadm token create %s --ttl 2h >/dev/null 2>&1 || true; kubeadm init phase upload-certs --upload-certs --certificate-key %s >/dev/null",
+		// The first line is what errors quote: keep the secrets off it.
+		renew := fmt.Sprintf("# meshready: renew the join token and the uploaded certificates\nkubeadm token create %s --ttl 2h >/dev/null 2>&1 || true\nkubeadm init phase upload-certs --upload-certs --certificate-key %s >/dev/null",
 			p.Token.Reveal(), p.CertKey.Reveal())
 		if _, err := cp.Runner.Run(ctx, renew); err != nil {
 			return res, fmt.Errorf("%s: renew join token and certificates: %w", cp.Name, err)

@@ -109,7 +109,7 @@ func TestBootstrapRunsTheStepsInOrder(t *testing.T) {
 	order := []string{
 		"s-cp-1: # meshready kubeadm init on s-cp-1",
 		"s-cp-1: cat /etc/kubernetes/pki/ca.crt",
-		"s-cp-1: kubeadm token create",
+		"s-cp-1: # meshready: renew the join token",
 		"s-worker-1: # meshready kubeadm join of s-worker-1",
 		"s-worker-1: # meshready pod network on s-worker-1",
 		"s-cp-1: cat /etc/kubernetes/admin.conf",

@@ -202,3 +202,10 @@ func TestParallelJoinsErrorsPerHost(t *testing.T) {
 		t.Errorf("ran %d at once, limit 2", peak)
 	}
 }
+
+func TestExitErrorQuotesOnlyTheFirstLine(t *testing.T) {
+	e := &ExitError{Host: "h", Cmd: "# step name\nkubeadm token create SECRET-TOKEN", Code: 1, Stderr: "boom"}
+	if strings.Contains(e.Error(), "SECRET-TOKEN") || !strings.Contains(e.Error(), "# step name") {
+		t.Errorf("error = %q", e.Error())
+	}
+}
