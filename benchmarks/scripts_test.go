@@ -3,7 +3,6 @@ package benchmarks
 import (
 	"github.com/meshready/meshready/internal/golden"
 
-	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -16,19 +15,8 @@ func TestScriptsGolden(t *testing.T) {
 		"fio-randread":  func() (string, error) { return FioScript("/var/lib/it's here", "randread", 20*time.Second) },
 		"steal-10s-30s": func() (string, error) { return StealScript(10*time.Second, 30*time.Second) },
 	}
-	for name, f := range cases {
-		t.Run(name, func(t *testing.T) {
-			got, err := f()
-			if err != nil {
-				t.Fatal(err)
-			}
-			golden.Check(t, "testdata/scripts/"+name+".sh", []byte(got))
-			// Every script must at least parse as POSIX sh (dash, Debian's /bin/sh).
-			if out, err := exec.Command("sh", "-n", "-c", got).CombinedOutput(); err != nil {
-				t.Errorf("sh -n: %v\n%s", err, out)
-			}
-		})
-	}
+	golden.Scripts(t, "testdata/scripts", cases)
+
 	if _, err := FioScript("/x", "seqwrite", time.Second); err == nil || !strings.Contains(err.Error(), "unknown fio job") {
 		t.Errorf("unknown job accepted: %v", err)
 	}

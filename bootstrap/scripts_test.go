@@ -1,7 +1,6 @@
 package bootstrap
 
 import (
-	"os/exec"
 	"testing"
 
 	"github.com/meshready/meshready/internal/golden"
@@ -31,18 +30,8 @@ func TestNodeScriptsGolden(t *testing.T) {
 			return CNIScript("local-cp-1", "10.244.0.0/24", []Route{{"10.244.1.0/24", "10.213.0.3"}, {"10.244.2.0/24", "10.213.0.4"}})
 		},
 	}
-	for name, f := range cases {
-		t.Run(name, func(t *testing.T) {
-			got, err := f()
-			if err != nil {
-				t.Fatal(err)
-			}
-			golden.Check(t, "testdata/scripts/"+name+".sh", []byte(got))
-			if out, err := exec.Command("sh", "-n", "-c", got).CombinedOutput(); err != nil {
-				t.Errorf("sh -n: %v\n%s", err, out)
-			}
-		})
-	}
+	golden.Scripts(t, "testdata/scripts", cases)
+
 	if _, err := KubeAptScript("x", "1.34"); err == nil {
 		t.Errorf("a version without a patch level was accepted")
 	}

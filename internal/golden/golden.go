@@ -7,6 +7,7 @@ import (
 	"bytes"
 	"flag"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -65,4 +66,23 @@ func itoa(i int) string {
 		i /= 10
 	}
 	return string(b)
+}
+
+// Scripts renders each named shell script, compares it with dir/<name>.sh and
+// checks that it parses as POSIX sh (dash, Debian's /bin/sh): the one test
+// shape of every package that renders scripts for nodes.
+func Scripts(t *testing.T, dir string, cases map[string]func() (string, error)) {
+	t.Helper()
+	for name, render := range cases {
+		t.Run(name, func(t *testing.T) {
+			got, err := render()
+			if err != nil {
+				t.Fatal(err)
+			}
+			Check(t, filepath.Join(dir, name+".sh"), []byte(got))
+			if out, err := exec.Command("sh", "-n", "-c", got).CombinedOutput(); err != nil {
+				t.Errorf("sh -n: %v\n%s", err, out)
+			}
+		})
+	}
 }
