@@ -5,6 +5,7 @@ import (
 	"context"
 	"log/slog"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -61,6 +62,23 @@ func runCLI(t *testing.T, env map[string]string, args ...string) result {
 	}
 	code := Main(context.Background(), args, strings.NewReader(""), &out, &errb, getenv)
 	return result{code, out.String(), errb.String()}
+}
+
+// TestRepoStackFilesCarryNoSalt: Pulumi writes the passphrase's encryptionsalt
+// into a stack file on first use. A committed salt belongs to one machine's
+// passphrase, and every fresh clone then fails with "incorrect passphrase".
+func TestRepoStackFilesCarryNoSalt(t *testing.T) {
+	out, err := exec.Command("git", "-C", repoRoot(t), "ls-files", "stacks").Output()
+	if err != nil {
+		t.Skipf("not a git checkout: %v", err)
+	}
+	for _, f := range strings.Fields(string(out)) {
+		b, err := exec.Command("git", "-C", repoRoot(t), "show", ":"+f).Output()
+		must(t, err)
+		if strings.Contains(string(b), "encryptionsalt:") || strings.Contains(string(b), "encryptedkey:") {
+			t.Errorf("%s is committed with a passphrase salt: remove the encryptionsalt line", f)
+		}
+	}
 }
 
 func TestValidateRepoStacks(t *testing.T) {
