@@ -186,11 +186,30 @@ func (p Plan) run(ctx context.Context, n Node, step string, script func() (strin
 	}
 	start := time.Now()
 	p.Log.Info("step", "host", n.Name, "step", step)
-	if _, err := n.Runner.Run(ctx, s); err != nil {
+	if _, err := n.Runner.Run(ctx, serialised(StepLock, s)); err != nil {
 		return fmt.Errorf("%s: %s: %w", n.Name, step, err)
 	}
 	p.Log.Debug("step done", "host", n.Name, "step", step, "took", time.Since(start).Round(time.Millisecond))
 	return nil
+}
+
+// StepLock is the node-side lock every bootstrap step holds. A meshready that
+// was killed (a CI job cancelled, a laptop closed) can leave its step running
+// on the node; the next run's step waits for it to end instead of racing it
+// (a second kubeadm init beside the first), then finds its work done or
+// half-done and converges from there.
+const StepLock = "/run/meshready-step.lock"
+
+// serialised makes script wait for the lock file (at most 15 minutes, longer
+// than any step) after its first line, the one errors quote.
+func serialised(lock, script string) string {
+	first, rest, _ := strings.Cut(script, "\n")
+	return first + "\n" + `exec 9>` + lock + `
+if ! flock -n 9; then
+  echo "waiting for an earlier meshready step on this node to end" >&2
+  flock -w 900 9 || { echo "an earlier meshready step still runs on this node after 15 minutes" >&2; exit 1; }
+fi
+` + rest
 }
 
 func (p Plan) params(n Node) ClusterParams {

@@ -13,6 +13,8 @@ import (
 	"log/slog"
 	"math/big"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -130,5 +132,47 @@ func TestBootstrapNeedsAControlPlaneFirst(t *testing.T) {
 	_, err := Bootstrap(t.Context(), Plan{Nodes: []Node{{Name: "w", Role: "worker"}}, Log: slog.New(slog.DiscardHandler)})
 	if err == nil || !strings.Contains(err.Error(), "first node must be a control plane") {
 		t.Errorf("err = %v", err)
+	}
+}
+
+// TestSerialisedStepsWaitForEachOther runs two serialised scripts with the real
+// shell and flock: the second starts while the first holds the lock, says it
+// waits, and runs only after the first ended.
+func TestSerialisedStepsWaitForEachOther(t *testing.T) {
+	dir := t.TempDir()
+	lock, log := filepath.Join(dir, "lock"), filepath.Join(dir, "log")
+	first := exec.Command("sh", "-c", serialised(lock, "# step one\nset -eu\necho one-start >> "+log+"\nsleep 1\necho one-end >> "+log))
+	must(t, first.Start())
+	for i := 0; ; i++ { // until the first holds the lock
+		if b, _ := os.ReadFile(log); strings.Contains(string(b), "one-start") {
+			break
+		}
+		if i > 200 {
+			t.Fatal("the first step never started")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	var stderr strings.Builder
+	second := exec.Command("sh", "-c", serialised(lock, "# step two\nset -eu\necho two >> "+log))
+	second.Stderr = &stderr
+	must(t, second.Run())
+	must(t, first.Wait())
+	b, err := os.ReadFile(log)
+	must(t, err)
+	if string(b) != "one-start\none-end\ntwo\n" {
+		t.Errorf("steps interleaved:\n%s", b)
+	}
+	if !strings.Contains(stderr.String(), "waiting for an earlier meshready step") {
+		t.Errorf("the waiting step did not say so: %q", stderr.String())
+	}
+	if got := strings.SplitN(serialised(lock, "# first line\nrest"), "\n", 2)[0]; got != "# first line" {
+		t.Errorf("first line = %q, errors quote it", got)
+	}
+}
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
 	}
 }

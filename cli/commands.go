@@ -124,6 +124,13 @@ func (a *app) lifecycle(ctx context.Context, verb, stack string, yes bool) error
 		return badInputf("%s changes real infrastructure: pass --yes (there is no terminal to ask on)", verb)
 	}
 
+	if verb != "preview" {
+		unlock, err := p.Lock(stack)
+		if err != nil {
+			return err
+		}
+		defer unlock()
+	}
 	var st auto.Stack
 	switch verb {
 	case "up", "preview":

@@ -1,12 +1,18 @@
 package cli
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
+	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -20,6 +26,7 @@ import (
 const localStack = `config:
   meshready:etcd:
     snapshotCount: 12345
+    quotaBackendBytes: 3221225472
   meshready:kubernetes:
     kubeconfigFile: kc/e2e
   meshready:region: e2e
@@ -35,11 +42,13 @@ const localStack = `config:
     gate: false
 `
 
-// TestLocalStackUpAgainDestroy is the local stack end to end: up makes three
-// nspawn nodes that answer SSH with their pinned host key and bootstraps
-// Kubernetes on them (all nodes Ready, kubectl works with the output
-// kubeconfig, etcd runs with the rendered flags), a second up changes nothing,
-// destroy leaves no machine, bridge or process behind.
+// TestLocalStackUpAgainDestroy is the local stack end to end: a first up is
+// killed (SIGKILL to meshready, Pulumi and the plugins) while kubeadm init runs;
+// the next up converges: three nspawn nodes that answer SSH with their pinned
+// host key, Kubernetes on them (all nodes Ready, kubectl works with the output
+// kubeconfig, etcd runs with the rendered flags, read from its manifest and its
+// /metrics), a second up changes nothing, destroy leaves no machine, bridge or
+// process behind.
 func TestLocalStackUpAgainDestroy(t *testing.T) {
 	if testing.Short() {
 		t.Skip("boots three systemd-nspawn machines")
@@ -52,9 +61,13 @@ func TestLocalStackUpAgainDestroy(t *testing.T) {
 		runCLI(t, env, "--project-dir", dir, "destroy", "--stack", "e2e", "--yes")
 	})
 
+	cache, err := toolchain.DefaultDir(os.Getenv)
+	must(t, err)
+	killUpDuringInit(t, dir, filepath.Join(cache, "local", "machines", "mr-e2e-cp-1", "rootfs"))
+
 	r := runCLI(t, env, "--project-dir", dir, "up", "--stack", "e2e", "--yes")
 	if r.code != ExitOK {
-		t.Fatalf("up: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+		t.Fatalf("up after a killed up: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
 	}
 	r = runCLI(t, env, "--project-dir", dir, "outputs", "--stack", "e2e", "--json", "--show-secrets")
 	var outs struct {
@@ -103,8 +116,6 @@ func TestLocalStackUpAgainDestroy(t *testing.T) {
 	if b, _ := os.ReadFile(kc); string(b) != outs.Kubeconfig {
 		t.Errorf("kubeconfig file differs from the output")
 	}
-	cache, err := toolchain.DefaultDir(os.Getenv)
-	must(t, err)
 	kubectl := filepath.Join(cache, "bundle", "v1.34.4", "bin", "kubectl")
 	out, err := exec.Command(kubectl, "--kubeconfig", kc, "get", "nodes", "--no-headers").CombinedOutput()
 	if err != nil || strings.Count(string(out), " Ready ") != 3 {
@@ -120,10 +131,23 @@ func TestLocalStackUpAgainDestroy(t *testing.T) {
 	}
 	// etcd runs with best-effort IO class 2, level 0 (the unit re-applies it every 15 s).
 	res, err = c.Run(context.Background(), `for i in $(seq 20); do out=$(ionice -p $(pgrep -x etcd) 2>&1); case "$out" in *"best-effort: prio 0"*) echo "$out"; exit 0;; esac; sleep 2; done; echo "$out"; exit 1`)
-	c.Close()
 	if err != nil {
 		t.Errorf("etcd ionice: %q %v", res.Stdout, err)
 	}
+	// etcd serves /metrics on the node's loopback (listen-metrics-urls), and
+	// runs with the quota the stack set.
+	hc := &http.Client{Transport: &http.Transport{DialContext: c.DialContext}, Timeout: 30 * time.Second}
+	if resp, err := hc.Get("http://127.0.0.1:2381/metrics"); err != nil {
+		t.Errorf("etcd /metrics: %v", err)
+	} else {
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if !regexp.MustCompile(`(?m)^etcd_server_quota_backend_bytes 3\.221225472e\+09$`).Match(b) ||
+			!strings.Contains(string(b), "etcd_disk_wal_fsync_duration_seconds_bucket") {
+			t.Errorf("etcd /metrics lacks the configured quota or the WAL fsync histogram:\n%.2000s", b)
+		}
+	}
+	c.Close()
 
 	start := time.Now()
 	r = runCLI(t, env, "--project-dir", dir, "up", "--stack", "e2e", "--yes")
@@ -147,4 +171,72 @@ func TestLocalStackUpAgainDestroy(t *testing.T) {
 	if out, _ := exec.Command("pgrep", "-af", "systemd-nspawn.*mr-e2e-").CombinedOutput(); len(strings.TrimSpace(string(out))) > 0 {
 		t.Errorf("nspawn processes left behind:\n%s", out)
 	}
+}
+
+// killUpDuringInit starts `meshready up` as its own process group and kills
+// all of it (meshready, the Pulumi CLI, the provider plugins) with SIGKILL as
+// soon as kubeadm init on the first control plane has written its static pod
+// manifests, as a cancelled CI job would. kubeadm may go on running on the node.
+func killUpDuringInit(t *testing.T, dir, cpRoot string) {
+	t.Helper()
+	var env []string
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "PULUMI_CONFIG_PASSPHRASE") {
+			env = append(env, kv)
+		}
+	}
+	manifest := filepath.Join(cpRoot, "etc", "kubernetes", "manifests", "kube-apiserver.yaml")
+	if _, err := os.Stat(cpRoot); err == nil {
+		t.Fatalf("%s exists before the first up: a machine of an earlier run was left behind", cpRoot)
+	}
+	var out syncBuffer
+	cmd := exec.Command(os.Getenv("MESHREADY_PLUGIN_BINARY"), "--project-dir", dir, "up", "--stack", "e2e", "--yes")
+	cmd.Env, cmd.Stdout, cmd.Stderr = env, &out, &out
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	must(t, cmd.Start())
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	deadline := time.After(15 * time.Minute)
+	for {
+		if _, err := os.Stat(manifest); err == nil {
+			break
+		}
+		select {
+		case err := <-exited:
+			t.Fatalf("up ended before kubeadm init wrote its manifests (%v):\n%s", err, out.String())
+		case <-deadline:
+			syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+			t.Fatalf("kubeadm init did not start within 15 minutes:\n%s", out.String())
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+	must(t, syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL))
+	<-exited
+	t.Logf("killed up while kubeadm init ran; its output:\n%s", tailLines(out.String(), 15))
+}
+
+// syncBuffer is a bytes.Buffer the test may read while the command writes.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func tailLines(s string, n int) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
 }

@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/auto"
+	"github.com/pulumi/pulumi/sdk/v3/go/common/tokens"
 	"github.com/pulumi/pulumi/sdk/v3/go/common/workspace"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
@@ -57,7 +58,10 @@ type Options struct {
 
 // Project is an opened meshready project.
 type Project struct {
-	Dir             string
+	Dir string
+	// workDir is where Pulumi runs and finds Pulumi.yaml: Dir, or the env
+	// workspace (EnvWorkspace).
+	workDir         string
 	Name            string
 	StackConfigDir  string
 	secretsProvider string
@@ -65,6 +69,9 @@ type Project struct {
 	getenv          func(string) string
 	cmd             auto.PulumiCommand
 	env             map[string]string
+	// backendURL is where the state lives: PULUMI_BACKEND_URL or Pulumi.yaml's.
+	backendURL string
+	log        *slog.Logger
 }
 
 // Open loads Pulumi.yaml and prepares the defaults. The Pulumi CLI is built on
@@ -76,6 +83,7 @@ func Open(o Options) (*Project, error) {
 	}
 	p := &Project{
 		Dir:             o.ProjectDir,
+		workDir:         o.ProjectDir,
 		Name:            string(proj.Name),
 		StackConfigDir:  proj.StackConfigDir,
 		secretsProvider: o.SecretsProvider,
@@ -93,6 +101,14 @@ func Open(o Options) (*Project, error) {
 	}
 	if p.secretsProvider == "" {
 		p.secretsProvider = "passphrase"
+	}
+	p.backendURL = o.Getenv("PULUMI_BACKEND_URL")
+	if p.backendURL == "" && proj.Backend != nil {
+		p.backendURL = proj.Backend.URL
+	}
+	p.log = o.Log
+	if p.log == nil {
+		p.log = slog.New(slog.DiscardHandler)
 	}
 	if o.Getenv("PULUMI_BACKEND_URL") == "" {
 		// Pulumi.yaml names file://.meshready/state; the folder must exist.
@@ -189,7 +205,7 @@ func ensurePassphrase(path string) (string, error) {
 
 // StackFile is the path of a stack's config file.
 func (p *Project) StackFile(stack string) string {
-	return filepath.Join(p.Dir, p.StackConfigDir, "Pulumi."+stack+".yaml")
+	return filepath.Join(p.workDir, p.StackConfigDir, "Pulumi."+stack+".yaml")
 }
 
 // ReadStackFile reads a stack's config straight from its file, without touching
@@ -209,7 +225,7 @@ func (p *Project) options(ctx context.Context) ([]auto.LocalWorkspaceOption, err
 		return nil, err
 	}
 	return []auto.LocalWorkspaceOption{
-		auto.WorkDir(p.Dir),
+		auto.WorkDir(p.workDir),
 		auto.Pulumi(cmd),
 		auto.EnvVars(p.env),
 		auto.SecretsProvider(p.secretsProvider),
@@ -217,8 +233,9 @@ func (p *Project) options(ctx context.Context) ([]auto.LocalWorkspaceOption, err
 }
 
 // Upsert selects or creates a stack whose program is program(config); the
-// config is the one the engine holds for the stack, read right after.
-func (p *Project) Upsert(ctx context.Context, stack string, program func(config.Raw) pulumi.RunFunc) (auto.Stack, error) {
+// config is the one the engine holds for the stack, read right after the
+// prepare functions ran (they may set config and tags on the new stack).
+func (p *Project) Upsert(ctx context.Context, stack string, program func(config.Raw) pulumi.RunFunc, prepare ...func(context.Context, auto.Stack) error) (auto.Stack, error) {
 	var raw config.Raw
 	run := func(pctx *pulumi.Context) error { return program(raw)(pctx) }
 	opts, err := p.options(ctx)
@@ -228,6 +245,11 @@ func (p *Project) Upsert(ctx context.Context, stack string, program func(config.
 	st, err := auto.UpsertStackInlineSource(ctx, stack, p.Name, run, opts...)
 	if err != nil {
 		return st, fmt.Errorf("stack %s: %w", stack, err)
+	}
+	for _, f := range prepare {
+		if err := f(ctx, st); err != nil {
+			return st, fmt.Errorf("stack %s: %w", stack, err)
+		}
 	}
 	all, err := st.GetAllConfig(ctx)
 	if err != nil {
@@ -255,4 +277,62 @@ func (p *Project) Select(ctx context.Context, stack string) (auto.Stack, error) 
 		return st, fmt.Errorf("stack %s: %w", stack, err)
 	}
 	return st, nil
+}
+
+// Workspace is the project's Pulumi workspace without a stack selected: for
+// listing stacks and reading their tags.
+func (p *Project) Workspace(ctx context.Context) (auto.Workspace, error) {
+	opts, err := p.options(ctx)
+	if err != nil {
+		return nil, err
+	}
+	ws, err := auto.NewLocalWorkspace(ctx, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("workspace %s: %w", p.workDir, err)
+	}
+	return ws, nil
+}
+
+// EnvDir is the workspace of CI environments (see EnvWorkspace).
+const EnvDir = StateDir + "/envs"
+
+// EnvWorkspace is the project as CI environments see it: the same program,
+// backend, plugins and secrets, but stack files under .meshready/envs, so
+// that throw-away stacks never write into the committed stacks/ folder.
+func (p *Project) EnvWorkspace() (*Project, error) {
+	dir := filepath.Join(p.Dir, EnvDir)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("env workspace: %w", err)
+	}
+	backend := p.backendURL
+	if root, ok := p.fileBackendRoot(); ok {
+		backend = "file://" + root
+	}
+	proj := workspace.Project{
+		Name:           tokens.PackageName(p.Name),
+		Runtime:        workspace.NewProjectRuntimeInfo("go", nil),
+		StackConfigDir: ".",
+		Plugins: &workspace.Plugins{Providers: []workspace.PluginOptions{
+			{Name: "meshready", Path: filepath.Join(p.Dir, PluginDir)},
+		}},
+	}
+	if backend != "" {
+		proj.Backend = &workspace.ProjectBackend{URL: backend}
+	}
+	desc := "CI environments of " + p.Dir + " (written by meshready env; do not edit)"
+	proj.Description = &desc
+	// Two CI jobs may write it at once: each writes its own file and renames
+	// it into place, so Pulumi never reads half a file.
+	final := filepath.Join(dir, "Pulumi.yaml")
+	tmp := fmt.Sprintf("%s.%d.yaml", final, os.Getpid())
+	if err := proj.Save(tmp); err != nil {
+		return nil, fmt.Errorf("env workspace: %w", err)
+	}
+	if err := os.Rename(tmp, final); err != nil {
+		return nil, fmt.Errorf("env workspace: %w", err)
+	}
+	e := *p
+	e.workDir, e.StackConfigDir, e.cmd = dir, ".", p.cmd
+	e.backendURL = backend
+	return &e, nil
 }

@@ -1,9 +1,14 @@
 package engine
 
 import (
+	"errors"
+	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
+	"time"
 )
 
 func project(t *testing.T) string {
@@ -63,5 +68,75 @@ func TestOpenMakesAPassphraseOnlyWhenNoneIsGiven(t *testing.T) {
 	}
 	if _, ok := p.env["PULUMI_CONFIG_PASSPHRASE_FILE"]; ok {
 		t.Errorf("overrode the user's passphrase")
+	}
+}
+
+// TestLockIsExclusiveAndClearsOnlyDeadLocks: a second Lock of the same stack
+// fails with a LockedError naming the holder; Pulumi state locks of a dead
+// process on this host are removed, those of a live process or another host stay.
+func TestLockIsExclusiveAndClearsOnlyDeadLocks(t *testing.T) {
+	dir := project(t)
+	p, err := Open(Options{ProjectDir: dir, Getenv: env(nil)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	host, _ := os.Hostname()
+	locks := filepath.Join(dir, ".meshready", "state", ".pulumi", "locks", "organization", "meshready", "pr-1")
+	if err := os.MkdirAll(locks, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	dead := exec.Command("true")
+	if err := dead.Run(); err != nil {
+		t.Fatal(err)
+	}
+	write := func(name string, pid int, host string) string {
+		f := filepath.Join(locks, name)
+		b := fmt.Sprintf(`{"pid":%d,"username":"root","hostname":%q,"timestamp":"2026-11-25T04:53:28Z"}`, pid, host)
+		if err := os.WriteFile(f, []byte(b), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return f
+	}
+	// A killed process its parent has not reaped yet (a zombie) is dead too.
+	zombie := exec.Command("true")
+	if err := zombie.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer zombie.Wait()
+	time.Sleep(200 * time.Millisecond)
+	stale := write("a.json", dead.Process.Pid, host)
+	staleZombie := write("z.json", zombie.Process.Pid, host)
+	live := write("b.json", os.Getpid(), host)
+	elsewhere := write("c.json", dead.Process.Pid, "another-host")
+
+	unlock, err := p.Lock("pr-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []string{stale, staleZombie} {
+		if _, err := os.Stat(f); err == nil {
+			t.Errorf("%s: the dead process's lock is still there", filepath.Base(f))
+		}
+	}
+	for _, f := range []string{live, elsewhere} {
+		if _, err := os.Stat(f); err != nil {
+			t.Errorf("%s was removed: %v", filepath.Base(f), err)
+		}
+	}
+	_, err = p.Lock("pr-1")
+	var locked *LockedError
+	if !errors.As(err, &locked) || !strings.Contains(err.Error(), fmt.Sprintf("pid %d", os.Getpid())) {
+		t.Errorf("second Lock: %v", err)
+	}
+	if u, err := p.Lock("pr-2"); err != nil {
+		t.Errorf("another stack is not locked: %v", err)
+	} else {
+		u()
+	}
+	unlock()
+	if u, err := p.Lock("pr-1"); err != nil {
+		t.Errorf("after unlock: %v", err)
+	} else {
+		u()
 	}
 }

@@ -305,6 +305,17 @@ func (s *SSH) Close() error {
 	return err
 }
 
+// DialContext opens a TCP connection from the node to addr, through the SSH
+// connection (a direct-tcpip channel): how meshready reads what a node serves
+// only on its loopback, such as etcd's /metrics on 127.0.0.1:2381.
+func (s *SSH) DialContext(ctx context.Context, network, addr string) (net.Conn, error) {
+	c, err := s.client.DialContext(ctx, network, addr)
+	if err != nil {
+		return nil, fmt.Errorf("%s: tunnel to %s: %w", s.name, addr, err)
+	}
+	return c, nil
+}
+
 // Run runs cmd with /bin/sh in a new session. When ctx ends first, the command
 // and everything it started are stopped (see stopRun), and the error is ctx's.
 func (s *SSH) Run(ctx context.Context, cmd string, opts ...RunOption) (Result, error) {

@@ -4,6 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -207,5 +211,33 @@ func TestExitErrorQuotesOnlyTheFirstLine(t *testing.T) {
 	e := &ExitError{Host: "h", Cmd: "# step name\nkubeadm token create SECRET-TOKEN", Code: 1, Stderr: "boom"}
 	if strings.Contains(e.Error(), "SECRET-TOKEN") || !strings.Contains(e.Error(), "# step name") {
 		t.Errorf("error = %q", e.Error())
+	}
+}
+
+// TestDialThroughTheNode reads an HTTP server that listens only on the node's
+// loopback (sshd and server share the loopback here), as the etcd /metrics check does.
+func TestDialThroughTheNode(t *testing.T) {
+	s := sshdtest.Start(t)
+	c := dial(t, s, target(s))
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprint(w, "etcd_server_quota_backend_bytes 2.147483648e+09\n")
+	}))
+	defer srv.Close()
+	hc := &http.Client{Transport: &http.Transport{DialContext: c.DialContext}}
+	resp, err := hc.Get(srv.URL + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !strings.Contains(string(b), "etcd_server_quota_backend_bytes") {
+		t.Errorf("body %q", b)
+	}
+	// Nothing listens there: the error names the host and the address.
+	ln, _ := net.Listen("tcp", "127.0.0.1:0")
+	addr := ln.Addr().String()
+	ln.Close()
+	if _, err := c.DialContext(t.Context(), "tcp", addr); err == nil || !strings.Contains(err.Error(), "node-a") || !strings.Contains(err.Error(), addr) {
+		t.Errorf("dial to a closed port: %v", err)
 	}
 }

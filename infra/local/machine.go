@@ -39,7 +39,13 @@ func (b *Backend) Create(ctx context.Context, spec infra.ServerSpec) (infra.Serv
 		if !maps.Equal(s.Labels, spec.Labels) {
 			return infra.Server{}, fmt.Errorf("create %s: a machine with this name runs with other labels", id)
 		}
-		return s, nil
+		if b.hasKeys(id, spec) {
+			return s, nil
+		}
+		// Same stack, other keys: a run killed between booting the machine and
+		// recording it in the state left it, and this run made new keys. Nothing
+		// on it is known to the state: start it afresh.
+		b.log.Warn("replacing a machine an interrupted run left behind", "host", spec.Name, "id", id)
 	}
 	if err := b.Delete(ctx, id); err != nil { // remains of a dead one
 		return infra.Server{}, fmt.Errorf("create %s: clear remains: %w", id, err)
@@ -54,6 +60,15 @@ func (b *Backend) Create(ctx context.Context, spec infra.ServerSpec) (infra.Serv
 		return infra.Server{}, fmt.Errorf("create %s: %w", id, err)
 	}
 	return s, nil
+}
+
+// hasKeys reports whether machine id carries spec's host key and login key.
+func (b *Backend) hasKeys(id string, spec infra.ServerSpec) bool {
+	root := filepath.Join(b.machineDir(id), "rootfs")
+	host, err1 := os.ReadFile(filepath.Join(root, "etc/ssh/ssh_host_ed25519_key.pub"))
+	login, err2 := os.ReadFile(filepath.Join(root, "root/.ssh/authorized_keys"))
+	return err1 == nil && err2 == nil &&
+		string(host) == ensureNewline(spec.HostKey.Public) && string(login) == ensureNewline(spec.SSHPublicKey)
 }
 
 func (b *Backend) create(ctx context.Context, id string, spec infra.ServerSpec) (infra.Server, error) {

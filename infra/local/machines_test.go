@@ -146,6 +146,17 @@ func TestMachines(t *testing.T) {
 	if again, err := b.Create(ctx, specs[0]); err != nil || again.ID != servers[0].ID || again.PrivateIPv4 != servers[0].PrivateIPv4 {
 		t.Errorf("Create of a running machine did not adopt it: %+v, %v", again, err)
 	}
+	// The same name and labels with other keys is what a run killed before it
+	// recorded the machine leaves: Create starts it afresh with the new keys.
+	hostPriv, hostPub := newKey(t)
+	rekeyed := specs[0]
+	rekeyed.HostKey = infra.HostKeyPair{PrivatePEM: string(hostPriv), Public: hostPub}
+	if s, err := b.Create(ctx, rekeyed); err != nil {
+		t.Errorf("Create with new keys: %v", err)
+	} else {
+		dial(t, ctx, s, hostPub, clientKey).Close()
+		servers[0], specs[0] = s, rekeyed
+	}
 
 	// A machine killed behind our back reads as gone, and Delete still
 	// stops its orphaned init.

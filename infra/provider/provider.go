@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"time"
 
 	"github.com/blang/semver"
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
@@ -43,6 +44,8 @@ type Provider struct {
 	mu     sync.Mutex
 	ctx    context.Context
 	cancel context.CancelFunc
+	// ops counts in-flight operations, for Orphaned.
+	ops sync.WaitGroup
 }
 
 // New returns the provider with the given backends (by name: local, static, hetzner).
@@ -59,9 +62,24 @@ func (p *Provider) WithBundle(f BundleFunc) *Provider {
 
 // opCtx is ctx, also ended by SignalCancellation.
 func (p *Provider) opCtx(ctx context.Context) (context.Context, context.CancelFunc) {
+	p.ops.Add(1)
 	ctx, cancel := context.WithCancel(ctx)
 	stop := context.AfterFunc(p.ctx, cancel)
-	return ctx, func() { stop(); cancel() }
+	return ctx, func() { stop(); cancel(); p.ops.Done() }
+}
+
+// Orphaned is for a plugin whose engine died without ending it (killed with
+// SIGKILL, as a cancelled CI job is): nobody will read its answers, but its
+// operations still run steps on nodes. It cancels them (which stops their
+// remote commands) and waits at most grace for them to return.
+func (p *Provider) Orphaned(grace time.Duration) {
+	p.cancel()
+	done := make(chan struct{})
+	go func() { p.ops.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(grace):
+	}
 }
 
 // GetPluginInfo reports the plugin's version.

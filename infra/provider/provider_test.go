@@ -85,6 +85,11 @@ func serve(t *testing.T, conn Connector, b *fakeBackend) pulumirpc.ResourceProvi
 	t.Helper()
 	p := New("0.1.0", map[string]BackendFactory{"local": func(ServerInputs) (infra.Backend, error) { return b, nil }},
 		conn, slog.New(slog.DiscardHandler))
+	return serveProvider(t, p)
+}
+
+func serveProvider(t *testing.T, p *Provider) pulumirpc.ResourceProviderClient {
+	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

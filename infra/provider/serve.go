@@ -66,9 +66,25 @@ func Backends(log *slog.Logger) map[string]BackendFactory {
 func Serve(version string) error {
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	p := New(version, Backends(log), SSHConnector{Wait: 10 * time.Minute, Log: log}, log).WithBundle(localBundle(log))
+	go watchEngine(os.Getppid(), time.Second, func() {
+		log.Warn("the Pulumi engine that started this plugin is gone: cancelling and exiting")
+		p.Orphaned(30 * time.Second)
+		os.Exit(1)
+	})
 	return pprovider.Main("meshready", func(*pprovider.HostClient) (pulumirpc.ResourceProviderServer, error) {
 		return plugin.NewProviderServer(p), nil
 	})
+}
+
+// watchEngine calls gone once the process that started the plugin (the
+// engine) has ended, seen as a change of parent. Pulumi starts plugins in
+// their own process group, so a signal that kills the engine's group leaves
+// them running; without this they would run their steps to the end and stay.
+func watchEngine(engine int, every time.Duration, gone func()) {
+	for os.Getppid() == engine {
+		time.Sleep(every)
+	}
+	gone()
 }
 
 // localBundle builds (once per pin) the air-gapped Kubernetes bundle and

@@ -2,6 +2,7 @@ package flock
 
 import (
 	"context"
+	"errors"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -45,4 +46,23 @@ func TestLockExcludesAndGivesUp(t *testing.T) {
 	if peak != 1 {
 		t.Errorf("%d holders at once", peak)
 	}
+}
+
+func TestTryLockNamesTheHolder(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "stack.lock")
+	unlock, err := TryLock(path, "meshready pid 42 since 10:00")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = TryLock(path, "the second")
+	var held *HeldError
+	if !errors.As(err, &held) || held.Owner != "meshready pid 42 since 10:00" {
+		t.Fatalf("second TryLock: %v", err)
+	}
+	unlock()
+	unlock2, err := TryLock(path, "the second")
+	if err != nil {
+		t.Fatalf("after unlock: %v", err)
+	}
+	unlock2()
 }

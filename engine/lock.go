@@ -1,0 +1,118 @@
+package engine
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/meshready/meshready/internal/flock"
+)
+
+// LockedError is a stack another meshready on this machine is working on.
+type LockedError struct {
+	Stack, Holder string
+}
+
+func (e *LockedError) Error() string {
+	return fmt.Sprintf("stack %s is locked: another meshready is working on it (%s)", e.Stack, e.Holder)
+}
+
+// Lock keeps every other meshready on this machine off stack until unlock (or
+// this process's death: it is a flock). Holding it, Lock also clears Pulumi
+// state locks a killed run left in a file backend (see clearStaleLocks), so a
+// CI job cancelled mid-update does not wedge the stack until someone runs
+// `pulumi cancel`. Pulumi's own backend lock still guards other machines.
+func (p *Project) Lock(stack string) (unlock func(), err error) {
+	host, _ := os.Hostname()
+	owner := fmt.Sprintf("pid %d on %s since %s", os.Getpid(), host, time.Now().UTC().Format(time.RFC3339))
+	unlock, err = flock.TryLock(filepath.Join(p.Dir, StateDir, "locks", stack+".lock"), owner)
+	var held *flock.HeldError
+	if errors.As(err, &held) {
+		return nil, &LockedError{Stack: stack, Holder: held.Owner}
+	}
+	if err != nil {
+		return nil, err
+	}
+	if err := p.clearStaleLocks(stack, host); err != nil {
+		unlock()
+		return nil, err
+	}
+	return unlock, nil
+}
+
+// stateLock is what Pulumi's file ("diy") backend writes into a stack's lock
+// file: .pulumi/locks/<org>/<project>/<stack>/<id>.json under the backend's root.
+type stateLock struct {
+	Pid       int       `json:"pid"`
+	Hostname  string    `json:"hostname"`
+	Timestamp time.Time `json:"timestamp"`
+}
+
+// clearStaleLocks removes the stack's state locks that were taken on this
+// host by a process that is gone. Only file backends are looked at (other
+// backends expire their own leases); a lock of a live process, or of another
+// host, is left alone: Pulumi then refuses the update with its own message.
+func (p *Project) clearStaleLocks(stack, host string) error {
+	root, ok := p.fileBackendRoot()
+	if !ok {
+		return nil
+	}
+	files, err := filepath.Glob(filepath.Join(root, ".pulumi", "locks", "*", p.Name, stack, "*.json"))
+	if err != nil {
+		return err
+	}
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			continue // removed meanwhile
+		}
+		var l stateLock
+		if json.Unmarshal(b, &l) != nil || l.Hostname != host || l.Pid <= 0 || alive(l.Pid) {
+			continue
+		}
+		if err := os.Remove(f); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("stack %s: remove stale state lock %s: %w", stack, f, err)
+		}
+		p.log.Warn("removed a state lock left by a meshready or pulumi that died", "stack", stack, "pid", l.Pid, "since", l.Timestamp.Format(time.RFC3339))
+	}
+	return nil
+}
+
+// fileBackendRoot is the folder of a file:// backend, relative paths being
+// relative to the project (where Pulumi runs).
+func (p *Project) fileBackendRoot() (string, bool) {
+	rest, ok := strings.CutPrefix(p.backendURL, "file://")
+	if !ok {
+		return "", false
+	}
+	rest, _, _ = strings.Cut(rest, "?")
+	if strings.HasPrefix(rest, "~") {
+		home, err := os.UserHomeDir()
+		if err != nil {
+			return "", false
+		}
+		rest = filepath.Join(home, strings.TrimPrefix(rest, "~"))
+	}
+	if !filepath.IsAbs(rest) {
+		rest = filepath.Join(p.Dir, rest)
+	}
+	return rest, true
+}
+
+// alive reports whether a process with this pid runs. A zombie does not: a
+// killed Pulumi CLI is one until it is reaped, and its lock is already stale.
+func alive(pid int) bool {
+	if b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid)); err == nil {
+		// pid (comm) S ...: the state follows the last ')'.
+		if i := strings.LastIndexByte(string(b), ')'); i > 0 && i+2 < len(b) {
+			return b[i+2] != 'Z'
+		}
+	}
+	err := syscall.Kill(pid, 0)
+	return err == nil || errors.Is(err, syscall.EPERM)
+}
