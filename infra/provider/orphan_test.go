@@ -80,4 +80,3 @@ func TestWatchEngineSeesItsParentGo(t *testing.T) {
 	}
 	t.Fatal("the child did not notice its parent's end")
 }
-
