@@ -218,11 +218,21 @@ func (p Plan) params(n Node) ClusterParams {
 		AdvertiseAddress: n.Address, NodeName: n.Name, PodSubnet: p.PodSubnet, ServiceSubnet: p.ServiceSubnet,
 		Etcd: p.Etcd, CgroupDriver: p.cgroupDriver(), BootstrapToken: p.Token, CertificateKey: p.CertKey,
 		IgnorePreflightErrors: p.ignore(), KubeletCgroupRoot: p.cgroupRoot(n), SkipConntrackSysctls: p.Container,
+		Schedulable: n.Role == "control-plane" && !p.hasWorkers(),
 	}
 	if p.Source.Bundle != "" {
 		cp.ImagePullPolicy = "Never" // air-gapped: fail rather than reach out
 	}
 	return cp
+}
+
+func (p Plan) hasWorkers() bool {
+	for _, n := range p.Nodes {
+		if n.Role != "control-plane" {
+			return true
+		}
+	}
+	return false
 }
 
 // ignore names the preflight checks a container node cannot pass: its kernel

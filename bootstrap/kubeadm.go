@@ -64,6 +64,10 @@ type ClusterParams struct {
 	KubeletCgroupRoot string
 	// NodeLabels become the kubelet's --node-labels (only labels a kubelet may set on itself).
 	NodeLabels map[string]string
+	// Schedulable control planes (a cluster without workers) register with no
+	// taints (kubeadm's `taints: []`), as kind's single-node clusters do;
+	// otherwise nothing, CoreDNS included, could run.
+	Schedulable bool
 }
 
 // RenderInit writes the config for kubeadm init --config on the first control
@@ -210,6 +214,9 @@ func (p ClusterParams) nodeRegistration(api string) nodeRegistration {
 	}
 	if api != apiV1beta2 {
 		nr.ImagePullPolicy = p.ImagePullPolicy
+	}
+	if p.Schedulable {
+		nr.Taints = &[]taint{}
 	}
 	return nr
 }

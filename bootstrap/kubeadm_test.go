@@ -58,6 +58,10 @@ func renderCase(t *testing.T, name string) []byte {
 		p := testParams(t, "1.34.4")
 		p.NodeName, p.AdvertiseAddress, p.CertificateKey, p.NodeLabels = "worker-1", "10.213.0.21", "", nil
 		out, err = RenderJoin(p, false, testCAHash)
+	case "init-no-workers-v1.34.4":
+		p := testParams(t, "1.34.4")
+		p.Schedulable = true
+		out, err = RenderInit(p)
 	case "join-control-plane-v1.34.4":
 		p := testParams(t, "1.34.4")
 		p.NodeName, p.AdvertiseAddress, p.NodeLabels = "cp-2", "10.213.0.12", nil
@@ -69,7 +73,7 @@ func renderCase(t *testing.T, name string) []byte {
 	return out
 }
 
-var cases = []string{"init-v1.21.14", "init-v1.28.15", "init-v1.34.4", "join-worker-v1.34.4", "join-control-plane-v1.34.4"}
+var cases = []string{"init-v1.21.14", "init-v1.28.15", "init-v1.34.4", "init-no-workers-v1.34.4", "join-worker-v1.34.4", "join-control-plane-v1.34.4"}
 
 func TestRenderGolden(t *testing.T) {
 	for _, name := range cases {
@@ -86,6 +90,7 @@ func TestRenderParsesBack(t *testing.T) {
 		"init-v1.21.14":              {apiV1beta2 + " InitConfiguration", apiV1beta2 + " ClusterConfiguration", "kubelet.config.k8s.io/v1beta1 KubeletConfiguration"},
 		"init-v1.28.15":              {apiV1beta3 + " InitConfiguration", apiV1beta3 + " ClusterConfiguration", "kubelet.config.k8s.io/v1beta1 KubeletConfiguration"},
 		"init-v1.34.4":               {apiV1beta4 + " InitConfiguration", apiV1beta4 + " ClusterConfiguration", "kubelet.config.k8s.io/v1beta1 KubeletConfiguration"},
+		"init-no-workers-v1.34.4":    {apiV1beta4 + " InitConfiguration", apiV1beta4 + " ClusterConfiguration", "kubelet.config.k8s.io/v1beta1 KubeletConfiguration"},
 		"join-worker-v1.34.4":        {apiV1beta4 + " JoinConfiguration"},
 		"join-control-plane-v1.34.4": {apiV1beta4 + " JoinConfiguration"},
 	}
@@ -102,6 +107,12 @@ func TestRenderParsesBack(t *testing.T) {
 				}
 				got = append(got, doc["apiVersion"].(string)+" "+doc["kind"].(string))
 				switch doc["kind"] {
+				case "InitConfiguration":
+					// Without workers the control plane must take workloads: an explicit empty list.
+					taints, has := doc["nodeRegistration"].(map[string]any)["taints"]
+					if want := strings.Contains(name, "no-workers"); has != want || (has && len(taints.([]any)) != 0) {
+						t.Errorf("nodeRegistration.taints = %v (present %v), want present=%v and empty", taints, has, want)
+					}
 				case "ClusterConfiguration":
 					local := doc["etcd"].(map[string]any)["local"].(map[string]any)
 					args := argsOf(t, local["extraArgs"], doc["apiVersion"] == apiV1beta4)

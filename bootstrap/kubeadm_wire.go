@@ -44,6 +44,14 @@ type nodeRegistration struct {
 	ImagePullPolicy       string    `yaml:"imagePullPolicy,omitempty"`
 	KubeletExtraArgs      extraArgs `yaml:"kubeletExtraArgs,omitempty"`
 	IgnorePreflightErrors []string  `yaml:"ignorePreflightErrors,omitempty"`
+	// Taints nil means kubeadm's default (control planes tainted); a pointer
+	// to an empty list renders `taints: []`: no taints at all.
+	Taints *[]taint `yaml:"taints,omitempty"`
+}
+
+type taint struct {
+	Key    string `yaml:"key"`
+	Effect string `yaml:"effect"`
 }
 
 type apiEndpoint struct {
