@@ -189,9 +189,9 @@ func killUpDuringInit(t *testing.T, dir, cpRoot string) {
 	if _, err := os.Stat(cpRoot); err == nil {
 		t.Fatalf("%s exists before the first up: a machine of an earlier run was left behind", cpRoot)
 	}
-	var out syncBuffer
+	out := &syncBuffer{}
 	cmd := exec.Command(os.Getenv("MESHREADY_PLUGIN_BINARY"), "--project-dir", dir, "up", "--stack", "e2e", "--yes")
-	cmd.Env, cmd.Stdout, cmd.Stderr = env, &out, &out
+	cmd.Env, cmd.Stdout, cmd.Stderr = env, out, out
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	must(t, cmd.Start())
 	exited := make(chan error, 1)

@@ -113,6 +113,7 @@ in .meshready/passphrase (unless PULUMI_CONFIG_PASSPHRASE or PULUMI_CONFIG_PASSP
 		a.benchCmd(),
 		a.reportCmd(),
 		a.toolsCmd(),
+		a.envCmd(),
 	)
 	return root
 }

@@ -140,3 +140,49 @@ func TestLockIsExclusiveAndClearsOnlyDeadLocks(t *testing.T) {
 		u()
 	}
 }
+
+func TestPurgeRemovedTakesOnlyThatStack(t *testing.T) {
+	dir := project(t)
+	p, err := Open(Options{ProjectDir: dir, Getenv: env(nil)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	meta := filepath.Join(dir, ".meshready", "state", ".pulumi")
+	files := map[string]bool{ // path: removed by PurgeRemoved("pr-1")
+		"stacks/meshready/pr-1.json.bak":               true,
+		"stacks/meshready/pr-1.json.bak.attrs":         true,
+		"backups/meshready/pr-1/pr-1.123.json":         true,
+		"history/meshready/pr-1/pr-1-1.history.json":   true,
+		"locks/organization/meshready/pr-1/x.json":     true,
+		"stacks/meshready/pr-10.json":                  false,
+		"stacks/meshready/local.json":                  false,
+		"backups/meshready/pr-10/pr-10.1.json":         false,
+		"history/meshready/local/local-1.history.json": false,
+	}
+	for f := range files {
+		path := filepath.Join(meta, f)
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, []byte("{}"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := p.PurgeRemoved("pr-1"); err != nil {
+		t.Fatal(err)
+	}
+	for f, removed := range files {
+		if _, err := os.Stat(filepath.Join(meta, f)); (err != nil) != removed {
+			t.Errorf("%s: removed=%v, want %v", f, err != nil, removed)
+		}
+	}
+	// A stack that still exists is refused, and so are names that are paths.
+	if err := p.PurgeRemoved("pr-10"); err == nil {
+		t.Error("purged a stack that exists")
+	}
+	for _, bad := range []string{"", "../x", ".", "a/b"} {
+		if err := p.PurgeRemoved(bad); err == nil {
+			t.Errorf("PurgeRemoved(%q) accepted", bad)
+		}
+	}
+}

@@ -116,3 +116,40 @@ func alive(pid int) bool {
 	err := syscall.Kill(pid, 0)
 	return err == nil || errors.Is(err, syscall.EPERM)
 }
+
+// PurgeRemoved deletes what Pulumi's file backend keeps of a removed stack
+// (its .bak checkpoint, backups, history, empty lock folder). A removed
+// throw-away env must leave nothing in the state; region stacks never come
+// here. Other backends keep their own history and are not touched.
+func (p *Project) PurgeRemoved(stack string) error {
+	root, ok := p.fileBackendRoot()
+	if !ok {
+		return nil
+	}
+	if stack == "" || strings.ContainsAny(stack, `/\`) || strings.HasPrefix(stack, ".") {
+		return fmt.Errorf("purge: bad stack name %q", stack)
+	}
+	meta := filepath.Join(root, ".pulumi")
+	if _, err := os.Stat(filepath.Join(meta, "stacks", p.Name, stack+".json")); err == nil {
+		return fmt.Errorf("purge %s: the stack still exists", stack)
+	}
+	paths := []string{
+		filepath.Join(meta, "backups", p.Name, stack),
+		filepath.Join(meta, "history", p.Name, stack),
+	}
+	for _, pat := range []string{
+		filepath.Join(meta, "stacks", p.Name, stack+".json.bak*"),
+		filepath.Join(meta, "stacks", p.Name, stack+".json.gz.bak*"),
+		filepath.Join(meta, "locks", "*", p.Name, stack),
+	} {
+		m, _ := filepath.Glob(pat)
+		paths = append(paths, m...)
+	}
+	var errs []error
+	for _, path := range paths {
+		if err := os.RemoveAll(path); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}

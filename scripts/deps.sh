@@ -12,6 +12,7 @@ packages=(
   systemd-container  # systemd-nspawn: the local backend's machines
   debootstrap        # builds the local machines' Debian root
   iproute2           # ip: the local backend's bridge
+  shellcheck         # actionlint checks the workflows' run: scripts with it
 )
 
 if ! command -v go >/dev/null; then

@@ -1,0 +1,260 @@
+package cli
+
+import (
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/meshready/meshready/envs"
+	"github.com/meshready/meshready/toolchain"
+)
+
+// envBase is a local base stack on its own bridge and subnet; its kubeconfig
+// file setting must not reach the envs (each writes its own into --out).
+const envBase = `config:
+  meshready:region: ci
+  meshready:provider: local
+  meshready:local:
+    bridge: mr-env0
+    subnet: 10.213.252.0/24
+  meshready:nodes:
+    controlPlanes: 1
+    workers: 2
+  meshready:kubernetes:
+    kubeconfigFile: kc/shared
+  meshready:benchmarks:
+    diskRuntime: 5s
+    stealIdle: 5s
+    stealLoaded: 5s
+`
+
+func TestEnvBadInputCreatesNothing(t *testing.T) {
+	dir := newProject(t, map[string]string{"ci": envBase})
+	t.Setenv("PULUMI_HOME", t.TempDir())
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--name", "PR_1", "--from", "ci"}, "lowercase"},
+		{[]string{"--name", "ci", "--from", "ci"}, "region stack"},
+		{[]string{"--name", "pr-1", "--from", "nope"}, "no file"},
+		{[]string{"--name", "pr-1", "--from", "ci", "--ttl", "forever"}, "--ttl"},
+		{[]string{"--name", "pr-1", "--from", "ci", "--set", "nodes.workers=-1"}, "nodes.workers"},
+		{[]string{"--name", "pr-1", "--from", "ci", "--set", "nodes=3"}, "nodes"},
+	} {
+		r := runCLI(t, nil, append([]string{"--project-dir", dir, "env", "create"}, c.args...)...)
+		if r.code != ExitBadInput || !strings.Contains(r.stderr, c.want) {
+			t.Errorf("env create %v: exit %d, stderr %q; want exit 2 naming %q", c.args, r.code, r.stderr, c.want)
+		}
+	}
+	if m, _ := filepath.Glob(filepath.Join(dir, ".meshready", "envs", "Pulumi.pr-1*")); len(m) > 0 {
+		t.Errorf("bad input left a stack file: %v", m)
+	}
+	if m, _ := filepath.Glob(filepath.Join(dir, ".meshready", "state", ".pulumi", "stacks", "*", "*")); len(m) > 0 {
+		t.Errorf("bad input made stacks: %v", m)
+	}
+	// Destroying what does not exist succeeds; a region stack is refused by name.
+	if r := runCLI(t, nil, "--project-dir", dir, "env", "destroy", "--name", "pr-9"); r.code != ExitOK {
+		t.Errorf("destroy of a missing env: exit %d %s", r.code, r.stderr)
+	}
+	if r := runCLI(t, nil, "--project-dir", dir, "env", "destroy", "--name", "ci"); r.code != ExitBadInput {
+		t.Errorf("env destroy of a region stack: exit %d", r.code)
+	}
+}
+
+// TestEnvLifecycle is the CI story on the local stack: two envs created at
+// once (one with benchmarks, one killed half-way and created again, while a
+// second create of the same name is refused as locked), listed, expired, and
+// collected by gc, leaving no machine, bridge, state or file behind.
+func TestEnvLifecycle(t *testing.T) {
+	if testing.Short() {
+		t.Skip("boots systemd-nspawn machines")
+	}
+	dir := newProject(t, map[string]string{"ci": envBase})
+	t.Setenv("PULUMI_HOME", t.TempDir())
+	t.Setenv("PULUMI_BACKEND_URL", "")
+	for _, k := range []string{"PULUMI_CONFIG_PASSPHRASE", "PULUMI_CONFIG_PASSPHRASE_FILE"} {
+		t.Setenv(k, "") // restored after the test
+		os.Unsetenv(k)  // the project's generated passphrase file is used
+	}
+	t.Cleanup(func() { // whatever happens, leave nothing running
+		for _, n := range []string{"pr-1", "pr-2"} {
+			runCLI(t, nil, "--project-dir", dir, "env", "destroy", "--name", n)
+		}
+	})
+	out1, out2 := filepath.Join(t.TempDir(), "pr-1"), filepath.Join(t.TempDir(), "pr-2")
+	one := []string{"--set", "nodes.workers=0"}
+
+	a := startCLI(t, dir, append([]string{"env", "create", "--name", "pr-1", "--from", "ci", "--ttl", "1m", "--bench", "--out", out1, "--json"}, one...)...)
+	b := startCLI(t, dir, append([]string{"env", "create", "--name", "pr-2", "--from", "ci", "--ttl", "1m", "--out", out2}, one...)...)
+	b.waitFor(t, "meshready:bootstrap:Cluster kubernetes creating", 10*time.Minute)
+	// The same name again while its create runs: refused at once, as locked.
+	if r := runCLI(t, nil, "--project-dir", dir, "env", "create", "--name", "pr-2", "--from", "ci", "--ttl", "1m"); r.code != ExitFailed || !strings.Contains(r.stderr, "locked") {
+		t.Errorf("a second create of pr-2: exit %d, stderr %q; want exit 1, locked", r.code, r.stderr)
+	}
+	b.kill(t)
+	r := runCLI(t, nil, append([]string{"--project-dir", dir, "env", "create", "--name", "pr-2", "--from", "ci", "--ttl", "1m", "--out", out2}, one...)...)
+	if r.code != ExitOK {
+		t.Fatalf("create pr-2 after a killed create: exit %d\n%s", r.code, tailLines(r.stderr, 40))
+	}
+	if code := a.wait(t, 20*time.Minute); code != 0 {
+		t.Fatalf("create pr-1: exit %d\n%s", code, tailLines(a.out.String(), 40))
+	}
+	var res struct {
+		Name, Base, Status, Kubeconfig, Outputs, Report string
+	}
+	must(t, json.Unmarshal([]byte(lastLine(a.stdout.String())), &res))
+	if res.Name != "pr-1" || res.Base != "ci" || res.Status != envs.StatusReady || res.Kubeconfig != filepath.Join(out1, "kubeconfig") {
+		t.Errorf("create pr-1 said %+v", res)
+	}
+	cache, err := toolchain.DefaultDir(os.Getenv)
+	must(t, err)
+	kubectl := filepath.Join(cache, "bundle", "v1.34.4", "bin", "kubectl")
+	for _, out := range []string{out1, out2} {
+		kc := filepath.Join(out, "kubeconfig")
+		if fi, err := os.Stat(kc); err != nil || fi.Mode().Perm() != 0o600 {
+			t.Errorf("%s: %v %v", kc, fi, err)
+		}
+		if o, err := exec.Command(kubectl, "--kubeconfig", kc, "get", "nodes", "--no-headers").CombinedOutput(); err != nil || strings.Count(string(o), " Ready ") != 1 {
+			t.Errorf("kubectl get nodes (%s): %v\n%s", out, err, o)
+		}
+		var outs map[string]any
+		b, err := os.ReadFile(filepath.Join(out, "outputs.json"))
+		if err != nil || json.Unmarshal(b, &outs) != nil || outs["kubeconfig"] != "[secret]" || outs["region"] != "ci" {
+			t.Errorf("outputs.json of %s: %v %.300s", out, err, b)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(out1, "report", "report.json")); err != nil {
+		t.Errorf("pr-1 was created with --bench and has no report: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(out2, "report")); err == nil {
+		t.Errorf("pr-2 was created without --bench and has a report")
+	}
+	if _, err := os.Stat(filepath.Join(dir, "kc", "shared")); err == nil {
+		t.Errorf("an env wrote the base stack's kubeconfig file")
+	}
+	if m, _ := filepath.Glob(filepath.Join(dir, "stacks", "Pulumi.pr-*")); len(m) > 0 {
+		t.Errorf("envs wrote into stacks/: %v", m)
+	}
+
+	r = runCLI(t, nil, "--project-dir", dir, "env", "list", "--json")
+	var listed []envs.Env
+	must(t, json.Unmarshal([]byte(r.stdout), &listed))
+	status := map[string]string{}
+	for _, e := range listed {
+		status[e.Name] = e.Status
+		if e.Base != "ci" || e.Expires.Sub(e.Created) != time.Minute {
+			t.Errorf("listed %+v", e)
+		}
+	}
+	if len(listed) != 2 || (status["pr-1"] != envs.StatusReady && status["pr-1"] != envs.StatusExpired) ||
+		(status["pr-2"] != envs.StatusReady && status["pr-2"] != envs.StatusExpired) {
+		t.Errorf("env list: %s", r.stdout)
+	}
+
+	// After the TTL, gc takes both and leaves nothing.
+	for _, e := range listed {
+		if d := time.Until(e.Expires); d > 0 {
+			time.Sleep(d + time.Second)
+		}
+	}
+	r = runCLI(t, nil, "--project-dir", dir, "env", "gc", "--json")
+	var gc envs.GCResult
+	must(t, json.Unmarshal([]byte(r.stdout), &gc))
+	if r.code != ExitOK || len(gc.Destroyed) != 2 || len(gc.Failed) != 0 {
+		t.Fatalf("env gc: exit %d %s\n%s", r.code, r.stdout, tailLines(r.stderr, 30))
+	}
+	if r := runCLI(t, nil, "--project-dir", dir, "env", "list", "--json"); strings.TrimSpace(r.stdout) != "[]" {
+		t.Errorf("env list after gc: %s", r.stdout)
+	}
+	if out, err := exec.Command("ip", "link", "show", "mr-env0").CombinedOutput(); err == nil {
+		t.Errorf("bridge left behind: %s", out)
+	}
+	if m, _ := filepath.Glob(filepath.Join(cache, "local", "machines", "mr-pr-[12]-*")); len(m) > 0 {
+		t.Errorf("machines left behind: %v", m)
+	}
+	var left []string
+	filepath.Walk(filepath.Join(dir, ".meshready", "state"), func(p string, _ os.FileInfo, _ error) error {
+		if strings.Contains(filepath.Base(p), "pr-") {
+			left = append(left, p)
+		}
+		return nil
+	})
+	if m, _ := filepath.Glob(filepath.Join(dir, ".meshready", "envs", "Pulumi.pr-*")); len(m) > 0 || len(left) > 0 {
+		t.Errorf("state or stack files left behind: %v %v", left, m)
+	}
+}
+
+// cliProc is the meshready binary running in its own process group.
+type cliProc struct {
+	cmd         *exec.Cmd
+	out, stdout *syncBuffer
+	done        chan int
+}
+
+func startCLI(t *testing.T, dir string, args ...string) *cliProc {
+	t.Helper()
+	p := &cliProc{out: &syncBuffer{}, stdout: &syncBuffer{}, done: make(chan int, 1)}
+	p.cmd = exec.Command(os.Getenv("MESHREADY_PLUGIN_BINARY"), append([]string{"--project-dir", dir}, args...)...)
+	p.cmd.Stdout, p.cmd.Stderr = multi{p.out, p.stdout}, p.out
+	p.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	must(t, p.cmd.Start())
+	go func() {
+		p.cmd.Wait()
+		p.done <- p.cmd.ProcessState.ExitCode()
+	}()
+	t.Cleanup(func() { syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL) })
+	return p
+}
+
+func (p *cliProc) waitFor(t *testing.T, text string, timeout time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !strings.Contains(p.out.String(), text) {
+		select {
+		case code := <-p.done:
+			p.done <- code
+			t.Fatalf("ended (exit %d) before %q:\n%s", code, text, tailLines(p.out.String(), 30))
+		case <-time.After(200 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no %q after %s:\n%s", text, timeout, tailLines(p.out.String(), 30))
+		}
+	}
+}
+
+func (p *cliProc) kill(t *testing.T) {
+	t.Helper()
+	must(t, syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL))
+	<-p.done
+}
+
+func (p *cliProc) wait(t *testing.T, timeout time.Duration) int {
+	t.Helper()
+	select {
+	case code := <-p.done:
+		return code
+	case <-time.After(timeout):
+		t.Fatalf("still running after %s:\n%s", timeout, tailLines(p.out.String(), 30))
+		return -1
+	}
+}
+
+type multi []*syncBuffer
+
+func (m multi) Write(b []byte) (int, error) {
+	for _, w := range m {
+		w.Write(b)
+	}
+	return len(b), nil
+}
+
+func lastLine(s string) string {
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	return lines[len(lines)-1]
+}
