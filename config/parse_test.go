@@ -123,6 +123,9 @@ func TestParseBad(t *testing.T) {
 			[]string{`meshready:addons[1]: "grafana" is not an addon`, "meshready:addons: kiali reads its graphs from Prometheus"}},
 		{"subnets overlap", raw("meshready:region", "x", "meshready:kubernetes", `{"podSubnet":"10.213.0.0/16"}`),
 			[]string{"meshready:kubernetes.podSubnet: 10.213.0.0/16 overlaps meshready:local.subnet"}},
+		{"3 control planes without measurements", raw("meshready:region", "x", "meshready:nodes", `{"controlPlanes":3,"workers":0}`,
+			"meshready:benchmarks", `{"enabled":false,"gate":false}`),
+			[]string{"meshready:etcd.heartbeatInterval: auto needs the peer RTT the benchmarks measure"}},
 		{"mtls", raw("meshready:region", "x", "meshready:istio", `{"mtls":"strict"}`),
 			[]string{`meshready:istio.mtls: "strict" is not STRICT or PERMISSIVE`}},
 	}

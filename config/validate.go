@@ -35,7 +35,17 @@ func Validate(c *Config) Problems {
 	v.canary(c)
 	v.addons(c.Addons)
 	v.benchmarks(&c.Benchmarks)
+	v.etcdInputs(c)
 	return v.probs
+}
+
+// etcdInputs: with more than one control plane, auto etcd timing is derived
+// from the peer RTT the benchmarks measure; without them it cannot be, and
+// that is known before any node exists.
+func (v *validator) etcdInputs(c *Config) {
+	if c.Kubernetes.Enabled && c.Nodes.ControlPlanes > 1 && !c.Benchmarks.Enabled && c.Etcd.HeartbeatInterval.IsAuto() {
+		v.add("etcd.heartbeatInterval", "auto needs the peer RTT the benchmarks measure, and benchmarks.enabled is false: enable them, or set etcd.heartbeatInterval and etcd.electionTimeout for %d control planes", c.Nodes.ControlPlanes)
+	}
 }
 
 type validator struct{ probs Problems }
