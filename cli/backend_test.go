@@ -12,6 +12,8 @@ import (
 	"testing"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/meshready/meshready/toolchain"
 )
 
 // fakeVault answers Vault's transit API (PUT /v1/transit/encrypt/<key>,
@@ -116,6 +118,12 @@ func TestBackendURLAndKMSSecretsPassThrough(t *testing.T) {
 	sealed, _ := base64.StdEncoding.DecodeString(file.EncryptedKey)
 	if file.SecretsProvider != "hashivault://meshready" || !strings.HasPrefix(string(sealed), "vault:v1:") {
 		t.Errorf("the stack file does not name the KMS and its sealed data key:\n%s", b)
+	}
+	// A preview plans; it never boots a machine.
+	cache, err := toolchain.DefaultDir(os.Getenv)
+	must(t, err)
+	if m, _ := filepath.Glob(filepath.Join(cache, "local", "machines", "mr-team-*")); len(m) > 0 {
+		t.Errorf("preview created machines: %v", m)
 	}
 	if encrypts.Load() == 0 {
 		t.Errorf("the KMS was never asked to encrypt")

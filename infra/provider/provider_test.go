@@ -243,3 +243,23 @@ func TestCreateThatNeverAnswersSSHStillReportsTheServer(t *testing.T) {
 		t.Errorf("init failure carries id %q, want id-n1 (details %v)", id, st.Details())
 	}
 }
+
+// TestCreateInPreviewMakesNothing: the engine calls Create with preview set
+// during `pulumi preview`; no server may come of it.
+func TestCreateInPreviewMakesNothing(t *testing.T) {
+	b := &fakeBackend{servers: map[string]infra.Server{}}
+	c := serve(t, fakeConnector{backend: b}, b)
+	for _, typ := range []string{string(ServerType), string(SuiteType), string(ClusterType)} {
+		u := "urn:pulumi:s1::meshready::" + typ + "::n1"
+		resp, err := c.Create(t.Context(), &pulumirpc.CreateRequest{Urn: u, Type: typ, Properties: props(t, inputs("n1")), Preview: true})
+		if err != nil {
+			t.Fatalf("%s: preview Create: %v", typ, err)
+		}
+		if resp.GetId() != "" {
+			t.Errorf("%s: preview Create returned id %q", typ, resp.GetId())
+		}
+	}
+	if len(b.specs) != 0 || len(b.servers) != 0 {
+		t.Errorf("a preview created servers: %v", b.specs)
+	}
+}
