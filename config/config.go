@@ -103,11 +103,19 @@ type Etcd struct {
 
 // Istio configures the service mesh.
 type Istio struct {
-	Version          string   `mapstructure:"version"`
-	Profile          string   `mapstructure:"profile"`
-	MTLS             string   `mapstructure:"mtls"`
-	InjectNamespaces []string `mapstructure:"injectNamespaces"`
-	IngressGateway   bool     `mapstructure:"ingressGateway"`
+	// Enabled installs the mesh during up (after Kubernetes). Off by default
+	// until the local stack can run it end to end (see README, Mesh).
+	Enabled bool   `mapstructure:"enabled"`
+	Version string `mapstructure:"version"`
+	// ChartRepository is where the Helm charts come from on real clusters.
+	ChartRepository string `mapstructure:"chartRepository"`
+	Profile         string `mapstructure:"profile"`
+	// MTLS is the mesh-wide PeerAuthentication mode; NamespaceMTLS overrides
+	// it per namespace (the PERMISSIVE -> STRICT migration path).
+	MTLS             string            `mapstructure:"mtls"`
+	NamespaceMTLS    map[string]string `mapstructure:"namespaceMTLS"`
+	InjectNamespaces []string          `mapstructure:"injectNamespaces"`
+	IngressGateway   bool              `mapstructure:"ingressGateway"`
 }
 
 // Canary splits a service's traffic between subsets by weight.
@@ -163,7 +171,7 @@ func Defaults() Config {
 			PodSubnet:     "10.244.0.0/16",
 			ServiceSubnet: "10.96.0.0/12",
 		},
-		Istio: Istio{Version: "1.28.0", Profile: "default", MTLS: "STRICT"},
+		Istio: Istio{Version: "1.28.0", ChartRepository: "https://istio-release.storage.googleapis.com/charts", Profile: "default", MTLS: "STRICT"},
 		Benchmarks: Benchmarks{
 			Enabled:     true,
 			Gate:        true,

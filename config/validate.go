@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"net/url"
 	"regexp"
 	"slices"
 	"sort"
@@ -230,6 +231,18 @@ func (v *validator) istio(i *Istio) {
 	}
 	if i.MTLS != "STRICT" && i.MTLS != "PERMISSIVE" {
 		v.add("istio.mtls", "%q is not STRICT or PERMISSIVE", i.MTLS)
+	}
+	if u, err := url.Parse(i.ChartRepository); err != nil || (u.Scheme != "https" && u.Scheme != "http" && u.Scheme != "oci") || u.Host == "" {
+		v.add("istio.chartRepository", "%q is not an http(s):// or oci:// URL", i.ChartRepository)
+	}
+	for _, ns := range sortedKeys(i.NamespaceMTLS) {
+		key := "istio.namespaceMTLS." + ns
+		switch mode := i.NamespaceMTLS[ns]; {
+		case mode != "STRICT" && mode != "PERMISSIVE":
+			v.add(key, "%q is not STRICT or PERMISSIVE", mode)
+		case !slices.Contains(i.InjectNamespaces, ns):
+			v.add(key, "%q is not in meshready:istio.injectNamespaces", ns)
+		}
 	}
 	seen := map[string]bool{}
 	for j, ns := range i.InjectNamespaces {

@@ -82,6 +82,14 @@ func Pipeline(ctx *pulumi.Context, cfg *config.Config, env Env) error {
 		ctx.Export("kubeconfig", cl.Kubeconfig)
 		ctx.Export("apiServer", cl.Endpoint)
 		ctx.Export("etcd", cl.EtcdArgs)
+
+		// 4. Mesh: Istio (base, istiod), injected namespaces, mTLS policy,
+		// canary routes, on a Kubernetes provider built from the kubeconfig.
+		if cfg.Istio.Enabled {
+			if _, err := newMesh(ctx, cfg, cl.Kubeconfig, meshSource{}, pulumi.Parent(region)); err != nil {
+				return err
+			}
+		}
 	}
 
 	ctx.Export("region", pulumi.String(cfg.Region))

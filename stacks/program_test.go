@@ -75,3 +75,94 @@ func TestBadConfigRegistersNothing(t *testing.T) {
 		t.Errorf("bad config registered %v", g.ordered)
 	}
 }
+
+const meshStack = `{"enabled":true,"mtls":"STRICT","injectNamespaces":["demo","shop"],"namespaceMTLS":{"shop":"PERMISSIVE"}}`
+
+func meshRun(t *testing.T, canary string) *graph {
+	t.Helper()
+	g, err := run(t, values("meshready:region", "hel1x", "meshready:istio", meshStack, "meshready:canary", canary))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return g
+}
+
+// TestMeshGraph: with the mesh on, up registers Istio's releases in order,
+// the injected namespaces, the mTLS policies and the canary routes, all on
+// one Kubernetes provider and under the mesh component.
+func TestMeshGraph(t *testing.T) {
+	g := meshRun(t, `[{"service":"echo","namespace":"demo","subsets":{"v1":90,"v2":10}}]`)
+	for _, want := range []string{
+		"meshready:mesh:Mesh::mesh", "pulumi:providers:kubernetes::cluster",
+		"kubernetes:helm.sh/v3:Release::istio-base", "kubernetes:helm.sh/v3:Release::istiod",
+		"kubernetes:core/v1:Namespace::demo", "kubernetes:core/v1:Namespace::shop",
+		"kubernetes:security.istio.io/v1:PeerAuthentication::PeerAuthentication-istio-system-default",
+		"kubernetes:security.istio.io/v1:PeerAuthentication::PeerAuthentication-shop-default",
+		"kubernetes:networking.istio.io/v1:DestinationRule::DestinationRule-demo-echo",
+		"kubernetes:networking.istio.io/v1:VirtualService::VirtualService-demo-echo",
+	} {
+		if _, ok := g.byName[want]; !ok {
+			t.Errorf("not registered: %s", want)
+		}
+	}
+	if _, ok := g.byName["kubernetes:helm.sh/v3:Release::istio-ingressgateway"]; ok {
+		t.Error("the ingress gateway was installed without being asked for")
+	}
+	istiod := g.byName["kubernetes:helm.sh/v3:Release::istiod"]
+	if deps := istiod.RegisterRPC.GetDependencies(); len(deps) != 1 || !strings.HasSuffix(deps[0], "::istio-base") {
+		t.Errorf("istiod depends on %v, want istio-base (its CRDs)", deps)
+	}
+	if !strings.HasSuffix(istiod.RegisterRPC.GetProvider(), "::cluster::cluster-id") {
+		t.Errorf("istiod's provider = %q", istiod.RegisterRPC.GetProvider())
+	}
+	ns := g.byName["kubernetes:core/v1:Namespace::demo"].Inputs
+	if got := ns["metadata"].ObjectValue()["labels"].ObjectValue()["istio-injection"].StringValue(); got != "enabled" {
+		t.Errorf("demo's injection label = %q", got)
+	}
+	mode := func(name string) string {
+		return g.byName["kubernetes:security.istio.io/v1:PeerAuthentication::"+name].Inputs["spec"].ObjectValue()["mtls"].ObjectValue()["mode"].StringValue()
+	}
+	if mode("PeerAuthentication-istio-system-default") != "STRICT" || mode("PeerAuthentication-shop-default") != "PERMISSIVE" {
+		t.Errorf("modes: mesh %s, shop %s", mode("PeerAuthentication-istio-system-default"), mode("PeerAuthentication-shop-default"))
+	}
+	pa := g.byName["kubernetes:security.istio.io/v1:PeerAuthentication::PeerAuthentication-istio-system-default"]
+	if deps := strings.Join(pa.RegisterRPC.GetDependencies(), " "); !strings.Contains(deps, "::istiod") || !strings.Contains(deps, "::demo") {
+		t.Errorf("the mesh policy does not wait for istiod and the namespaces: %s", deps)
+	}
+}
+
+// weights reads the VirtualService's route weights by subset.
+func weights(t *testing.T, g *graph) map[string]float64 {
+	t.Helper()
+	vs, ok := g.byName["kubernetes:networking.istio.io/v1:VirtualService::VirtualService-demo-echo"]
+	if !ok {
+		t.Fatal("no VirtualService")
+	}
+	out := map[string]float64{}
+	for _, r := range vs.Inputs["spec"].ObjectValue()["http"].ArrayValue()[0].ObjectValue()["route"].ArrayValue() {
+		out[r.ObjectValue()["destination"].ObjectValue()["subset"].StringValue()] = r.ObjectValue()["weight"].NumberValue()
+	}
+	return out
+}
+
+// TestCanaryWeightsFollowConfig: changing the weights in config changes the
+// VirtualService up applies (and only its weights).
+func TestCanaryWeightsFollowConfig(t *testing.T) {
+	before := weights(t, meshRun(t, `[{"service":"echo","namespace":"demo","subsets":{"v1":90,"v2":10}}]`))
+	after := weights(t, meshRun(t, `[{"service":"echo","namespace":"demo","subsets":{"v1":50,"v2":50}}]`))
+	if before["v1"] != 90 || before["v2"] != 10 || after["v1"] != 50 || after["v2"] != 50 {
+		t.Errorf("weights before %v, after %v", before, after)
+	}
+}
+
+func TestMeshOffRegistersNoKubernetesResources(t *testing.T) {
+	g, err := run(t, values("meshready:region", "hel1x"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range g.ordered {
+		if strings.HasPrefix(name, "kubernetes:") || strings.HasPrefix(name, "meshready:mesh:") {
+			t.Errorf("mesh off, yet registered %s", name)
+		}
+	}
+}

@@ -1,0 +1,197 @@
+// Package mesh renders what meshready asks of Istio: the Helm releases and
+// their values, the injected namespaces, PeerAuthentication policies and the
+// canary DestinationRule/VirtualService pairs. Everything here is pure; the
+// Pulumi components in package stacks turn it into pulumi-kubernetes
+// resources, and golden tests pin the objects.
+package mesh
+
+import (
+	"fmt"
+	"maps"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/meshready/meshready/config"
+)
+
+// SystemNamespace is where istiod and the mesh-wide policy live.
+const SystemNamespace = "istio-system"
+
+// Object is a Kubernetes object as pulumi-kubernetes' CustomResource takes it.
+type Object struct {
+	APIVersion string         `json:"apiVersion" yaml:"apiVersion"`
+	Kind       string         `json:"kind" yaml:"kind"`
+	Name       string         `json:"-" yaml:"-"`
+	Namespace  string         `json:"-" yaml:"-"`
+	Spec       map[string]any `json:"spec" yaml:"spec"`
+}
+
+// Namespace is an injected namespace: its name and labels.
+type Namespace struct {
+	Name   string
+	Labels map[string]string
+}
+
+// Namespaces are the namespaces whose pods get sidecars (label
+// istio-injection=enabled, Istio's per-namespace switch).
+func Namespaces(c config.Istio) []Namespace {
+	var out []Namespace
+	for _, ns := range c.InjectNamespaces {
+		out = append(out, Namespace{Name: ns, Labels: map[string]string{"istio-injection": "enabled"}})
+	}
+	return out
+}
+
+// PeerAuthentications: the mesh-wide mode in istio-system, then one per
+// namespace whose mode differs from it (a namespace policy wins over the
+// mesh's, so PERMISSIVE there keeps plaintext clients working during a move
+// to STRICT).
+func PeerAuthentications(c config.Istio) []Object {
+	pa := func(ns, mode string) Object {
+		return Object{APIVersion: "security.istio.io/v1", Kind: "PeerAuthentication", Name: "default", Namespace: ns,
+			Spec: map[string]any{"mtls": map[string]any{"mode": mode}}}
+	}
+	out := []Object{pa(SystemNamespace, c.MTLS)}
+	names := make([]string, 0, len(c.NamespaceMTLS))
+	for ns := range c.NamespaceMTLS {
+		names = append(names, ns)
+	}
+	sort.Strings(names)
+	for _, ns := range names {
+		if mode := c.NamespaceMTLS[ns]; mode != c.MTLS {
+			out = append(out, pa(ns, mode))
+		}
+	}
+	return out
+}
+
+// Host is a service's in-cluster name, as routes and rules name it.
+func Host(service, namespace string) string {
+	return service + "." + namespace + ".svc.cluster.local"
+}
+
+// Canary renders one split: a DestinationRule with a subset per version
+// (pods labelled version=<subset>) and a VirtualService sending each subset
+// its weight. Subsets are sorted, so a config re-read in another order
+// renders the same objects (and up changes nothing).
+func Canary(cn config.Canary) (rule, route Object, err error) {
+	if len(cn.Subsets) == 0 {
+		return rule, route, fmt.Errorf("canary %s/%s: no subsets", cn.Namespace, cn.Service)
+	}
+	names := make([]string, 0, len(cn.Subsets))
+	sum := 0
+	for n, w := range cn.Subsets {
+		names = append(names, n)
+		sum += w
+	}
+	if sum != 100 {
+		return rule, route, fmt.Errorf("canary %s/%s: weights sum to %d, want 100", cn.Namespace, cn.Service, sum)
+	}
+	sort.Strings(names)
+	host := Host(cn.Service, cn.Namespace)
+	var subsets, dests []any
+	for _, n := range names {
+		subsets = append(subsets, map[string]any{"name": n, "labels": map[string]any{"version": n}})
+		dests = append(dests, map[string]any{"destination": map[string]any{"host": host, "subset": n}, "weight": cn.Subsets[n]})
+	}
+	rule = Object{APIVersion: "networking.istio.io/v1", Kind: "DestinationRule", Name: cn.Service, Namespace: cn.Namespace,
+		Spec: map[string]any{"host": host, "subsets": subsets}}
+	route = Object{APIVersion: "networking.istio.io/v1", Kind: "VirtualService", Name: cn.Service, Namespace: cn.Namespace,
+		Spec: map[string]any{"hosts": []any{host}, "http": []any{map[string]any{"route": dests}}}}
+	return rule, route, nil
+}
+
+// Chart is a Helm chart to install: from a repository (real clusters) or a
+// local path (the charts inside the istio.io/istio module, offline).
+type Chart struct {
+	Release, Chart, Namespace string
+	// Repo and Version name the chart in a repository; both empty for a path.
+	Repo, Version string
+	Values        map[string]any
+}
+
+// Images says where Istio's images come from: Hub/Tag as the charts take
+// them, and PullPolicy (Never where images are pre-loaded, air-gapped).
+type Images struct {
+	Hub, Tag, PullPolicy string
+}
+
+// Charts are the releases, in install order: base (CRDs), istiod, and the
+// ingress gateway when asked for. charts is the folder of Istio's
+// manifests/charts for local installs ("" installs from c.ChartRepository).
+func Charts(c config.Istio, charts string, img Images) []Chart {
+	global := map[string]any{}
+	if img.Hub != "" {
+		global["hub"] = img.Hub
+	}
+	if img.Tag != "" {
+		global["tag"] = img.Tag
+	}
+	if img.PullPolicy != "" {
+		global["imagePullPolicy"] = img.PullPolicy
+	}
+	ref := func(name, path string) (string, string, string) {
+		if charts != "" {
+			return charts + "/" + path, "", ""
+		}
+		return name, c.ChartRepository, c.Version
+	}
+	mk := func(release, name, path, ns string, values map[string]any) Chart {
+		chart, repo, version := ref(name, path)
+		if len(global) > 0 {
+			values["global"] = maps.Clone(global)
+		}
+		return Chart{Release: release, Chart: chart, Namespace: ns, Repo: repo, Version: version, Values: values}
+	}
+	out := []Chart{
+		mk("istio-base", "base", "base", SystemNamespace, map[string]any{"defaultRevision": "default"}),
+		mk("istiod", "istiod", "istio-control/istio-discovery", SystemNamespace, map[string]any{
+			"profile": c.Profile,
+			// Sidecars hold outbound traffic until their proxy is ready, so an
+			// app never starts talking before the mesh can carry it.
+			"meshConfig": map[string]any{"defaultConfig": map[string]any{"holdApplicationUntilProxyStarts": true}},
+		}),
+	}
+	if c.IngressGateway {
+		out = append(out, mk("istio-ingressgateway", "gateway", "gateway", "istio-ingress", map[string]any{}))
+	}
+	return out
+}
+
+// supportWindow is each Istio minor's supported Kubernetes minors, as
+// Istio's "Support status of Istio releases" table gives them
+// (istio.io/latest/docs/releases/supported-releases; the ranges also listed by
+// Solo's tested-versions page, 2026-02). Precheck refuses a cluster outside
+// the window rather than half-install a mesh upstream never tested there.
+func supportWindow(istioMinor string) ([2]int, bool) {
+	switch istioMinor {
+	case "1.25", "1.26":
+		return [2]int{29, 32}, true
+	case "1.27":
+		return [2]int{30, 33}, true
+	case "1.28":
+		return [2]int{30, 34}, true
+	case "1.29":
+		return [2]int{30, 35}, true
+	}
+	return [2]int{}, false
+}
+
+// knownIstio lists the minors supportWindow knows, for errors.
+const knownIstio = "1.25 to 1.29"
+
+// KubernetesSupported says whether Istio version istio supports Kubernetes
+// minor k8sMinor, and the window it checked against.
+func KubernetesSupported(istio string, k8sMinor int) (bool, string, error) {
+	parts := strings.Split(istio, ".")
+	if len(parts) < 2 {
+		return false, "", fmt.Errorf("istio version %q", istio)
+	}
+	w, ok := supportWindow(parts[0] + "." + parts[1])
+	if !ok {
+		return false, "", fmt.Errorf("istio %s: meshready has no Kubernetes support window for it (knows %s)", istio, knownIstio)
+	}
+	window := "1." + strconv.Itoa(w[0]) + "-1." + strconv.Itoa(w[1])
+	return k8sMinor >= w[0] && k8sMinor <= w[1], window, nil
+}

@@ -1,0 +1,109 @@
+package mesh
+
+import (
+	"strings"
+	"testing"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/meshready/meshready/config"
+	"github.com/meshready/meshready/internal/golden"
+)
+
+func testIstio() config.Istio {
+	c := config.Defaults().Istio
+	c.InjectNamespaces = []string{"demo", "shop"}
+	c.NamespaceMTLS = map[string]string{"shop": "PERMISSIVE", "demo": "STRICT"}
+	c.IngressGateway = true
+	return c
+}
+
+// render writes objects as the YAML documents kubectl would show.
+func render(t *testing.T, objs ...Object) []byte {
+	t.Helper()
+	var b strings.Builder
+	for _, o := range objs {
+		doc := map[string]any{"apiVersion": o.APIVersion, "kind": o.Kind,
+			"metadata": map[string]any{"name": o.Name, "namespace": o.Namespace}, "spec": o.Spec}
+		out, err := yaml.Marshal(doc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b.WriteString("---\n")
+		b.Write(out)
+	}
+	return []byte(b.String())
+}
+
+func TestPeerAuthenticationsGolden(t *testing.T) {
+	// Mesh-wide STRICT, and only the namespace that differs gets its own policy.
+	golden.Check(t, "testdata/peerauthentication.yaml", render(t, PeerAuthentications(testIstio())...))
+	c := testIstio()
+	c.MTLS, c.NamespaceMTLS = "PERMISSIVE", nil
+	pas := PeerAuthentications(c)
+	if len(pas) != 1 || pas[0].Spec["mtls"].(map[string]any)["mode"] != "PERMISSIVE" || pas[0].Namespace != SystemNamespace {
+		t.Errorf("mesh-wide PERMISSIVE: %+v", pas)
+	}
+}
+
+func TestCanaryGolden(t *testing.T) {
+	cn := config.Canary{Service: "echo", Namespace: "demo", Subsets: map[string]int{"v2": 10, "v1": 90}}
+	rule, route, err := Canary(cn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	golden.Check(t, "testdata/canary.yaml", render(t, rule, route))
+	// Map order never changes the rendering: an unchanged config is no diff.
+	for range 20 {
+		r2, v2, _ := Canary(config.Canary{Service: "echo", Namespace: "demo", Subsets: map[string]int{"v1": 90, "v2": 10}})
+		if string(render(t, r2, v2)) != string(render(t, rule, route)) {
+			t.Fatal("rendering depends on map order")
+		}
+	}
+	for _, bad := range []map[string]int{nil, {"v1": 90, "v2": 20}} {
+		if _, _, err := Canary(config.Canary{Service: "echo", Namespace: "demo", Subsets: bad}); err == nil {
+			t.Errorf("subsets %v accepted", bad)
+		}
+	}
+}
+
+func TestChartsGolden(t *testing.T) {
+	c := testIstio()
+	remote := Charts(c, "", Images{})
+	local := Charts(c, "/cache/istio/manifests/charts", Images{Hub: "meshready.local/istio", Tag: "1.31-dev", PullPolicy: "Never"})
+	b, err := yaml.Marshal(map[string]any{"repository": remote, "local": local})
+	if err != nil {
+		t.Fatal(err)
+	}
+	golden.Check(t, "testdata/charts.yaml", b)
+	if len(remote) != 3 || remote[0].Release != "istio-base" || remote[1].Release != "istiod" || remote[1].Version != c.Version {
+		t.Errorf("releases %+v", remote)
+	}
+	c.IngressGateway = false
+	if n := len(Charts(c, "", Images{})); n != 2 {
+		t.Errorf("without the gateway: %d releases", n)
+	}
+}
+
+func TestNamespaces(t *testing.T) {
+	ns := Namespaces(testIstio())
+	if len(ns) != 2 || ns[0].Name != "demo" || ns[1].Labels["istio-injection"] != "enabled" {
+		t.Errorf("namespaces %+v", ns)
+	}
+}
+
+func TestKubernetesSupported(t *testing.T) {
+	for _, c := range []struct {
+		istio string
+		minor int
+		ok    bool
+	}{{"1.28.0", 34, true}, {"1.28.2", 30, true}, {"1.28.0", 29, false}, {"1.28.0", 35, false}, {"1.29.1", 35, true}} {
+		ok, window, err := KubernetesSupported(c.istio, c.minor)
+		if err != nil || ok != c.ok || window == "" {
+			t.Errorf("istio %s on 1.%d: %v %q %v, want %v", c.istio, c.minor, ok, window, err, c.ok)
+		}
+	}
+	if _, _, err := KubernetesSupported("1.12.0", 34); err == nil || !strings.Contains(err.Error(), "no Kubernetes support window") {
+		t.Errorf("unknown istio: %v", err)
+	}
+}
