@@ -2,6 +2,7 @@ package cli
 
 import (
 	"encoding/json"
+	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -10,6 +11,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pulumi/pulumi/sdk/v3/go/auto"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+	"gopkg.in/yaml.v3"
+
+	"github.com/meshready/meshready/config"
+	"github.com/meshready/meshready/engine"
 	"github.com/meshready/meshready/envs"
 	"github.com/meshready/meshready/toolchain"
 )
@@ -257,4 +264,70 @@ func (m multi) Write(b []byte) (int, error) {
 func lastLine(s string) string {
 	lines := strings.Split(strings.TrimSpace(s), "\n")
 	return lines[len(lines)-1]
+}
+
+// TestEnvReencryptsTheBaseSecrets: a secret of the base stack reaches the env
+// decrypted by the base's key and sealed again by the env's own; the env's
+// file never holds the plaintext or the base's ciphertext.
+func TestEnvReencryptsTheBaseSecrets(t *testing.T) {
+	if testing.Short() {
+		t.Skip("boots a systemd-nspawn machine")
+	}
+	const base = `config:
+  meshready:region: sec
+  meshready:provider: local
+  meshready:local:
+    bridge: mr-sec0
+    subnet: 10.213.254.0/24
+  meshready:nodes:
+    controlPlanes: 1
+    workers: 0
+  meshready:kubernetes:
+    enabled: false
+`
+	dir := newProject(t, map[string]string{"sec": base})
+	t.Setenv("PULUMI_HOME", t.TempDir())
+	t.Setenv("PULUMI_BACKEND_URL", "")
+	for _, k := range []string{"PULUMI_CONFIG_PASSPHRASE", "PULUMI_CONFIG_PASSPHRASE_FILE"} {
+		t.Setenv(k, "")
+		os.Unsetenv(k)
+	}
+	t.Cleanup(func() { runCLI(t, nil, "--project-dir", dir, "env", "destroy", "--name", "sec-env") })
+	const secret = "tok-plain-7c1e"
+	cache, err := toolchain.DefaultDir(os.Getenv)
+	must(t, err)
+	p, err := engine.Open(engine.Options{ProjectDir: dir, Cache: toolchain.Cache{Dir: cache, ProjectDir: dir, Log: slog.New(slog.DiscardHandler)},
+		Getenv: os.Getenv, PluginBinary: os.Getenv("MESHREADY_PLUGIN_BINARY")})
+	must(t, err)
+	st, err := p.Upsert(t.Context(), "sec", func(config.Raw) pulumi.RunFunc { return func(*pulumi.Context) error { return nil } })
+	must(t, err)
+	must(t, st.SetConfig(t.Context(), "hetzner:token", auto.ConfigValue{Value: secret, Secret: true}))
+	baseFile, err := os.ReadFile(filepath.Join(dir, "stacks", "Pulumi.sec.yaml"))
+	must(t, err)
+	var b struct {
+		Config map[string]any `yaml:"config"`
+	}
+	must(t, yaml.Unmarshal(baseFile, &b))
+	baseCipher, _ := b.Config["hetzner:token"].(map[string]any)["secure"].(string)
+	if baseCipher == "" {
+		t.Fatalf("the base holds no secure value:\n%s", baseFile)
+	}
+
+	r := runCLI(t, nil, "--project-dir", dir, "env", "create", "--name", "sec-env", "--from", "sec", "--ttl", "10m", "--out", t.TempDir())
+	if r.code != ExitOK {
+		t.Fatalf("env create: exit %d\n%s", r.code, tailLines(r.stderr, 30))
+	}
+	envFile, err := os.ReadFile(filepath.Join(dir, ".meshready", "envs", "Pulumi.sec-env.yaml"))
+	must(t, err)
+	if strings.Contains(string(envFile), secret) || strings.Contains(string(envFile), baseCipher) || !strings.Contains(string(envFile), "secure:") {
+		t.Errorf("the env's file holds the plaintext or the base's ciphertext, or no secure value:\n%s", envFile)
+	}
+	ep, err := p.EnvWorkspace()
+	must(t, err)
+	est, err := ep.Select(t.Context(), "sec-env")
+	must(t, err)
+	v, err := est.GetConfig(t.Context(), "hetzner:token")
+	if err != nil || v.Value != secret || !v.Secret {
+		t.Errorf("the env's secret reads %+v, %v", v, err)
+	}
 }
