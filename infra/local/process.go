@@ -20,6 +20,15 @@ func nspawnAlive(pid int, id string) bool {
 	if err != nil {
 		return false
 	}
+	if len(cmdline) == 0 {
+		// Right after exec, before the kernel has published the new
+		// program's arguments, cmdline can read empty while the name (comm)
+		// is already set: the likely cause of a machine once judged dead
+		// while booting and then "did not stop" under load. A kernel thread
+		// (empty cmdline too) has another name.
+		comm, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/comm")
+		return err == nil && strings.TrimSpace(string(comm)) == "systemd-nspawn"
+	}
 	args := strings.Split(string(bytes.TrimRight(cmdline, "\x00")), "\x00")
 	if len(args) == 0 || !strings.HasSuffix(args[0], "systemd-nspawn") {
 		return false
