@@ -239,6 +239,7 @@ func (p *cliProc) kill(t *testing.T) {
 	t.Helper()
 	must(t, syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL))
 	<-p.done
+	waitGroupGone(t, p.cmd.Process.Pid)
 }
 
 func (p *cliProc) wait(t *testing.T, timeout time.Duration) int {

@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -212,7 +213,37 @@ func killUpDuringInit(t *testing.T, dir, cpRoot string) {
 	}
 	must(t, syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL))
 	<-exited
+	waitGroupGone(t, cmd.Process.Pid)
 	t.Logf("killed up while kubeadm init ran; its output:\n%s", tailLines(out.String(), 15))
+}
+
+// waitGroupGone waits until no process of group pgid is left: SIGKILL is
+// delivered at once, but a process busy in the kernel (disk I/O) dies only
+// when that ends, and until then it still holds the stack's lock, as it would
+// for a person who re-runs up that fast.
+func waitGroupGone(t *testing.T, pgid int) {
+	t.Helper()
+	for deadline := time.Now().Add(time.Minute); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		left := false
+		stats, _ := filepath.Glob("/proc/[0-9]*/stat")
+		for _, f := range stats {
+			b, err := os.ReadFile(f)
+			if err != nil {
+				continue
+			}
+			i := bytes.LastIndexByte(b, ')')
+			fields := strings.Fields(string(b[i+1:]))
+			// fields: state ppid pgrp ...; a zombie holds nothing.
+			if len(fields) > 2 && fields[2] == strconv.Itoa(pgid) && fields[0] != "Z" {
+				left = true
+				break
+			}
+		}
+		if !left {
+			return
+		}
+	}
+	t.Fatalf("processes of group %d still run a minute after SIGKILL", pgid)
 }
 
 // syncBuffer is a bytes.Buffer the test may read while the command writes.
