@@ -143,7 +143,7 @@ func (a *app) envCreate(ctx context.Context, f envCreateFlags) error {
 		return stacks.Program(raw, stacks.Env{ProjectDir: p.Dir})
 	}, func(ctx context.Context, st auto.Stack) error {
 		for k, v := range secrets {
-			if err := st.SetConfig(ctx, k, auto.ConfigValue{Value: v, Secret: true}); err != nil {
+			if err := ep.SetSecret(ctx, f.name, k, v); err != nil {
 				return fmt.Errorf("re-encrypt %s for the env: %w", k, err)
 			}
 		}

@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/auto"
 	"github.com/pulumi/pulumi/sdk/v3/go/common/tokens"
@@ -335,4 +336,26 @@ func (p *Project) EnvWorkspace() (*Project, error) {
 	e.workDir, e.StackConfigDir, e.cmd = dir, ".", p.cmd
 	e.backendURL = backend
 	return &e, nil
+}
+
+// SetSecret stores a secret config value for an existing stack, handing it to
+// the Pulumi CLI on stdin. The Automation API's SetConfig puts the value on
+// the CLI's command line, which every user of the machine can read in
+// /proc/PID/cmdline; `pulumi config set KEY --secret` reads it from a
+// non-terminal stdin instead (--raw: exactly as given, newlines kept).
+func (p *Project) SetSecret(ctx context.Context, stack, key, value string) error {
+	cmd, err := p.cli(ctx)
+	if err != nil {
+		return err
+	}
+	env := make([]string, 0, len(p.env))
+	for k, v := range p.env {
+		env = append(env, k+"="+v)
+	}
+	_, stderr, _, err := cmd.Run(ctx, p.workDir, strings.NewReader(value), nil, nil, env,
+		"config", "set", "--stack", stack, "--secret", "--raw", key)
+	if err != nil {
+		return fmt.Errorf("stack %s: set secret %s: %s: %w", stack, key, strings.TrimSpace(stderr), err)
+	}
+	return nil
 }

@@ -1,14 +1,18 @@
 package engine
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/blang/semver"
 )
 
 func project(t *testing.T) string {
@@ -184,5 +188,43 @@ func TestPurgeRemovedTakesOnlyThatStack(t *testing.T) {
 		if err := p.PurgeRemoved(bad); err == nil {
 			t.Errorf("PurgeRemoved(%q) accepted", bad)
 		}
+	}
+}
+
+// recordingCLI is a Pulumi CLI that records how it was called.
+type recordingCLI struct {
+	workdir, stdin string
+	args, env      []string
+}
+
+func (r *recordingCLI) Run(_ context.Context, workdir string, stdin io.Reader, _, _ []io.Writer, env []string, args ...string) (string, string, int, error) {
+	b, _ := io.ReadAll(stdin)
+	r.workdir, r.stdin, r.args, r.env = workdir, string(b), args, env
+	return "", "", 0, nil
+}
+
+func (r *recordingCLI) Version() semver.Version { return semver.MustParse("3.274.1") }
+
+// TestSetSecretKeepsTheValueOffTheCommandLine: the value reaches Pulumi on
+// stdin, never in argv (readable by every user in /proc/PID/cmdline).
+func TestSetSecretKeepsTheValueOffTheCommandLine(t *testing.T) {
+	p, err := Open(Options{ProjectDir: project(t), Getenv: env(nil)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := &recordingCLI{}
+	p.cmd = rec
+	const secret = "tok-3f9a\nsecond line\n"
+	if err := p.SetSecret(t.Context(), "pr-1", "hetzner:token", secret); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(strings.Join(rec.args, " "), "tok-3f9a") || rec.stdin != secret {
+		t.Errorf("args %q, stdin %q: want the value on stdin only, exactly", rec.args, rec.stdin)
+	}
+	if got := strings.Join(rec.args, " "); got != "config set --stack pr-1 --secret --raw hetzner:token" || rec.workdir != p.Dir {
+		t.Errorf("ran %q in %s", got, rec.workdir)
+	}
+	if !strings.Contains(strings.Join(rec.env, "\n"), "PULUMI_CONFIG_PASSPHRASE_FILE=") {
+		t.Errorf("the CLI does not get the project's environment: %v", rec.env)
 	}
 }
