@@ -10,13 +10,13 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
-	"strconv"
 	"strings"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/meshready/meshready/internal/proc"
 	"github.com/meshready/meshready/remote"
 	"github.com/meshready/meshready/toolchain"
 )
@@ -223,27 +223,11 @@ func killUpDuringInit(t *testing.T, dir, cpRoot string) {
 // for a person who re-runs up that fast.
 func waitGroupGone(t *testing.T, pgid int) {
 	t.Helper()
-	for deadline := time.Now().Add(time.Minute); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
-		left := false
-		stats, _ := filepath.Glob("/proc/[0-9]*/stat")
-		for _, f := range stats {
-			b, err := os.ReadFile(f)
-			if err != nil {
-				continue
-			}
-			i := bytes.LastIndexByte(b, ')')
-			fields := strings.Fields(string(b[i+1:]))
-			// fields: state ppid pgrp ...; a zombie holds nothing.
-			if len(fields) > 2 && fields[2] == strconv.Itoa(pgid) && fields[0] != "Z" {
-				left = true
-				break
-			}
-		}
-		if !left {
-			return
+	for deadline := time.Now().Add(time.Minute); proc.GroupRunning(pgid); time.Sleep(100 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("processes of group %d still run a minute after SIGKILL", pgid)
 		}
 	}
-	t.Fatalf("processes of group %d still run a minute after SIGKILL", pgid)
 }
 
 // syncBuffer is a bytes.Buffer the test may read while the command writes.

@@ -7,10 +7,10 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/meshready/meshready/internal/flock"
+	"github.com/meshready/meshready/internal/proc"
 )
 
 // LockedError is a stack another meshready on this machine is working on.
@@ -72,7 +72,7 @@ func (p *Project) clearStaleLocks(stack, host string) error {
 			continue // removed meanwhile
 		}
 		var l stateLock
-		if json.Unmarshal(b, &l) != nil || l.Hostname != host || l.Pid <= 0 || alive(l.Pid) {
+		if json.Unmarshal(b, &l) != nil || l.Hostname != host || l.Pid <= 0 || proc.Running(l.Pid) {
 			continue
 		}
 		if err := os.Remove(f); err != nil && !errors.Is(err, os.ErrNotExist) {
@@ -102,19 +102,6 @@ func (p *Project) fileBackendRoot() (string, bool) {
 		rest = filepath.Join(p.Dir, rest)
 	}
 	return rest, true
-}
-
-// alive reports whether a process with this pid runs. A zombie does not: a
-// killed Pulumi CLI is one until it is reaped, and its lock is already stale.
-func alive(pid int) bool {
-	if b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid)); err == nil {
-		// pid (comm) S ...: the state follows the last ')'.
-		if i := strings.LastIndexByte(string(b), ')'); i > 0 && i+2 < len(b) {
-			return b[i+2] != 'Z'
-		}
-	}
-	err := syscall.Kill(pid, 0)
-	return err == nil || errors.Is(err, syscall.EPERM)
 }
 
 // PurgeRemoved deletes what Pulumi's file backend keeps of a removed stack

@@ -23,6 +23,7 @@ import (
 	"golang.org/x/crypto/ssh"
 
 	"github.com/meshready/meshready/infra"
+	"github.com/meshready/meshready/internal/proc"
 	"github.com/meshready/meshready/remote"
 	"github.com/meshready/meshready/toolchain"
 )
@@ -165,7 +166,7 @@ func TestMachines(t *testing.T) {
 		t.Fatal(err)
 	}
 	syscall.Kill(r.PID, syscall.SIGKILL)
-	waitGone(ctx, 5*time.Second, func() bool { return running(r.PID) })
+	waitGone(ctx, 5*time.Second, func() bool { return proc.Running(r.PID) })
 	if _, err := b.Get(ctx, servers[1].ID); !errors.Is(err, infra.ErrNotFound) {
 		t.Errorf("Get of a killed machine: %v, want ErrNotFound", err)
 	}

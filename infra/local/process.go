@@ -8,12 +8,14 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/meshready/meshready/internal/proc"
 )
 
 // nspawnAlive says whether pid is still the systemd-nspawn of machine id: a
 // PID can be reused, and a zombie is not a running machine.
 func nspawnAlive(pid int, id string) bool {
-	if pid <= 0 || !running(pid) {
+	if pid <= 0 || !proc.Running(pid) {
 		return false
 	}
 	cmdline, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/cmdline")
@@ -45,40 +47,8 @@ func nspawnAlive(pid int, id string) bool {
 // (in clock ticks since boot, /proc/PID/stat's field 22): a PID and its start
 // time name one process for the whole uptime.
 func leaderAlive(pid int, start uint64) bool {
-	if pid <= 0 || !running(pid) {
-		return false
-	}
-	s, ok := startTime(pid)
-	return ok && s == start
-}
-
-// running is false for a missing process and for a zombie.
-func running(pid int) bool {
-	f := statFields(pid)
-	return len(f) > 0 && f[0] != "Z" && f[0] != "X"
-}
-
-func startTime(pid int) (uint64, bool) {
-	f := statFields(pid)
-	if len(f) < 20 {
-		return 0, false
-	}
-	s, err := strconv.ParseUint(f[19], 10, 64)
-	return s, err == nil
-}
-
-// statFields are /proc/PID/stat's fields after the command name (which may
-// hold spaces): state is [0], start time [19].
-func statFields(pid int) []string {
-	stat, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
-		return nil
-	}
-	i := bytes.LastIndexByte(stat, ')')
-	if i < 0 {
-		return nil
-	}
-	return strings.Fields(string(stat[i+1:]))
+	s, ok := proc.Read(pid)
+	return pid > 0 && ok && proc.Running(pid) && s.StartTime == start
 }
 
 // leaderOf is the container's init, nspawn's only child once the machine has
@@ -91,8 +61,8 @@ func leaderOf(nspawn int) (int, uint64) {
 	}
 	for _, c := range strings.Fields(string(children)) {
 		if pid, err := strconv.Atoi(c); err == nil {
-			if start, ok := startTime(pid); ok && running(pid) {
-				return pid, start
+			if s, ok := proc.Read(pid); ok && proc.Running(pid) {
+				return pid, s.StartTime
 			}
 		}
 	}
