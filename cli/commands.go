@@ -21,6 +21,7 @@ import (
 	"github.com/meshready/meshready/bundle"
 	"github.com/meshready/meshready/config"
 	"github.com/meshready/meshready/engine"
+	"github.com/meshready/meshready/internal/fsutil"
 	"github.com/meshready/meshready/stacks"
 )
 
@@ -186,11 +187,8 @@ func (a *app) writeKubeconfig(ctx context.Context, p *engine.Project, st auto.St
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return err
 	}
-	if err := os.WriteFile(path, []byte(kc), 0o600); err != nil {
+	if err := fsutil.WriteFile(path, []byte(kc), 0o600); err != nil {
 		return fmt.Errorf("kubeconfig: %w", err)
-	}
-	if err := os.Chmod(path, 0o600); err != nil {
-		return err
 	}
 	fmt.Fprintf(a.stdout, "kubeconfig: %s\n", path)
 	return nil

@@ -22,6 +22,8 @@ import (
 	"github.com/meshready/meshready/config"
 	"github.com/meshready/meshready/engine"
 	"github.com/meshready/meshready/envs"
+	"github.com/meshready/meshready/internal/fsutil"
+	"github.com/meshready/meshready/report"
 	"github.com/meshready/meshready/stacks"
 )
 
@@ -277,10 +279,13 @@ func (a *app) writeEnvOutputs(ctx context.Context, p *engine.Project, st auto.St
 		}
 	}
 	if bench {
-		src := filepath.Join(p.Dir, ".meshready", "reports", meta.Name)
+		r, err := report.Read(filepath.Join(p.Dir, ".meshready", "reports", meta.Name))
+		if err != nil {
+			return res, fmt.Errorf("env %s: %w", meta.Name, err)
+		}
 		res.Report = filepath.Join(out, "report")
-		if err := copyDir(src, res.Report); err != nil {
-			return res, fmt.Errorf("env %s: report: %w", meta.Name, err)
+		if err := report.Write(res.Report, r); err != nil {
+			return res, fmt.Errorf("env %s: %w", meta.Name, err)
 		}
 	}
 	return res, nil
@@ -540,36 +545,5 @@ func writeFileAtomic(path string, data []byte, mode os.FileMode) error {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return err
 	}
-	tmp := fmt.Sprintf("%s.%d.tmp", path, os.Getpid())
-	if err := os.WriteFile(tmp, data, mode); err != nil {
-		return err
-	}
-	if err := os.Chmod(tmp, mode); err != nil {
-		return err
-	}
-	return os.Rename(tmp, path)
-}
-
-// copyDir copies the regular files of src (one level: a report is flat) into dst.
-func copyDir(src, dst string) error {
-	entries, err := os.ReadDir(src)
-	if err != nil {
-		return err
-	}
-	if err := os.MkdirAll(dst, 0o755); err != nil {
-		return err
-	}
-	for _, e := range entries {
-		if !e.Type().IsRegular() {
-			continue
-		}
-		b, err := os.ReadFile(filepath.Join(src, e.Name()))
-		if err != nil {
-			return err
-		}
-		if err := writeFileAtomic(filepath.Join(dst, e.Name()), b, 0o644); err != nil {
-			return err
-		}
-	}
-	return nil
+	return fsutil.WriteFile(path, data, mode)
 }

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+
+	"github.com/meshready/meshready/internal/fsutil"
 )
 
 // File names Write produces; Read and other tools find a run's outputs by them.
@@ -34,31 +36,11 @@ func Write(dir string, r Report) error {
 		name string
 		data []byte
 	}{{JSONFile, append(js, '\n')}, {MarkdownFile, Markdown(r)}, {HTMLFile, page}} {
-		if err := writeFile(filepath.Join(dir, f.name), f.data); err != nil {
+		if err := fsutil.WriteFile(filepath.Join(dir, f.name), f.data, 0o644); err != nil {
 			return fmt.Errorf("report: %w", err)
 		}
 	}
 	return nil
-}
-
-func writeFile(path string, data []byte) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name()) // no-op after a successful rename
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Chmod(0o644); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
 }
 
 // Read loads dir/report.json, refusing any schema but Schema: numbers from a
