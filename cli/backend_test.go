@@ -86,13 +86,12 @@ func TestBackendURLAndKMSSecretsPassThrough(t *testing.T) {
 	backend := t.TempDir()
 	var encrypts atomic.Int32
 	vault := fakeVault(t, "s.test-token", &encrypts)
-	t.Setenv("PULUMI_HOME", t.TempDir())
+	isolatePulumi(t)
 	t.Setenv("PULUMI_BACKEND_URL", "file://"+backend)
 	t.Setenv("VAULT_ADDR", vault.URL)
 	t.Setenv("VAULT_TOKEN", "s.test-token")
-	env := map[string]string{"PULUMI_CONFIG_PASSPHRASE": "", "PULUMI_CONFIG_PASSPHRASE_FILE": ""}
 
-	r := runCLI(t, env, "--project-dir", dir, "--secrets-provider", "hashivault://meshready", "preview", "--stack", "team")
+	r := runCLI(t, nil, "--project-dir", dir, "--secrets-provider", "hashivault://meshready", "preview", "--stack", "team")
 	if r.code != ExitOK {
 		t.Fatalf("preview: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
 	}

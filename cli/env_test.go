@@ -7,7 +7,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -83,12 +82,7 @@ func TestEnvLifecycle(t *testing.T) {
 		t.Skip("boots systemd-nspawn machines")
 	}
 	dir := newProject(t, map[string]string{"ci": envBase})
-	t.Setenv("PULUMI_HOME", t.TempDir())
-	t.Setenv("PULUMI_BACKEND_URL", "")
-	for _, k := range []string{"PULUMI_CONFIG_PASSPHRASE", "PULUMI_CONFIG_PASSPHRASE_FILE"} {
-		t.Setenv(k, "") // restored after the test
-		os.Unsetenv(k)  // the project's generated passphrase file is used
-	}
+	isolatePulumi(t)
 	t.Cleanup(func() { // whatever happens, leave nothing running
 		for _, n := range []string{"pr-1", "pr-2"} {
 			runCLI(t, nil, "--project-dir", dir, "env", "destroy", "--name", n)
@@ -99,7 +93,9 @@ func TestEnvLifecycle(t *testing.T) {
 
 	a := startCLI(t, dir, append([]string{"env", "create", "--name", "pr-1", "--from", "ci", "--ttl", "1m", "--bench", "--out", out1, "--json"}, one...)...)
 	b := startCLI(t, dir, append([]string{"env", "create", "--name", "pr-2", "--from", "ci", "--ttl", "1m", "--out", out2}, one...)...)
-	b.waitFor(t, "meshready:bootstrap:Cluster kubernetes creating", 10*time.Minute)
+	b.waitUntil(t, "its cluster being created", 10*time.Minute, func() bool {
+		return strings.Contains(b.out.String(), "meshready:bootstrap:Cluster kubernetes creating")
+	})
 	// The same name again while its create runs: refused at once, as locked.
 	if r := runCLI(t, nil, "--project-dir", dir, "env", "create", "--name", "pr-2", "--from", "ci", "--ttl", "1m"); r.code != ExitFailed || !strings.Contains(r.stderr, "locked") {
 		t.Errorf("a second create of pr-2: exit %d, stderr %q; want exit 1, locked", r.code, r.stderr)
@@ -197,76 +193,6 @@ func TestEnvLifecycle(t *testing.T) {
 	}
 }
 
-// cliProc is the meshready binary running in its own process group.
-type cliProc struct {
-	cmd         *exec.Cmd
-	out, stdout *syncBuffer
-	done        chan int
-}
-
-func startCLI(t *testing.T, dir string, args ...string) *cliProc {
-	t.Helper()
-	p := &cliProc{out: &syncBuffer{}, stdout: &syncBuffer{}, done: make(chan int, 1)}
-	p.cmd = exec.Command(os.Getenv("MESHREADY_PLUGIN_BINARY"), append([]string{"--project-dir", dir}, args...)...)
-	p.cmd.Stdout, p.cmd.Stderr = multi{p.out, p.stdout}, p.out
-	p.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	must(t, p.cmd.Start())
-	go func() {
-		p.cmd.Wait()
-		p.done <- p.cmd.ProcessState.ExitCode()
-	}()
-	t.Cleanup(func() { syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL) })
-	return p
-}
-
-func (p *cliProc) waitFor(t *testing.T, text string, timeout time.Duration) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !strings.Contains(p.out.String(), text) {
-		select {
-		case code := <-p.done:
-			p.done <- code
-			t.Fatalf("ended (exit %d) before %q:\n%s", code, text, tailLines(p.out.String(), 30))
-		case <-time.After(200 * time.Millisecond):
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("no %q after %s:\n%s", text, timeout, tailLines(p.out.String(), 30))
-		}
-	}
-}
-
-func (p *cliProc) kill(t *testing.T) {
-	t.Helper()
-	must(t, syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL))
-	<-p.done
-	waitGroupGone(t, p.cmd.Process.Pid)
-}
-
-func (p *cliProc) wait(t *testing.T, timeout time.Duration) int {
-	t.Helper()
-	select {
-	case code := <-p.done:
-		return code
-	case <-time.After(timeout):
-		t.Fatalf("still running after %s:\n%s", timeout, tailLines(p.out.String(), 30))
-		return -1
-	}
-}
-
-type multi []*syncBuffer
-
-func (m multi) Write(b []byte) (int, error) {
-	for _, w := range m {
-		w.Write(b)
-	}
-	return len(b), nil
-}
-
-func lastLine(s string) string {
-	lines := strings.Split(strings.TrimSpace(s), "\n")
-	return lines[len(lines)-1]
-}
-
 // TestEnvReencryptsTheBaseSecrets: a secret of the base stack reaches the env
 // decrypted by the base's key and sealed again by the env's own; the env's
 // file never holds the plaintext or the base's ciphertext.
@@ -287,12 +213,7 @@ func TestEnvReencryptsTheBaseSecrets(t *testing.T) {
     enabled: false
 `
 	dir := newProject(t, map[string]string{"sec": base})
-	t.Setenv("PULUMI_HOME", t.TempDir())
-	t.Setenv("PULUMI_BACKEND_URL", "")
-	for _, k := range []string{"PULUMI_CONFIG_PASSPHRASE", "PULUMI_CONFIG_PASSPHRASE_FILE"} {
-		t.Setenv(k, "")
-		os.Unsetenv(k)
-	}
+	isolatePulumi(t)
 	t.Cleanup(func() { runCLI(t, nil, "--project-dir", dir, "env", "destroy", "--name", "sec-env") })
 	const secret = "tok-plain-7c1e"
 	cache, err := toolchain.DefaultDir(os.Getenv)

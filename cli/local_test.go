@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"io"
@@ -11,12 +10,9 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
-	"syscall"
 	"testing"
 	"time"
 
-	"github.com/meshready/meshready/internal/proc"
 	"github.com/meshready/meshready/remote"
 	"github.com/meshready/meshready/toolchain"
 )
@@ -55,22 +51,20 @@ func TestLocalStackUpAgainDestroy(t *testing.T) {
 		t.Skip("boots three systemd-nspawn machines")
 	}
 	dir := newProject(t, map[string]string{"e2e": localStack})
-	t.Setenv("PULUMI_HOME", t.TempDir())
-	t.Setenv("PULUMI_BACKEND_URL", "")
-	env := map[string]string{"PULUMI_CONFIG_PASSPHRASE": "", "PULUMI_CONFIG_PASSPHRASE_FILE": ""}
+	isolatePulumi(t)
 	t.Cleanup(func() { // whatever happens, leave nothing running
-		runCLI(t, env, "--project-dir", dir, "destroy", "--stack", "e2e", "--yes")
+		runCLI(t, nil, "--project-dir", dir, "destroy", "--stack", "e2e", "--yes")
 	})
 
 	cache, err := toolchain.DefaultDir(os.Getenv)
 	must(t, err)
 	killUpDuringInit(t, dir, filepath.Join(cache, "local", "machines", "mr-e2e-cp-1", "rootfs"))
 
-	r := runCLI(t, env, "--project-dir", dir, "up", "--stack", "e2e", "--yes")
+	r := runCLI(t, nil, "--project-dir", dir, "up", "--stack", "e2e", "--yes")
 	if r.code != ExitOK {
 		t.Fatalf("up after a killed up: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
 	}
-	r = runCLI(t, env, "--project-dir", dir, "outputs", "--stack", "e2e", "--json", "--show-secrets")
+	r = runCLI(t, nil, "--project-dir", dir, "outputs", "--stack", "e2e", "--json", "--show-secrets")
 	var outs struct {
 		Nodes []struct {
 			Name, Role, Address, SSHUser, HostKey, Virtualization string
@@ -151,13 +145,13 @@ func TestLocalStackUpAgainDestroy(t *testing.T) {
 	c.Close()
 
 	start := time.Now()
-	r = runCLI(t, env, "--project-dir", dir, "up", "--stack", "e2e", "--yes")
+	r = runCLI(t, nil, "--project-dir", dir, "up", "--stack", "e2e", "--yes")
 	t.Logf("second up took %s", time.Since(start).Round(time.Millisecond))
 	if r.code != ExitOK || !strings.Contains(r.stdout, "8 unchanged") {
 		t.Errorf("second up changed something: exit %d\n%s", r.code, r.stdout)
 	}
 
-	r = runCLI(t, env, "--project-dir", dir, "destroy", "--stack", "e2e", "--yes")
+	r = runCLI(t, nil, "--project-dir", dir, "destroy", "--stack", "e2e", "--yes")
 	if r.code != ExitOK {
 		t.Fatalf("destroy: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
 	}
@@ -180,78 +174,15 @@ func TestLocalStackUpAgainDestroy(t *testing.T) {
 // manifests, as a cancelled CI job would. kubeadm may go on running on the node.
 func killUpDuringInit(t *testing.T, dir, cpRoot string) {
 	t.Helper()
-	var env []string
-	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "PULUMI_CONFIG_PASSPHRASE") {
-			env = append(env, kv)
-		}
-	}
-	manifest := filepath.Join(cpRoot, "etc", "kubernetes", "manifests", "kube-apiserver.yaml")
 	if _, err := os.Stat(cpRoot); err == nil {
 		t.Fatalf("%s exists before the first up: a machine of an earlier run was left behind", cpRoot)
 	}
-	out := &syncBuffer{}
-	cmd := exec.Command(os.Getenv("MESHREADY_PLUGIN_BINARY"), "--project-dir", dir, "up", "--stack", "e2e", "--yes")
-	cmd.Env, cmd.Stdout, cmd.Stderr = env, out, out
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	must(t, cmd.Start())
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	deadline := time.After(15 * time.Minute)
-	for {
-		if _, err := os.Stat(manifest); err == nil {
-			break
-		}
-		select {
-		case err := <-exited:
-			t.Fatalf("up ended before kubeadm init wrote its manifests (%v):\n%s", err, out.String())
-		case <-deadline:
-			syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-			t.Fatalf("kubeadm init did not start within 15 minutes:\n%s", out.String())
-		case <-time.After(200 * time.Millisecond):
-		}
-	}
-	must(t, syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL))
-	<-exited
-	waitGroupGone(t, cmd.Process.Pid)
-	t.Logf("killed up while kubeadm init ran; its output:\n%s", tailLines(out.String(), 15))
-}
-
-// waitGroupGone waits until no process of group pgid is left: SIGKILL is
-// delivered at once, but a process busy in the kernel (disk I/O) dies only
-// when that ends, and until then it still holds the stack's lock, as it would
-// for a person who re-runs up that fast.
-func waitGroupGone(t *testing.T, pgid int) {
-	t.Helper()
-	for deadline := time.Now().Add(time.Minute); proc.GroupRunning(pgid); time.Sleep(100 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("processes of group %d still run a minute after SIGKILL", pgid)
-		}
-	}
-}
-
-// syncBuffer is a bytes.Buffer the test may read while the command writes.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
-func tailLines(s string, n int) string {
-	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return strings.Join(lines, "\n")
+	manifest := filepath.Join(cpRoot, "etc", "kubernetes", "manifests", "kube-apiserver.yaml")
+	up := startCLI(t, dir, "up", "--stack", "e2e", "--yes")
+	up.waitUntil(t, "kubeadm init writing its manifests", 15*time.Minute, func() bool {
+		_, err := os.Stat(manifest)
+		return err == nil
+	})
+	up.kill(t)
+	t.Logf("killed up while kubeadm init ran; its output:\n%s", tailLines(up.out.String(), 15))
 }
