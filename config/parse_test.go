@@ -126,6 +126,11 @@ func TestParseBad(t *testing.T) {
 		{"3 control planes without measurements", raw("meshready:region", "x", "meshready:nodes", `{"controlPlanes":3,"workers":0}`,
 			"meshready:benchmarks", `{"enabled":false,"gate":false}`),
 			[]string{"meshready:etcd.heartbeatInterval: auto needs the peer RTT the benchmarks measure"}},
+		{"mesh source and namespace modes", raw("meshready:region", "x", "meshready:istio",
+			`{"chartRepository":"istio-release","injectNamespaces":["demo"],"namespaceMTLS":{"demo":"strict","shop":"PERMISSIVE"}}`),
+			[]string{`meshready:istio.chartRepository: "istio-release" is not an http(s):// or oci:// URL`,
+				`meshready:istio.namespaceMTLS.demo: "strict" is not STRICT or PERMISSIVE`,
+				`meshready:istio.namespaceMTLS.shop: "shop" is not in meshready:istio.injectNamespaces`}},
 		{"mtls", raw("meshready:region", "x", "meshready:istio", `{"mtls":"strict"}`),
 			[]string{`meshready:istio.mtls: "strict" is not STRICT or PERMISSIVE`}},
 	}
