@@ -127,6 +127,11 @@ func (a *app) envCreate(ctx context.Context, f envCreateFlags) error {
 	if out == "" {
 		out = filepath.Join(p.Dir, engine.EnvDir, f.name)
 	}
+	// The outputs folder is made now: a path that cannot hold them is bad
+	// input, found before a cluster exists rather than after.
+	if err := os.MkdirAll(out, 0o700); err != nil {
+		return badInputf("--out %s: %v", out, err)
+	}
 
 	unlock, err := ep.Lock(f.name)
 	if err != nil {

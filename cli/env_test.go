@@ -52,6 +52,7 @@ func TestEnvBadInputCreatesNothing(t *testing.T) {
 		{[]string{"--name", "pr-1", "--from", "ci", "--ttl", "forever"}, "--ttl"},
 		{[]string{"--name", "pr-1", "--from", "ci", "--set", "nodes.workers=-1"}, "nodes.workers"},
 		{[]string{"--name", "pr-1", "--from", "ci", "--set", "nodes=3"}, "nodes"},
+		{[]string{"--name", "pr-1", "--from", "ci", "--out", filepath.Join(dir, "stacks", "Pulumi.ci.yaml", "out")}, "--out"},
 	} {
 		r := runCLI(t, nil, append([]string{"--project-dir", dir, "env", "create"}, c.args...)...)
 		if r.code != ExitBadInput || !strings.Contains(r.stderr, c.want) {
