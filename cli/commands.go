@@ -132,6 +132,12 @@ func (a *app) lifecycle(ctx context.Context, verb, stack string, yes bool) error
 		}
 		defer unlock()
 	}
+	restore := p.KeepStackFile(stack)
+	defer func() {
+		if err := restore(); err != nil {
+			a.log.Warn("could not take Pulumi's passphrase salt back out of the stack file", "stack", stack, "err", err)
+		}
+	}()
 	var st auto.Stack
 	switch verb {
 	case "up", "preview":

@@ -64,6 +64,10 @@ func TestLocalStackUpAgainDestroy(t *testing.T) {
 	if r.code != ExitOK {
 		t.Fatalf("up after a killed up: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
 	}
+	// The stack file is as committed: Pulumi's passphrase salt went back out.
+	if b, _ := os.ReadFile(filepath.Join(dir, "stacks", "Pulumi.e2e.yaml")); string(b) != localStack {
+		t.Errorf("up left the stack file changed:\n%s", b)
+	}
 	r = runCLI(t, nil, "--project-dir", dir, "outputs", "--stack", "e2e", "--json", "--show-secrets")
 	var outs struct {
 		Nodes []struct {

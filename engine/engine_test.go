@@ -228,3 +228,65 @@ func TestSetSecretKeepsTheValueOffTheCommandLine(t *testing.T) {
 		t.Errorf("the CLI does not get the project's environment: %v", rec.env)
 	}
 }
+
+func TestOnlySaltAdded(t *testing.T) {
+	const file = "# the local stack\nconfig:\n  meshready:region: local\n"
+	for _, c := range []struct {
+		before, after string
+		want          bool
+	}{
+		{file, file + "encryptionsalt: v1:abc=\n", true},
+		{file, "encryptionsalt: v1:abc=\n" + file, true},
+		{file, file, false},
+		{file, file + "  meshready:provider: local\nencryptionsalt: v1:abc=\n", false}, // a real change too
+		{file + "encryptionsalt: v1:team=\n", file + "encryptionsalt: v1:team=\n", false},
+		{file, file + "secretsprovider: awskms://k\nencryptedkey: xyz\n", false}, // not a salt
+	} {
+		if got := onlySaltAdded([]byte(c.before), []byte(c.after)); got != c.want {
+			t.Errorf("onlySaltAdded(%q, %q) = %v, want %v", c.before, c.after, got, c.want)
+		}
+	}
+}
+
+// TestKeepStackFileAlsoAfterAKilledRun: the salt Pulumi adds goes back out
+// after the operation, and a run killed before it could restore is mended by
+// the next one; a real edit is never undone.
+func TestKeepStackFileAlsoAfterAKilledRun(t *testing.T) {
+	dir := project(t)
+	p, err := Open(Options{ProjectDir: dir, Getenv: env(nil)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := p.StackFile("local")
+	const file = "config:\n  meshready:region: local\n"
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	write := func(s string) {
+		if err := os.WriteFile(path, []byte(s), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	read := func() string { b, _ := os.ReadFile(path); return string(b) }
+	write(file)
+	restore := p.KeepStackFile("local")
+	write(file + "encryptionsalt: v1:abc=\n") // what Pulumi does
+	if err := restore(); err != nil || read() != file {
+		t.Fatalf("after the run: %q %v", read(), err)
+	}
+	// Killed: restore never runs; the next KeepStackFile mends it.
+	_ = p.KeepStackFile("local")
+	write(file + "encryptionsalt: v1:abc=\n")
+	restore = p.KeepStackFile("local")
+	if read() != file {
+		t.Errorf("the next run did not mend what the killed one left: %q", read())
+	}
+	restore()
+	// A user's edit stays.
+	restore = p.KeepStackFile("local")
+	write(file + "  meshready:provider: local\n")
+	restore()
+	if read() != file+"  meshready:provider: local\n" {
+		t.Errorf("a real edit was undone: %q", read())
+	}
+}
