@@ -39,6 +39,57 @@ func PulumiTool() toolchain.Tool {
 	}
 }
 
+// KubernetesPluginTool is the pulumi-kubernetes provider plugin, for stacks
+// with a mesh. The local stack has no plugin registry, so it is built from
+// provider/v4 (the module proxy has it only as a pseudo-version); the
+// module's main embeds files its release build generates, so a main of ours
+// embeds the module's schema.json and terraform-mapping.json (Embed).
+func KubernetesPluginTool() toolchain.Tool {
+	const mod = "github.com/pulumi/pulumi-kubernetes/provider/v4"
+	return toolchain.Tool{
+		Name:    "pulumi-kubernetes",
+		Module:  mod,
+		Package: ".",
+		Binary:  "pulumi-resource-kubernetes",
+		Embed:   []string{"cmd/pulumi-resource-kubernetes/schema.json", "cmd/pulumi-resource-kubernetes/terraform-mapping.json"},
+		Ldflags: func(v string) string { return "-X " + mod + "/pkg/version.Version=" + strings.TrimPrefix(v, "v") },
+		Took:    "about 7 minutes on 2 cores",
+	}
+}
+
+// KubernetesPluginDir is where Pulumi.yaml's plugins.providers entry finds the
+// pulumi-kubernetes plugin: a link to the built tool (EnsureKubernetesPlugin).
+const KubernetesPluginDir = StateDir + "/plugins/kubernetes"
+
+// EnsureKubernetesPlugin builds the pulumi-kubernetes plugin once per pin and
+// links KubernetesPluginDir to it. Stacks without a mesh never need it.
+func (p *Project) EnsureKubernetesPlugin(ctx context.Context) error {
+	root, err := p.cache.Ensure(ctx, KubernetesPluginTool())
+	if err != nil {
+		return err
+	}
+	return link(filepath.Join(p.Dir, KubernetesPluginDir), filepath.Join(root, "bin"))
+}
+
+// link points path at target (a symlink), replacing what was there atomically.
+func link(path, target string) error {
+	if cur, err := os.Readlink(path); err == nil && cur == target {
+		return nil
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return fmt.Errorf("link %s: %w", path, err)
+	}
+	tmp := fmt.Sprintf("%s.%d", path, os.Getpid())
+	os.Remove(tmp)
+	if err := os.Symlink(target, tmp); err != nil {
+		return fmt.Errorf("link %s: %w", path, err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return fmt.Errorf("link %s: %w", path, err)
+	}
+	return nil
+}
+
 // StateDir is the project-relative folder of meshready's local files: the file
 // backend's state, the generated passphrase. It is gitignored.
 const StateDir = ".meshready"
@@ -143,23 +194,7 @@ func linkPlugin(projectDir, binary string) error {
 		}
 		binary = exe
 	}
-	dir := filepath.Join(projectDir, PluginDir)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return fmt.Errorf("plugin dir: %w", err)
-	}
-	link := filepath.Join(dir, "pulumi-resource-meshready")
-	if cur, err := os.Readlink(link); err == nil && cur == binary {
-		return nil
-	}
-	tmp := fmt.Sprintf("%s.%d", link, os.Getpid())
-	os.Remove(tmp)
-	if err := os.Symlink(binary, tmp); err != nil {
-		return fmt.Errorf("plugin link: %w", err)
-	}
-	if err := os.Rename(tmp, link); err != nil {
-		return fmt.Errorf("plugin link: %w", err)
-	}
-	return nil
+	return link(filepath.Join(projectDir, PluginDir, "pulumi-resource-meshready"), binary)
 }
 
 // cli returns the Pulumi CLI, building it the first time this pin is used.
@@ -315,6 +350,7 @@ func (p *Project) EnvWorkspace() (*Project, error) {
 		StackConfigDir: ".",
 		Plugins: &workspace.Plugins{Providers: []workspace.PluginOptions{
 			{Name: "meshready", Path: filepath.Join(p.Dir, PluginDir)},
+			{Name: "kubernetes", Path: filepath.Join(p.Dir, KubernetesPluginDir)},
 		}},
 	}
 	if backend != "" {

@@ -7,7 +7,9 @@ package toolchain
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"os/exec"
@@ -42,6 +44,12 @@ type Tool struct {
 	Ldflags func(version string) string
 	// Took says how long a build took on the reference machine, for the progress line.
 	Took string
+	// Embed are files of the pinned module (paths inside it) that the main
+	// package embeds but the module zip does not ship in the main's folder
+	// (pulumi-kubernetes generates schema-embed.json at release). With Embed,
+	// the build runs in a scratch copy of tools/<Name> with these files copied
+	// beside main.go under their base names; the clone stays untouched.
+	Embed []string
 }
 
 // majorSuffix is a major version element as go build sees one: v2, v3, ...
@@ -169,7 +177,13 @@ func (c Cache) build(ctx context.Context, t Tool, version, bin string) error {
 	if t.Ldflags != nil {
 		flags += " " + t.Ldflags(version)
 	}
-	args := []string{"build", "-C", filepath.Join(c.ProjectDir, "tools", t.Name), "-trimpath", "-ldflags", flags}
+	src := filepath.Join(c.ProjectDir, "tools", t.Name)
+	if len(t.Embed) > 0 {
+		if src, err = c.scratch(ctx, t, version, tmp); err != nil {
+			return err
+		}
+	}
+	args := []string{"build", "-C", src, "-trimpath", "-ldflags", flags}
 	if len(t.Packages) == 0 {
 		args = append(args, "-o", filepath.Join(tmp, t.Binary), t.Package)
 	} else {
@@ -191,4 +205,58 @@ func (c Cache) build(ctx context.Context, t Tool, version, bin string) error {
 		}
 	}
 	return nil
+}
+
+// scratch copies the files of tools/<Name> (not its subfolders) and the
+// tool's Embed files from the pinned module into tmp/src, and returns it.
+func (c Cache) scratch(ctx context.Context, t Tool, version, tmp string) (string, error) {
+	from := filepath.Join(c.ProjectDir, "tools", t.Name)
+	src := filepath.Join(tmp, "src")
+	if err := os.MkdirAll(src, 0o755); err != nil {
+		return "", fmt.Errorf("tool %s: %w", t.Name, err)
+	}
+	entries, err := os.ReadDir(from)
+	if err != nil {
+		return "", fmt.Errorf("tool %s: %w", t.Name, err)
+	}
+	for _, e := range entries {
+		if e.Type().IsRegular() {
+			if err := copyFile(filepath.Join(from, e.Name()), filepath.Join(src, e.Name())); err != nil {
+				return "", fmt.Errorf("tool %s: %w", t.Name, err)
+			}
+		}
+	}
+	// go mod download prints where the module is, fetching it if need be.
+	out, err := exec.CommandContext(ctx, "go", "mod", "download", "-json", t.Module+"@"+version).Output()
+	if err != nil {
+		return "", fmt.Errorf("tool %s: go mod download %s@%s: %w", t.Name, t.Module, version, err)
+	}
+	var mod struct{ Dir, Error string }
+	if err := json.Unmarshal(out, &mod); err != nil || mod.Dir == "" {
+		return "", fmt.Errorf("tool %s: go mod download %s@%s: no folder (%s)", t.Name, t.Module, version, mod.Error)
+	}
+	for _, f := range t.Embed {
+		if err := copyFile(filepath.Join(mod.Dir, filepath.FromSlash(f)), filepath.Join(src, path.Base(f))); err != nil {
+			return "", fmt.Errorf("tool %s: embed %s: %w", t.Name, f, err)
+		}
+	}
+	return src, nil
+}
+
+// copyFile copies a regular file; the copy is writable (module files are not).
+func copyFile(from, to string) error {
+	in, err := os.Open(from)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	out, err := os.OpenFile(to, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o644)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(out, in); err != nil {
+		out.Close()
+		return err
+	}
+	return out.Close()
 }
