@@ -78,6 +78,15 @@ func KubeBundleScript(node, version, bundle string, images []BundleImage) (strin
 	}{node, version, bundle, images})
 }
 
+// ImagesScript imports image tarballs a node sees (the local stack's mesh
+// images) into containerd's k8s.io namespace, skipping those it has.
+func ImagesScript(node string, images []BundleImage) (string, error) {
+	return render("images.sh.tmpl", struct {
+		Node   string
+		Images []BundleImage
+	}{node, images})
+}
+
 // KubeAptScript installs the pinned kubeadm, kubelet and kubectl from the
 // Kubernetes package repository (pkgs.k8s.io), held at that version.
 func KubeAptScript(node, version string) (string, error) {

@@ -15,6 +15,9 @@ func TestNodeScriptsGolden(t *testing.T) {
 	cases := map[string]func() (string, error){
 		"prep":    func() (string, error) { return PrepScript("local-cp-1", "/meshready/local-cp-1", true) },
 		"runtime": func() (string, error) { return RuntimeScript("local-cp-1", "cgroupfs", containerd) },
+		"images": func() (string, error) {
+			return ImagesScript("local-w-1", []BundleImage{{"localhost/meshready/pilot:1.31-alpha.eed52ebb66ad", "/opt/meshready/bundle/mesh-1.31-alpha.eed52ebb66ad/images/pilot_1.31-alpha.eed52ebb66ad.tar"}})
+		},
 		"kube-bundle": func() (string, error) {
 			return KubeBundleScript("local-cp-1", "v1.34.4", "/opt/meshready/bundle/v1.34.4", []BundleImage{
 				{"registry.k8s.io/pause:3.10.1", "/opt/meshready/bundle/v1.34.4/images/pause.tar"},

@@ -8,9 +8,9 @@ package mesh
 import (
 	"fmt"
 	"maps"
+	"regexp"
 	"sort"
 	"strconv"
-	"strings"
 
 	"github.com/meshready/meshready/config"
 )
@@ -111,29 +111,35 @@ type Chart struct {
 	Values        map[string]any
 }
 
-// Images says where Istio's images come from: Hub/Tag as the charts take
-// them, and PullPolicy (Never where images are pre-loaded, air-gapped).
-type Images struct {
-	Hub, Tag, PullPolicy string
+// Source says where Istio's charts and images come from. The zero Source
+// installs from c.ChartRepository with upstream's images (real clusters).
+type Source struct {
+	// Charts is the folder of Istio's manifests/charts for local installs.
+	Charts string
+	// Hub and Tag name the images as the charts take them (global.hub, global.tag).
+	Hub, Tag string
+	// PullPolicy is Never where images are pre-loaded (air-gapped).
+	PullPolicy string
+	// Pilot and Proxy override the image names of istiod (pilot.image) and of
+	// the injected container (global.proxy.image).
+	Pilot, Proxy string
 }
 
 // Charts are the releases, in install order: base (CRDs), istiod, and the
-// ingress gateway when asked for. charts is the folder of Istio's
-// manifests/charts for local installs ("" installs from c.ChartRepository).
-func Charts(c config.Istio, charts string, img Images) []Chart {
+// ingress gateway when asked for.
+func Charts(c config.Istio, src Source) []Chart {
 	global := map[string]any{}
-	if img.Hub != "" {
-		global["hub"] = img.Hub
+	for k, v := range map[string]string{"hub": src.Hub, "tag": src.Tag, "imagePullPolicy": src.PullPolicy} {
+		if v != "" {
+			global[k] = v
+		}
 	}
-	if img.Tag != "" {
-		global["tag"] = img.Tag
-	}
-	if img.PullPolicy != "" {
-		global["imagePullPolicy"] = img.PullPolicy
+	if src.Proxy != "" {
+		global["proxy"] = map[string]any{"image": src.Proxy}
 	}
 	ref := func(name, path string) (string, string, string) {
-		if charts != "" {
-			return charts + "/" + path, "", ""
+		if src.Charts != "" {
+			return src.Charts + "/" + path, "", ""
 		}
 		return name, c.ChartRepository, c.Version
 	}
@@ -144,14 +150,22 @@ func Charts(c config.Istio, charts string, img Images) []Chart {
 		}
 		return Chart{Release: release, Chart: chart, Namespace: ns, Repo: repo, Version: version, Values: values}
 	}
+	istiod := map[string]any{
+		"profile": c.Profile,
+		// Sidecars hold outbound traffic until their proxy is ready, so an
+		// app never starts talking before the mesh can carry it.
+		"meshConfig": map[string]any{"defaultConfig": map[string]any{"holdApplicationUntilProxyStarts": true}},
+	}
+	pilot := map[string]any{}
+	if src.Pilot != "" {
+		pilot["image"] = src.Pilot
+	}
+	if len(pilot) > 0 {
+		istiod["pilot"] = pilot
+	}
 	out := []Chart{
 		mk("istio-base", "base", "base", SystemNamespace, map[string]any{"defaultRevision": "default"}),
-		mk("istiod", "istiod", "istio-control/istio-discovery", SystemNamespace, map[string]any{
-			"profile": c.Profile,
-			// Sidecars hold outbound traffic until their proxy is ready, so an
-			// app never starts talking before the mesh can carry it.
-			"meshConfig": map[string]any{"defaultConfig": map[string]any{"holdApplicationUntilProxyStarts": true}},
-		}),
+		mk("istiod", "istiod", "istio-control/istio-discovery", SystemNamespace, istiod),
 	}
 	if c.IngressGateway {
 		out = append(out, mk("istio-ingressgateway", "gateway", "gateway", "istio-ingress", map[string]any{}))
@@ -164,6 +178,10 @@ func Charts(c config.Istio, charts string, img Images) []Chart {
 // (istio.io/latest/docs/releases/supported-releases; the ranges also listed by
 // Solo's tested-versions page, 2026-02). Precheck refuses a cluster outside
 // the window rather than half-install a mesh upstream never tested there.
+// 1.31 has no release yet: the local stack runs its development snapshot
+// (the only istio.io/istio in the module proxy), whose istioctl sets
+// MinK8SVersion = 32 (istioctl/pkg/install/k8sversion); no upper bound is
+// published for it, so 0 means none.
 func supportWindow(istioMinor string) ([2]int, bool) {
 	switch istioMinor {
 	case "1.25", "1.26":
@@ -174,23 +192,32 @@ func supportWindow(istioMinor string) ([2]int, bool) {
 		return [2]int{30, 34}, true
 	case "1.29":
 		return [2]int{30, 35}, true
+	case "1.31":
+		return [2]int{32, 0}, true
 	}
 	return [2]int{}, false
 }
 
 // knownIstio lists the minors supportWindow knows, for errors.
-const knownIstio = "1.25 to 1.29"
+const knownIstio = "1.25 to 1.29, and the 1.31 development snapshot"
+
+// istioMinor matches the MAJOR.MINOR a release (1.28.0) or a development
+// build (1.31-alpha.<commit>, Istio's own name for them) starts with.
+var istioMinor = regexp.MustCompile(`^(\d+)\.(\d+)[.-]`)
 
 // KubernetesSupported says whether Istio version istio supports Kubernetes
 // minor k8sMinor, and the window it checked against.
 func KubernetesSupported(istio string, k8sMinor int) (bool, string, error) {
-	parts := strings.Split(istio, ".")
-	if len(parts) < 2 {
+	m := istioMinor.FindStringSubmatch(istio)
+	if m == nil {
 		return false, "", fmt.Errorf("istio version %q", istio)
 	}
-	w, ok := supportWindow(parts[0] + "." + parts[1])
+	w, ok := supportWindow(m[1] + "." + m[2])
 	if !ok {
 		return false, "", fmt.Errorf("istio %s: meshready has no Kubernetes support window for it (knows %s)", istio, knownIstio)
+	}
+	if w[1] == 0 {
+		return k8sMinor >= w[0], "1." + strconv.Itoa(w[0]) + " and later", nil
 	}
 	window := "1." + strconv.Itoa(w[0]) + "-1." + strconv.Itoa(w[1])
 	return k8sMinor >= w[0] && k8sMinor <= w[1], window, nil

@@ -1,6 +1,7 @@
 package mesh
 
 import (
+	"os"
 	"strings"
 	"testing"
 
@@ -69,8 +70,9 @@ func TestCanaryGolden(t *testing.T) {
 
 func TestChartsGolden(t *testing.T) {
 	c := testIstio()
-	remote := Charts(c, "", Images{})
-	local := Charts(c, "/cache/istio/manifests/charts", Images{Hub: "meshready.local/istio", Tag: "1.31-dev", PullPolicy: "Never"})
+	remote := Charts(c, Source{})
+	local := Charts(c, Source{Charts: "/cache/istio/manifests/charts", Hub: "localhost/meshready", Tag: "1.31-alpha.eed52ebb66ad", PullPolicy: "Never",
+		Pilot: "pilot", Proxy: "pilot-agent"})
 	b, err := yaml.Marshal(map[string]any{"repository": remote, "local": local})
 	if err != nil {
 		t.Fatal(err)
@@ -80,7 +82,7 @@ func TestChartsGolden(t *testing.T) {
 		t.Errorf("releases %+v", remote)
 	}
 	c.IngressGateway = false
-	if n := len(Charts(c, "", Images{})); n != 2 {
+	if n := len(Charts(c, Source{})); n != 2 {
 		t.Errorf("without the gateway: %d releases", n)
 	}
 }
@@ -97,7 +99,8 @@ func TestKubernetesSupported(t *testing.T) {
 		istio string
 		minor int
 		ok    bool
-	}{{"1.28.0", 34, true}, {"1.28.2", 30, true}, {"1.28.0", 29, false}, {"1.28.0", 35, false}, {"1.29.1", 35, true}} {
+	}{{"1.28.0", 34, true}, {"1.28.2", 30, true}, {"1.28.0", 29, false}, {"1.28.0", 35, false}, {"1.29.1", 35, true},
+		{"1.31-alpha.eed52ebb66ad", 32, true}, {"1.31-alpha.eed52ebb66ad", 36, true}, {"1.31-alpha.eed52ebb66ad", 31, false}} {
 		ok, window, err := KubernetesSupported(c.istio, c.minor)
 		if err != nil || ok != c.ok || window == "" {
 			t.Errorf("istio %s on 1.%d: %v %q %v, want %v", c.istio, c.minor, ok, window, err, c.ok)
@@ -105,5 +108,29 @@ func TestKubernetesSupported(t *testing.T) {
 	}
 	if _, _, err := KubernetesSupported("1.12.0", 34); err == nil || !strings.Contains(err.Error(), "no Kubernetes support window") {
 		t.Errorf("unknown istio: %v", err)
+	}
+}
+
+// TestLocalAddon adapts Istio's own Prometheus addon (a copy of the pinned
+// module's samples/addons/prometheus.yaml) to the local image.
+func TestLocalAddon(t *testing.T) {
+	in, err := os.ReadFile("testdata/addons/prometheus.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := LocalAddon(in, map[string]string{"docker.io/prom/prometheus:v3.10.0": "localhost/meshready/prometheus:v3.10.0"},
+		[]string{"prometheus-server-configmap-reload"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	golden.Check(t, "testdata/addons/prometheus-local.yaml", []byte(out))
+	if strings.Contains(out, "config-reloader") || strings.Count(out, "imagePullPolicy: Never") != 1 {
+		t.Errorf("reloader kept or image not pinned locally")
+	}
+	if _, err := LocalAddon(in, map[string]string{"docker.io/prom/prometheus:v9": "x"}, nil); err == nil || !strings.Contains(err.Error(), "no container runs") {
+		t.Errorf("a missing image must be an error: %v", err)
+	}
+	if u, _ := AddonURL("1.28.0", "kiali"); u != "https://raw.githubusercontent.com/istio/istio/release-1.28/samples/addons/kiali.yaml" {
+		t.Errorf("addon URL %s", u)
 	}
 }

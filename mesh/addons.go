@@ -1,0 +1,102 @@
+package mesh
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+)
+
+// AddonURL is where Istio publishes an addon's manifest for a release
+// (samples/addons on the release branch), for real clusters.
+func AddonURL(istioVersion, addon string) (string, error) {
+	m := istioMinor.FindStringSubmatch(istioVersion)
+	if m == nil {
+		return "", fmt.Errorf("istio version %q", istioVersion)
+	}
+	return fmt.Sprintf("https://raw.githubusercontent.com/istio/istio/release-%s.%s/samples/addons/%s.yaml", m[1], m[2], addon), nil
+}
+
+// Dashboard tells how to open an addon's UI from a workstation.
+func Dashboard(addon string) string {
+	switch addon {
+	case "prometheus":
+		return "kubectl -n istio-system port-forward svc/prometheus 9090:9090, then http://localhost:9090"
+	case "kiali":
+		return "kubectl -n istio-system port-forward svc/kiali 20001:20001, then http://localhost:20001"
+	}
+	return ""
+}
+
+// LocalAddon adapts one of Istio's addon manifests (multi-document YAML) to
+// pre-loaded images: every container whose image is in images gets the
+// local reference and imagePullPolicy Never; containers named in drop are
+// removed (the config reloader beside Prometheus has no image offline and
+// the configuration never changes there). It returns the objects as YAML
+// documents, in their order. yaml.v3 keeps every field it does not touch.
+func LocalAddon(manifest []byte, images map[string]string, drop []string) (string, error) {
+	dec := yaml.NewDecoder(bytes.NewReader(manifest))
+	var out strings.Builder
+	replaced := map[string]bool{}
+	for {
+		var doc map[string]any
+		err := dec.Decode(&doc)
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return "", fmt.Errorf("addon manifest: %w", err)
+		}
+		if doc == nil {
+			continue // an empty document between two ---
+		}
+		if spec := podSpec(doc); spec != nil {
+			cs, _ := spec["containers"].([]any)
+			var keep []any
+			for _, c := range cs {
+				cm, _ := c.(map[string]any)
+				if cm == nil || contains(drop, fmt.Sprint(cm["name"])) {
+					continue
+				}
+				if ref, ok := images[fmt.Sprint(cm["image"])]; ok {
+					replaced[fmt.Sprint(cm["image"])] = true
+					cm["image"], cm["imagePullPolicy"] = ref, "Never"
+				}
+				keep = append(keep, cm)
+			}
+			spec["containers"] = keep
+		}
+		b, err := yaml.Marshal(doc)
+		if err != nil {
+			return "", err
+		}
+		out.WriteString("---\n")
+		out.Write(b)
+	}
+	for from := range images {
+		if !replaced[from] {
+			return "", fmt.Errorf("addon manifest: no container runs %s (has the pinned release changed its image?)", from)
+		}
+	}
+	return out.String(), nil
+}
+
+// podSpec is a Deployment's (or other workload's) pod spec, nil for other objects.
+func podSpec(doc map[string]any) map[string]any {
+	spec, _ := doc["spec"].(map[string]any)
+	tpl, _ := spec["template"].(map[string]any)
+	ps, _ := tpl["spec"].(map[string]any)
+	return ps
+}
+
+func contains(xs []string, s string) bool {
+	for _, x := range xs {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,51 @@
+package mesh
+
+import (
+	"os"
+	"strings"
+	"testing"
+)
+
+func TestParseServerVersion(t *testing.T) {
+	b, err := os.ReadFile("testdata/precheck/version.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, minor, err := ParseServerVersion(string(b))
+	if err != nil || v != "v1.34.4" || minor != 34 {
+		t.Errorf("got %q %d %v", v, minor, err)
+	}
+	if _, _, err := ParseServerVersion(`{"clientVersion":{"minor":"34"}}`); err == nil || !strings.Contains(err.Error(), "no serverVersion") {
+		t.Errorf("no server: %v", err)
+	}
+	if _, m, err := ParseServerVersion(`{"serverVersion":{"minor":"33+","gitVersion":"v1.33.2-eks"}}`); err != nil || m != 33 {
+		t.Errorf("33+: %d %v", m, err)
+	}
+}
+
+func TestPrecheck(t *testing.T) {
+	apis := ParseAPIVersions(strings.Join(RequiredAPIs, "\n") + "\nv1\n")
+	ours := Istiod{Namespace: SystemNamespace, Name: "istiod", Release: "istiod", ReleaseNamespace: SystemNamespace}
+	good := ClusterFacts{ServerVersion: "v1.34.4", ServerMinor: 34, APIVersions: apis, Istiods: []Istiod{ours}}
+	if p := Precheck("1.28.0", good); len(p) != 0 {
+		t.Errorf("a fit cluster (with our own istiod) failed: %v", p)
+	}
+	bad := ClusterFacts{ServerVersion: "v1.29.0", ServerMinor: 29, APIVersions: apis[1:],
+		Istiods: []Istiod{{Namespace: "istio-system", Name: "istiod-1-27", Revision: "1-27", Version: "1.27.3"}}}
+	p := strings.Join(Precheck("1.28.0", bad), "\n")
+	for _, want := range []string{"Kubernetes v1.29.0 is outside Istio 1.28.0's supported range 1.30-1.34",
+		"does not serve " + RequiredAPIs[0], "deployment istio-system/istiod-1-27 (revision 1-27, not installed by Helm, image tag 1.27.3)"} {
+		if !strings.Contains(p, want) {
+			t.Errorf("problems lack %q:\n%s", want, p)
+		}
+	}
+}
+
+func TestParseIstiods(t *testing.T) {
+	got, err := ParseIstiods(`{"items":[{"metadata":{"name":"istiod","namespace":"istio-system","labels":{"app":"istiod"},
+	"annotations":{"meta.helm.sh/release-name":"istiod","meta.helm.sh/release-namespace":"istio-system"}},
+	"spec":{"template":{"spec":{"containers":[{"name":"discovery","image":"localhost:5000/meshready/pilot:1.31-alpha.eed52ebb66ad"}]}}}}]}`)
+	if err != nil || len(got) != 1 || got[0].Release != "istiod" || got[0].Version != "1.31-alpha.eed52ebb66ad" {
+		t.Errorf("got %+v %v", got, err)
+	}
+}
