@@ -9,7 +9,7 @@ BIN   := bin/meshready
 .PHONY: up down test deps tools build lint
 
 up: deps build tools
-	$(BIN) tools --kubernetes
+	$(BIN) tools --kubernetes --mesh
 	$(BIN) up --stack $(STACK) --yes
 
 down: build

@@ -51,6 +51,7 @@ func WriteImage(spec ImageSpec, bin, out string, lower ...v1.Layer) error {
 	cfg.OS, cfg.Architecture = "linux", "amd64"
 	cfg.Config.Env = []string{PathEnv}
 	cfg.Config.Entrypoint = []string{BinDir + "/" + spec.Binary}
+	cfg.Config.User = spec.User
 	if img, err = mutate.ConfigFile(img, cfg); err != nil {
 		return fmt.Errorf("image %s: %w", spec.Ref, err)
 	}

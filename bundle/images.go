@@ -23,6 +23,8 @@ type ImageSpec struct {
 	Binary string
 	// Netfilter adds iptables, ip6tables and conntrack below the binary: kube-proxy runs them.
 	Netfilter bool
+	// User is the image's user ("" = root); Istio's charts set runAsNonRoot.
+	User string
 }
 
 // FileName is the tarball's name in the bundle: kube-apiserver_v1.34.4.tar.

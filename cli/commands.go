@@ -116,8 +116,18 @@ func (a *app) lifecycle(ctx context.Context, verb, stack string, yes bool) error
 	}
 	// up and preview run the program: refuse bad config before the engine starts.
 	// destroy and refresh must work even for a stack whose config went bad.
+	env := stacks.Env{ProjectDir: p.Dir}
 	if verb == "up" || verb == "preview" {
-		if _, err := a.readConfig(p, stack); err != nil {
+		cfg, err := a.readConfig(p, stack)
+		if err != nil {
+			return err
+		}
+		if env.LocalMesh, err = a.prepareMesh(ctx, p, cfg); err != nil {
+			return err
+		}
+	} else if cfg, err := a.readConfig(p, stack); err == nil && cfg.Istio.Enabled {
+		// Deleting the mesh's resources needs the pulumi-kubernetes plugin.
+		if err := p.EnsureKubernetesPlugin(ctx); err != nil {
 			return err
 		}
 	}
@@ -142,7 +152,7 @@ func (a *app) lifecycle(ctx context.Context, verb, stack string, yes bool) error
 	switch verb {
 	case "up", "preview":
 		st, err = p.Upsert(ctx, stack, func(raw config.Raw) pulumi.RunFunc {
-			return stacks.Program(raw, stacks.Env{ProjectDir: p.Dir})
+			return stacks.Program(raw, env)
 		})
 	default:
 		st, err = p.Select(ctx, stack)
@@ -321,8 +331,37 @@ func printOutputs(a *app, outs auto.OutputMap, asJSON, showSecrets bool) error {
 	return nil
 }
 
+// prepareMesh builds, before the engine starts, what a stack's mesh needs
+// from meshready's cache: the pulumi-kubernetes plugin, and for a local
+// stack the mesh bundle (Istio's charts and images, Prometheus). The first
+// time this takes minutes, with progress in the log.
+func (a *app) prepareMesh(ctx context.Context, p *engine.Project, cfg *config.Config) (*bundle.Mesh, error) {
+	if !cfg.Istio.Enabled {
+		return nil, nil
+	}
+	if err := p.EnsureKubernetesPlugin(ctx); err != nil {
+		return nil, err
+	}
+	if cfg.Provider != "local" {
+		return nil, nil
+	}
+	c, err := a.cache()
+	if err != nil {
+		return nil, err
+	}
+	m, err := bundle.EnsureMesh(ctx, c, a.log)
+	if err != nil {
+		return nil, err
+	}
+	if cfg.Istio.Version != m.Version {
+		return nil, badInputf("meshready:istio.version is %s, but a local stack installs the Istio pinned in tools/istio, %s: set it to %q",
+			cfg.Istio.Version, m.Version, m.Version)
+	}
+	return m, nil
+}
+
 func (a *app) toolsCmd() *cobra.Command {
-	var kube bool
+	var kube, withMesh bool
 	cmd := &cobra.Command{
 		Use:   "tools",
 		Short: "Build the pinned tools (the Pulumi CLI, the local Kubernetes bundle) into the cache if missing",
@@ -344,9 +383,24 @@ func (a *app) toolsCmd() *cobra.Command {
 				}
 				fmt.Fprintf(a.stdout, "kubernetes bundle: %s\n", b.Dir)
 			}
+			if withMesh {
+				p, err := a.project()
+				if err != nil {
+					return err
+				}
+				if err := p.EnsureKubernetesPlugin(cmd.Context()); err != nil {
+					return err
+				}
+				m, err := bundle.EnsureMesh(cmd.Context(), c, a.log)
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(a.stdout, "pulumi-kubernetes plugin: %s\nmesh bundle: %s (Istio %s)\n", filepath.Join(p.Dir, engine.KubernetesPluginDir), m.Dir, m.Version)
+			}
 			return nil
 		},
 	}
+	cmd.Flags().BoolVar(&withMesh, "mesh", false, "also build the pulumi-kubernetes plugin and the local mesh (istiod, pilot-agent, Prometheus; about 15 minutes the first time)")
 	cmd.Flags().BoolVar(&kube, "kubernetes", false, "also build the air-gapped Kubernetes bundle local stacks install (about 10 minutes the first time)")
 	return cmd
 }

@@ -120,7 +120,12 @@ func (a *app) envCreate(ctx context.Context, f envCreateFlags) error {
 	if err != nil {
 		return err
 	}
-	if err := a.checkEnvConfig(ep, f.name, derived); err != nil {
+	cfg, err := a.checkEnvConfig(ep, f.name, derived)
+	if err != nil {
+		return err
+	}
+	env := stacks.Env{ProjectDir: p.Dir}
+	if env.LocalMesh, err = a.prepareMesh(ctx, p, cfg); err != nil {
 		return err
 	}
 	out := f.out
@@ -147,7 +152,7 @@ func (a *app) envCreate(ctx context.Context, f envCreateFlags) error {
 	}
 	var meta envs.Meta
 	st, err := ep.Upsert(ctx, f.name, func(raw config.Raw) pulumi.RunFunc {
-		return stacks.Program(raw, stacks.Env{ProjectDir: p.Dir})
+		return stacks.Program(raw, env)
 	}, func(ctx context.Context, st auto.Stack) error {
 		for k, v := range secrets {
 			if err := ep.SetSecret(ctx, f.name, k, v); err != nil {
@@ -201,27 +206,26 @@ func (a *app) envCreate(ctx context.Context, f envCreateFlags) error {
 
 // checkEnvConfig validates the env's config as up will read it (secrets as
 // placeholders), so a bad --set is exit 2 before any stack exists.
-func (a *app) checkEnvConfig(ep *engine.Project, name string, d envs.Derived) error {
+func (a *app) checkEnvConfig(ep *engine.Project, name string, d envs.Derived) (*config.Config, error) {
 	tmp, err := os.CreateTemp(filepath.Dir(ep.StackFile(name)), ".check-*.yaml")
 	if err != nil {
-		return err
+		return nil, err
 	}
 	defer os.Remove(tmp.Name())
 	if _, err := tmp.Write(d.File); err != nil {
 		tmp.Close()
-		return err
+		return nil, err
 	}
 	tmp.Close()
 	raw, err := config.ReadStackFile(tmp.Name())
 	if err != nil {
-		return badInput{err}
+		return nil, badInput{err}
 	}
 	for _, k := range d.Secrets {
 		raw.Values[k], raw.Secrets[k] = "[secure]", true
 	}
 	raw.AddEnv(a.getenv)
-	_, err = config.Parse(raw)
-	return err
+	return config.Parse(raw)
 }
 
 // baseSecrets decrypts the base stack's secret values, for the env's stack to

@@ -222,9 +222,13 @@ func (v *validator) etcd(e *Etcd) {
 	}
 }
 
+// istioDevBuild is how Istio names a development build: 1.31-alpha.<commit>
+// (the local stack installs one; see bundle.IstioVersion).
+var istioDevBuild = regexp.MustCompile(`^\d+\.\d+-alpha\.[0-9a-f]{12,40}$`)
+
 func (v *validator) istio(i *Istio) {
-	if !semver3.MatchString(i.Version) {
-		v.add("istio.version", "%q is not MAJOR.MINOR.PATCH, e.g. \"1.28.0\"", i.Version)
+	if !semver3.MatchString(i.Version) && !istioDevBuild.MatchString(i.Version) {
+		v.add("istio.version", "%q is not MAJOR.MINOR.PATCH, e.g. \"1.28.0\" (or a development build, MAJOR.MINOR-alpha.<commit>)", i.Version)
 	}
 	if !slices.Contains([]string{"default", "minimal", "demo"}, i.Profile) {
 		v.add("istio.profile", "%q is not one of default, minimal, demo", i.Profile)

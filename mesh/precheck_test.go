@@ -49,3 +49,27 @@ func TestParseIstiods(t *testing.T) {
 		t.Errorf("got %+v %v", got, err)
 	}
 }
+
+// TestUninjectedDeployments: only running pods of Deployments without the
+// proxy are restarted; injected ones, bare pods and finished Jobs are not.
+func TestUninjectedDeployments(t *testing.T) {
+	pod := func(owner, hash, phase string, containers ...string) string {
+		var cs []string
+		for _, c := range containers {
+			cs = append(cs, `{"name":"`+c+`"}`)
+		}
+		return `{"metadata":{"labels":{"pod-template-hash":"` + hash + `"},"ownerReferences":[{"kind":"ReplicaSet","name":"` + owner + `"}]},
+		"spec":{"containers":[` + strings.Join(cs, ",") + `]},"status":{"phase":"` + phase + `"}}`
+	}
+	list := `{"items":[` + strings.Join([]string{
+		pod("web-7d9f8b6c5d", "7d9f8b6c5d", "Running", "web"),
+		pod("web-7d9f8b6c5d", "7d9f8b6c5d", "Running", "web"),
+		pod("api-5f6d7c8b9a", "5f6d7c8b9a", "Running", "api", ProxyContainer),
+		pod("batch-x", "", "Succeeded", "job"),
+		pod("db-66b8f9c7d4", "66b8f9c7d4", "Pending", "db"),
+	}, ",") + `]}`
+	got, err := UninjectedDeployments(list)
+	if err != nil || strings.Join(got, ",") != "db,web" {
+		t.Errorf("got %v %v, want db,web", got, err)
+	}
+}

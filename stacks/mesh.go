@@ -2,24 +2,50 @@ package stacks
 
 import (
 	"fmt"
+	"log/slog"
+	"os"
+	"path"
+	"path/filepath"
+	"strings"
 
 	"github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes"
 	"github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/apiextensions"
 	corev1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/core/v1"
 	helmv3 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/helm/v3"
 	metav1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/meta/v1"
+	yamlv2 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/yaml/v2"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
+	"github.com/meshready/meshready/bootstrap"
+	"github.com/meshready/meshready/bundle"
 	"github.com/meshready/meshready/config"
+	"github.com/meshready/meshready/infra/local"
 	"github.com/meshready/meshready/mesh"
+	"github.com/meshready/meshready/toolchain"
 )
 
 // meshSource says where the charts and images come from: Istio's chart
 // repository and registry (real clusters), or local chart paths and
 // pre-loaded images (the local stack's bundle).
 type meshSource struct {
-	Charts string // folder of Istio's manifests/charts; "" for the repository
-	Images mesh.Images
+	mesh.Source
+	// Images are image tarballs as the nodes see them, imported before the charts (local).
+	Images []bootstrap.BundleImage
+	// Addons maps an addon to its manifest as YAML (local: adapted to the
+	// pre-loaded images) or to why it cannot be installed (Missing); addons
+	// in neither come from Istio's release (AddonURL).
+	Addons  map[string]string
+	Missing map[string]string
+}
+
+// meshCluster is what the mesh is installed on: the cluster's kubeconfig,
+// and its nodes for the preflight (kubectl on a control plane over SSH).
+type meshCluster struct {
+	Kubeconfig    pulumi.StringOutput
+	Nodes         pulumi.ArrayOutput
+	SSHPrivateKey pulumi.StringOutput
+	IdentityFile  string
+	Cluster       pulumi.Resource
 }
 
 // meshComponents are what newMesh registers, for outputs and tests.
@@ -28,6 +54,9 @@ type meshComponents struct {
 	Namespaces *meshComponent
 	Policy     *meshComponent
 	Canary     *meshComponent
+	Addons     *meshComponent
+	// Dashboards tells, per addon, how to open it (or why it is not there).
+	Dashboards pulumi.StringMap
 }
 
 type meshComponent struct {
@@ -46,13 +75,33 @@ func component(ctx *pulumi.Context, typ, name string, opts ...pulumi.ResourceOpt
 // the CRDs, then istiod, then the optional gateway), the injected namespaces,
 // the PeerAuthentication policies, the canary routes. Everything talks to the
 // cluster through one pulumi-kubernetes provider built from its kubeconfig.
-func newMesh(ctx *pulumi.Context, cfg *config.Config, kubeconfig pulumi.StringOutput, src meshSource, opts ...pulumi.ResourceOption) (*meshComponents, error) {
+func newMesh(ctx *pulumi.Context, cfg *config.Config, cl meshCluster, src meshSource, opts ...pulumi.ResourceOption) (*meshComponents, error) {
 	root, err := component(ctx, "meshready:mesh:Mesh", "mesh", opts...)
 	if err != nil {
 		return nil, err
 	}
+	// 0. Preflight: images on the nodes (local), then the precheck; nothing
+	// of Istio is installed unless it passes.
+	pre := pulumi.Map{
+		"nodes": cl.Nodes, "sshPrivateKey": pulumi.ToSecret(cl.SSHPrivateKey), "istioVersion": pulumi.String(cfg.Istio.Version),
+	}
+	if cl.IdentityFile != "" {
+		pre["identityFile"] = pulumi.String(cl.IdentityFile)
+	}
+	if len(src.Images) > 0 {
+		imgs := pulumi.Array{}
+		for _, im := range src.Images {
+			imgs = append(imgs, pulumi.StringMap{"Ref": pulumi.String(im.Ref), "Tarball": pulumi.String(im.Tarball)})
+		}
+		pre["images"] = imgs
+	}
+	var preflight pulumi.CustomResourceState
+	if err := ctx.RegisterResource("meshready:mesh:Preflight", "preflight", pre, &preflight,
+		pulumi.Parent(root), pulumi.DependsOn([]pulumi.Resource{cl.Cluster})); err != nil {
+		return nil, fmt.Errorf("mesh preflight: %w", err)
+	}
 	k8s, err := kubernetes.NewProvider(ctx, "cluster", &kubernetes.ProviderArgs{
-		Kubeconfig: kubeconfig,
+		Kubeconfig: cl.Kubeconfig,
 		// Server-side apply: fields other controllers own (istiod patches its
 		// webhooks) are not fought over on every up.
 		EnableServerSideApply: pulumi.BoolPtr(true),
@@ -73,8 +122,8 @@ func newMesh(ctx *pulumi.Context, cfg *config.Config, kubeconfig pulumi.StringOu
 	if out.Istio, err = component(ctx, "meshready:mesh:Istio", "istio", pulumi.Parent(root)); err != nil {
 		return nil, err
 	}
-	var prev []pulumi.Resource
-	for _, ch := range mesh.Charts(cfg.Istio, src.Charts, src.Images) {
+	prev := []pulumi.Resource{&preflight}
+	for _, ch := range mesh.Charts(cfg.Istio, src.Source) {
 		args := &helmv3.ReleaseArgs{
 			Name:            pulumi.String(ch.Release),
 			Chart:           pulumi.String(ch.Chart),
@@ -113,6 +162,17 @@ func newMesh(ctx *pulumi.Context, cfg *config.Config, kubeconfig pulumi.StringOu
 			return nil, fmt.Errorf("namespace %s: %w", ns.Name, err)
 		}
 		namespaces = append(namespaces, r)
+		// Pods that ran before the label have no proxy: restart their
+		// Deployments, once, when the namespace joins (istiod's injector is up).
+		inj := pulumi.Map{"nodes": cl.Nodes, "sshPrivateKey": pulumi.ToSecret(cl.SSHPrivateKey), "namespace": pulumi.String(ns.Name)}
+		if cl.IdentityFile != "" {
+			inj["identityFile"] = pulumi.String(cl.IdentityFile)
+		}
+		var injection pulumi.CustomResourceState
+		if err := ctx.RegisterResource("meshready:mesh:Injection", ns.Name, inj, &injection,
+			pulumi.Parent(out.Namespaces), pulumi.DependsOn(append([]pulumi.Resource{r}, istio...))); err != nil {
+			return nil, fmt.Errorf("namespace %s: %w", ns.Name, err)
+		}
 	}
 	if err := ctx.RegisterResourceOutputs(out.Namespaces, pulumi.Map{"injected": pulumi.ToStringArray(cfg.Istio.InjectNamespaces)}); err != nil {
 		return nil, err
@@ -149,7 +209,37 @@ func newMesh(ctx *pulumi.Context, cfg *config.Config, kubeconfig pulumi.StringOu
 	if err := ctx.RegisterResourceOutputs(out.Canary, pulumi.Map{"splits": pulumi.Int(len(cfg.Canary))}); err != nil {
 		return nil, err
 	}
-	return &out, ctx.RegisterResourceOutputs(root, pulumi.Map{})
+
+	// 5. Addons (Prometheus, Kiali) from Istio's manifests for the release.
+	if out.Addons, err = component(ctx, "meshready:mesh:Addons", "addons", pulumi.Parent(root)); err != nil {
+		return nil, err
+	}
+	dashboards := pulumi.StringMap{}
+	for _, a := range cfg.Addons {
+		if why, ok := src.Missing[a]; ok {
+			ctx.Log.Warn(fmt.Sprintf("addon %s is not installed: %s", a, why), nil)
+			dashboards[a] = pulumi.String("not installed: " + why)
+			continue
+		}
+		if y, ok := src.Addons[a]; ok {
+			_, err = yamlv2.NewConfigGroup(ctx, a, &yamlv2.ConfigGroupArgs{Yaml: pulumi.StringPtr(y)}, in(out.Addons, istio...)...)
+		} else {
+			var url string
+			if url, err = mesh.AddonURL(cfg.Istio.Version, a); err != nil {
+				return nil, err
+			}
+			_, err = yamlv2.NewConfigFile(ctx, a, &yamlv2.ConfigFileArgs{File: pulumi.String(url)}, in(out.Addons, istio...)...)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("addon %s: %w", a, err)
+		}
+		dashboards[a] = pulumi.String(mesh.Dashboard(a))
+	}
+	if err := ctx.RegisterResourceOutputs(out.Addons, pulumi.Map{"dashboards": dashboards}); err != nil {
+		return nil, err
+	}
+	out.Dashboards = dashboards
+	return &out, ctx.RegisterResourceOutputs(root, pulumi.Map{"dashboards": dashboards})
 }
 
 // customResource registers an Istio object; its Pulumi name carries kind,
@@ -166,4 +256,60 @@ func customResource(ctx *pulumi.Context, o mesh.Object, opts []pulumi.ResourceOp
 		return fmt.Errorf("%s %s/%s: %w", o.Kind, o.Namespace, o.Name, err)
 	}
 	return nil
+}
+
+// meshSource is where the stack's mesh comes from: Istio's repositories for
+// real clusters; for the local stack the charts inside the pinned
+// istio.io/istio module, images built from it and imported on the nodes, and
+// Istio's Prometheus addon adapted to the local image. Kiali has no image
+// offline (its module is not in the proxy, nor is its UI), so it is named
+// missing rather than installed half-working.
+func (env Env) meshSource(ctx *pulumi.Context, cfg *config.Config) (meshSource, error) {
+	if cfg.Provider != "local" {
+		return meshSource{}, nil
+	}
+	m := env.LocalMesh
+	if m == nil {
+		cacheDir, err := toolchain.DefaultDir(os.Getenv)
+		if err != nil {
+			return meshSource{}, err
+		}
+		log := slog.New(slog.NewTextHandler(os.Stderr, nil))
+		if m, err = bundle.EnsureMesh(ctx.Context(), toolchain.Cache{Dir: cacheDir, ProjectDir: env.ProjectDir, Log: log}, log); err != nil {
+			return meshSource{}, err
+		}
+	}
+	if cfg.Istio.Version != m.Version {
+		return meshSource{}, fmt.Errorf("istio.version is %s, but the local stack installs Istio from the module pinned in tools/istio, "+
+			"which is %s: set meshready:istio.version to %q", cfg.Istio.Version, m.Version, m.Version)
+	}
+	src := meshSource{
+		Source: mesh.Source{Charts: m.Charts, Hub: m.Hub, Tag: m.Tag, PullPolicy: "Never", Pilot: m.Pilot, Proxy: m.Proxy},
+		Addons: map[string]string{}, Missing: map[string]string{},
+	}
+	for _, im := range m.Images {
+		// Local machines see <cache>/bundle at local.BundleMount.
+		rel, err := filepath.Rel(filepath.Dir(m.Dir), im.Path)
+		if err != nil || strings.HasPrefix(rel, "..") {
+			return meshSource{}, fmt.Errorf("mesh image %s is outside the bundle folder %s", im.Path, filepath.Dir(m.Dir))
+		}
+		src.Images = append(src.Images, bootstrap.BundleImage{Ref: im.Ref, Tarball: path.Join(local.BundleMount, filepath.ToSlash(rel))})
+	}
+	for _, a := range cfg.Addons {
+		switch a {
+		case "prometheus":
+			manifest, err := os.ReadFile(filepath.Join(m.Addons, "prometheus.yaml"))
+			if err != nil {
+				return meshSource{}, fmt.Errorf("addon prometheus: %w", err)
+			}
+			y, err := mesh.LocalAddon(manifest, map[string]string{m.PrometheusUpstream: m.Prometheus}, []string{"prometheus-server-configmap-reload"})
+			if err != nil {
+				return meshSource{}, fmt.Errorf("addon prometheus: %w", err)
+			}
+			src.Addons[a] = y
+		case "kiali":
+			src.Missing[a] = "no Kiali image exists offline (github.com/kiali/kiali is not in the module proxy)"
+		}
+	}
+	return src, nil
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
+	"github.com/meshready/meshready/bundle"
 	"github.com/meshready/meshready/config"
 	"github.com/meshready/meshready/infra"
 )
@@ -19,6 +20,9 @@ type Env struct {
 	// ProjectDir is the folder with Pulumi.yaml; reports go under its .meshready/.
 	// Empty means the engine's root directory (plain pulumi up), else the working directory.
 	ProjectDir string
+	// LocalMesh is what a local stack installs its mesh from; nil builds or
+	// finds it in meshready's cache (MESHREADY_CACHE) when a local stack needs it.
+	LocalMesh *bundle.Mesh
 }
 
 // Program returns the Pulumi program for a stack's raw configuration. It
@@ -86,9 +90,16 @@ func Pipeline(ctx *pulumi.Context, cfg *config.Config, env Env) error {
 		// 4. Mesh: Istio (base, istiod), injected namespaces, mTLS policy,
 		// canary routes, on a Kubernetes provider built from the kubeconfig.
 		if cfg.Istio.Enabled {
-			if _, err := newMesh(ctx, cfg, cl.Kubeconfig, meshSource{}, pulumi.Parent(region)); err != nil {
+			src, err := env.meshSource(ctx, cfg)
+			if err != nil {
 				return err
 			}
+			m, err := newMesh(ctx, cfg, meshCluster{Kubeconfig: cl.Kubeconfig, Nodes: pool.Nodes, SSHPrivateKey: pool.SSHPrivateKey,
+				IdentityFile: cfg.SSH.IdentityFile, Cluster: cl}, src, pulumi.Parent(region))
+			if err != nil {
+				return err
+			}
+			ctx.Export("dashboards", m.Dashboards)
 		}
 	}
 

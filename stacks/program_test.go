@@ -8,6 +8,7 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
+	"github.com/meshready/meshready/bundle"
 	"github.com/meshready/meshready/config"
 )
 
@@ -33,7 +34,7 @@ func (g *graph) Call(args pulumi.MockCallArgs) (resource.PropertyMap, error) {
 func run(t *testing.T, raw config.Raw) (*graph, error) {
 	t.Helper()
 	g := &graph{byName: map[string]pulumi.MockResourceArgs{}}
-	err := pulumi.RunErr(Program(raw, Env{ProjectDir: t.TempDir()}), pulumi.WithMocks("meshready", "test", g))
+	err := pulumi.RunErr(Program(raw, Env{ProjectDir: t.TempDir(), LocalMesh: localMesh}), pulumi.WithMocks("meshready", "test", g))
 	return g, err
 }
 
@@ -76,11 +77,22 @@ func TestBadConfigRegistersNothing(t *testing.T) {
 	}
 }
 
-const meshStack = `{"enabled":true,"mtls":"STRICT","injectNamespaces":["demo","shop"],"namespaceMTLS":{"shop":"PERMISSIVE"}}`
+const meshStack = `{"enabled":true,"version":"1.31-alpha.eed52ebb66ad","mtls":"STRICT","injectNamespaces":["demo","shop"],"namespaceMTLS":{"shop":"PERMISSIVE"}}`
+
+// localMesh stands for a built local mesh bundle; its addon manifests are
+// the copy of Istio's in mesh/testdata.
+var localMesh = &bundle.Mesh{
+	Version: "1.31-alpha.eed52ebb66ad", Charts: "/cache/istio/manifests/charts", Addons: "../mesh/testdata/addons",
+	Hub: "localhost/meshready", Tag: "1.31-alpha.eed52ebb66ad", Pilot: "pilot", Proxy: "pilot-agent",
+	Prometheus: "localhost/meshready/prometheus:v3.10.0", PrometheusUpstream: "docker.io/prom/prometheus:v3.10.0",
+	Dir:    "/cache/bundle/mesh-1.31-alpha.eed52ebb66ad",
+	Images: []bundle.Image{{Ref: "localhost/meshready/pilot:1.31-alpha.eed52ebb66ad", Path: "/cache/bundle/mesh-1.31-alpha.eed52ebb66ad/images/pilot.tar"}},
+}
 
 func meshRun(t *testing.T, canary string) *graph {
 	t.Helper()
-	g, err := run(t, values("meshready:region", "hel1x", "meshready:istio", meshStack, "meshready:canary", canary))
+	g, err := run(t, values("meshready:region", "hel1x", "meshready:istio", meshStack, "meshready:canary", canary,
+		"meshready:addons", `["prometheus","kiali"]`))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -103,6 +115,27 @@ func TestMeshGraph(t *testing.T) {
 	} {
 		if _, ok := g.byName[want]; !ok {
 			t.Errorf("not registered: %s", want)
+		}
+	}
+	pre := g.byName["meshready:mesh:Preflight::preflight"]
+	if img := pre.Inputs["images"].ArrayValue(); len(img) != 1 ||
+		img[0].ObjectValue()["Tarball"].StringValue() != "/opt/meshready/bundle/mesh-1.31-alpha.eed52ebb66ad/images/pilot.tar" {
+		t.Errorf("preflight images %v", pre.Inputs["images"])
+	}
+	if deps := strings.Join(g.byName["kubernetes:helm.sh/v3:Release::istio-base"].RegisterRPC.GetDependencies(), " "); !strings.Contains(deps, "::preflight") {
+		t.Errorf("istio-base does not wait for the preflight: %s", deps)
+	}
+	inj := g.byName["meshready:mesh:Injection::demo"]
+	if deps := strings.Join(inj.RegisterRPC.GetDependencies(), " "); inj.Inputs["namespace"].StringValue() != "demo" ||
+		!strings.Contains(deps, "Namespace::demo") || !strings.Contains(deps, "::istiod") {
+		t.Errorf("demo's restart-on-join: namespace %v, deps %s", inj.Inputs["namespace"], deps)
+	}
+	if _, ok := g.byName["kubernetes:yaml/v2:ConfigGroup::prometheus"]; !ok {
+		t.Error("no Prometheus addon")
+	}
+	for name := range g.byName {
+		if strings.Contains(name, "kiali") {
+			t.Errorf("kiali has no image offline, yet %s was registered", name)
 		}
 	}
 	if _, ok := g.byName["kubernetes:helm.sh/v3:Release::istio-ingressgateway"]; ok {

@@ -124,7 +124,7 @@ func (p *Provider) Check(_ context.Context, req plugin.CheckRequest) (plugin.Che
 			return plugin.CheckResponse{}, err
 		}
 		return plugin.CheckResponse{Properties: req.News, Failures: in.check(p.backends)}, nil
-	case SSHKeyType, SuiteType, ClusterType:
+	case SSHKeyType, SuiteType, ClusterType, PreflightType, InjectionType:
 		return plugin.CheckResponse{Properties: req.News}, nil
 	}
 	return plugin.CheckResponse{}, fmt.Errorf("unknown resource type %s", req.Type)
@@ -141,6 +141,10 @@ func (p *Provider) Diff(_ context.Context, req plugin.DiffRequest) (plugin.DiffR
 		return diffSuite(req.OldInputs, req.NewInputs), nil
 	case ClusterType:
 		return diffCluster(req.OldInputs, req.NewInputs), nil
+	case PreflightType:
+		return diffPreflight(req.OldInputs, req.NewInputs), nil
+	case InjectionType:
+		return diffInjection(req.OldInputs, req.NewInputs), nil
 	}
 	return plugin.DiffResult{}, fmt.Errorf("unknown resource type %s", req.Type)
 }
@@ -164,6 +168,10 @@ func (p *Provider) Create(ctx context.Context, req plugin.CreateRequest) (plugin
 		return p.createSuite(ctx, req)
 	case ClusterType:
 		return p.createCluster(ctx, req)
+	case PreflightType:
+		return p.createPreflight(ctx, req)
+	case InjectionType:
+		return p.createInjection(ctx, req)
 	}
 	return plugin.CreateResponse{}, fmt.Errorf("unknown resource type %s", req.Type)
 }
@@ -175,7 +183,7 @@ func (p *Provider) Read(ctx context.Context, req plugin.ReadRequest) (plugin.Rea
 	switch req.Type {
 	case ServerType:
 		return p.readServer(ctx, req)
-	case SSHKeyType, SuiteType, ClusterType:
+	case SSHKeyType, SuiteType, ClusterType, PreflightType, InjectionType:
 		return plugin.ReadResponse{ReadResult: plugin.ReadResult{ID: req.ID, Inputs: req.Inputs, Outputs: req.State}, Status: resource.StatusOK}, nil
 	}
 	return plugin.ReadResponse{}, fmt.Errorf("unknown resource type %s", req.Type)
@@ -186,7 +194,11 @@ func (p *Provider) Update(ctx context.Context, req plugin.UpdateRequest) (plugin
 	switch req.Type {
 	case ServerType:
 		return updateServer(req)
-	case SSHKeyType, SuiteType, ClusterType:
+	case PreflightType:
+		ctx, done := p.opCtx(ctx)
+		defer done()
+		return p.updatePreflight(ctx, req)
+	case SSHKeyType, SuiteType, ClusterType, InjectionType:
 		return plugin.UpdateResponse{Properties: req.OldOutputs, Status: resource.StatusOK}, nil
 	}
 	return plugin.UpdateResponse{}, fmt.Errorf("unknown resource type %s", req.Type)
@@ -201,8 +213,8 @@ func (p *Provider) Delete(ctx context.Context, req plugin.DeleteRequest) (plugin
 		return p.deleteServer(ctx, req)
 	case ClusterType:
 		return p.deleteCluster(ctx, req)
-	case SSHKeyType, SuiteType:
-		// Key pairs and benchmark runs live only in state (reports stay on disk).
+	case SSHKeyType, SuiteType, PreflightType, InjectionType:
+		// Key pairs, preflights, injections and benchmark runs live only in state (reports stay on disk).
 		return plugin.DeleteResponse{Status: resource.StatusOK}, nil
 	}
 	return plugin.DeleteResponse{}, fmt.Errorf("unknown resource type %s", req.Type)

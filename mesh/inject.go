@@ -1,0 +1,68 @@
+package mesh
+
+import (
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strings"
+)
+
+// ProxyContainer is the container Istio's injector adds to a pod (Envoy, or
+// pilot-agent alone in proxyless gRPC pods).
+const ProxyContainer = "istio-proxy"
+
+// UninjectedDeployments reads `kubectl get pods -o json` of a namespace and
+// names the Deployments with a running pod that has no proxy: the pods that
+// started before the namespace was labelled, which a rollout restart
+// re-creates with one (Istio's injection happens only at pod creation).
+func UninjectedDeployments(podsJSON string) ([]string, error) {
+	var list struct {
+		Items []struct {
+			Metadata struct {
+				Labels          map[string]string `json:"labels"`
+				OwnerReferences []struct {
+					Kind string `json:"kind"`
+					Name string `json:"name"`
+				} `json:"ownerReferences"`
+			} `json:"metadata"`
+			Spec struct {
+				Containers []struct {
+					Name string `json:"name"`
+				} `json:"containers"`
+				InitContainers []struct {
+					Name string `json:"name"`
+				} `json:"initContainers"`
+			} `json:"spec"`
+			Status struct {
+				Phase string `json:"phase"`
+			} `json:"status"`
+		} `json:"items"`
+	}
+	if err := json.Unmarshal([]byte(podsJSON), &list); err != nil {
+		return nil, fmt.Errorf("pods: %w", err)
+	}
+	var out []string
+	for _, p := range list.Items {
+		if p.Status.Phase == "Succeeded" || p.Status.Phase == "Failed" {
+			continue
+		}
+		injected := false
+		for _, c := range append(p.Spec.Containers, p.Spec.InitContainers...) {
+			injected = injected || c.Name == ProxyContainer // native sidecars are init containers
+		}
+		if injected {
+			continue
+		}
+		hash := p.Metadata.Labels["pod-template-hash"]
+		for _, o := range p.Metadata.OwnerReferences {
+			// A Deployment's ReplicaSet is named <deployment>-<pod-template-hash>.
+			if o.Kind == "ReplicaSet" && hash != "" && strings.HasSuffix(o.Name, "-"+hash) {
+				if d := strings.TrimSuffix(o.Name, "-"+hash); !slices.Contains(out, d) {
+					out = append(out, d)
+				}
+			}
+		}
+	}
+	slices.Sort(out)
+	return out, nil
+}

@@ -1,0 +1,8 @@
+//go:build tools
+
+// Package tools pins the Prometheus server of Istio's Prometheus addon on the
+// local stack (bundle.PrometheusTool builds it; without the builtinassets tag
+// it serves its API and /metrics but not the web UI's files).
+package tools
+
+import _ "github.com/prometheus/prometheus/cmd/prometheus"
