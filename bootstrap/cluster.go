@@ -217,7 +217,7 @@ func (p Plan) params(n Node) ClusterParams {
 		KubernetesVersion: p.Version, ControlPlaneEndpoint: p.Nodes[0].Address + ":6443",
 		AdvertiseAddress: n.Address, NodeName: n.Name, PodSubnet: p.PodSubnet, ServiceSubnet: p.ServiceSubnet,
 		Etcd: p.Etcd, CgroupDriver: p.cgroupDriver(), BootstrapToken: p.Token, CertificateKey: p.CertKey,
-		IgnorePreflightErrors: p.ignore(), KubeletCgroupRoot: p.cgroupRoot(n), SkipConntrackSysctls: p.Container,
+		IgnorePreflightErrors: p.ignore(), KubeletCgroupRoot: p.cgroupRoot(n), SkipConntrackSysctls: p.Container, SharedHostDisk: p.Container,
 		Schedulable: n.Role == "control-plane" && !p.hasWorkers(),
 	}
 	if p.Source.Bundle != "" {

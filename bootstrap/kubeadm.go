@@ -58,6 +58,12 @@ type ClusterParams struct {
 	// alone (as kind does): on a container node they are the host's, and
 	// read-only; kube-proxy exits when it cannot set them.
 	SkipConntrackSysctls bool
+	// SharedHostDisk says the node's disk is the host's (container nodes): the
+	// kubelet's disk-pressure eviction and image GC would act on space the node
+	// does not own and taint every node at once when the host fills up, so
+	// they are off, as kind turns them off (evictionHard 0% and image GC at
+	// 100%); memory eviction stays.
+	SharedHostDisk bool
 	// KubeletCgroupRoot, when set, is this node's kubelet --cgroup-root. Local
 	// nodes share the host's cgroup v1 tree (nspawn binds /sys/fs/cgroup), so
 	// each kubelet needs its own root or they would all manage /kubepods.
@@ -120,6 +126,11 @@ func RenderInit(p ClusterParams) ([]byte, error) {
 		typeMeta:     typeMeta{"kubelet.config.k8s.io/v1beta1", "KubeletConfiguration"},
 		CgroupDriver: p.CgroupDriver,
 		FailSwapOn:   true,
+	}
+	if p.SharedHostDisk {
+		kubelet.EvictionHard = map[string]string{"memory.available": "100Mi",
+			"nodefs.available": "0%", "nodefs.inodesFree": "0%", "imagefs.available": "0%"}
+		kubelet.ImageGCHighThresholdPercent = new(int32(100))
 	}
 	if p.SkipConntrackSysctls {
 		return encodeDocs(initCfg, clusterCfg, kubelet, kubeProxyConfiguration{

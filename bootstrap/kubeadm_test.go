@@ -235,4 +235,13 @@ func TestContainerNodesSkipConntrackSysctls(t *testing.T) {
 	if out, _ := RenderInit(p); strings.Contains(string(out), "KubeProxyConfiguration") {
 		t.Errorf("real nodes must keep kube-proxy's defaults")
 	}
+	p.SharedHostDisk = true
+	out, _ = RenderInit(p)
+	if !strings.Contains(string(out), "imagefs.available: 0%") || !strings.Contains(string(out), "imageGCHighThresholdPercent: 100") {
+		t.Errorf("container nodes must not evict for the host's disk:\n%s", out)
+	}
+	p.SharedHostDisk = false
+	if out, _ := RenderInit(p); strings.Contains(string(out), "evictionHard") {
+		t.Errorf("real nodes must keep the kubelet's eviction defaults")
+	}
 }

@@ -95,7 +95,9 @@ type kubeletConfiguration struct {
 	CgroupDriver string `yaml:"cgroupDriver"`
 	// FailSwapOn is written out true: meshready turns swap off, and a kubelet
 	// that finds it on again should stop rather than run with skewed memory.
-	FailSwapOn bool `yaml:"failSwapOn"`
+	FailSwapOn                  bool              `yaml:"failSwapOn"`
+	EvictionHard                map[string]string `yaml:"evictionHard,omitempty"`
+	ImageGCHighThresholdPercent *int32            `yaml:"imageGCHighThresholdPercent,omitempty"`
 }
 
 type joinConfiguration struct {

@@ -2,8 +2,11 @@ package bundle
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"os/exec"
@@ -60,8 +63,11 @@ type Mesh struct {
 	// Pilot and Proxy are the image names for pilot.image and global.proxy.image.
 	Pilot, Proxy string
 	// Prometheus is the Prometheus image's full reference; PrometheusUpstream
-	// the image Istio's addon manifest names, which it stands in for.
+	// the repository of the image Istio's addon names, which it stands in for.
 	Prometheus, PrometheusUpstream string
+	// Probe is the meshprobe image (the proxyless gRPC checks' workload),
+	// tagged with its binary's hash.
+	Probe string
 	// Dir is <cache>/bundle/mesh-<tag>; Images are the tarballs in Dir/images.
 	Dir    string
 	Images []Image
@@ -110,9 +116,10 @@ func EnsureMesh(ctx context.Context, cache toolchain.Cache, log *slog.Logger) (*
 	m := &Mesh{
 		Version: version, Charts: filepath.Join(dir, "manifests", "charts"), Addons: filepath.Join(dir, "samples", "addons"),
 		Hub: MeshHub, Tag: version, Pilot: "pilot", Proxy: "pilot-agent",
-		// v0.310.0 of the Go module is Prometheus 3.10.0, the version Istio's addon names.
+		// v0.316.0 of the Go module is Prometheus 3.16.0 (the addon names 3.10.0: v0.310.0 does not
+		// build from the module proxy, its libopenapi-validator and libopenapi disagree).
 		Prometheus:         MeshHub + "/prometheus:" + promVersion(promPin),
-		PrometheusUpstream: "docker.io/prom/prometheus:" + promVersion(promPin),
+		PrometheusUpstream: "docker.io/prom/prometheus",
 		Dir:                filepath.Join(cache.Dir, "bundle", "mesh-"+version),
 	}
 	paths := map[string]string{}
@@ -143,6 +150,20 @@ func EnsureMesh(ctx context.Context, cache toolchain.Cache, log *slog.Logger) (*
 		return nil, fmt.Errorf("local mesh: %w", err)
 	}
 	defer unlock()
+	// meshprobe is this project's own code: built on every call (go build's
+	// cache makes that seconds), its image named by the binary's hash.
+	probeBin := filepath.Join(m.Dir, "meshprobe.bin")
+	if err := buildProbe(ctx, cache.ProjectDir, probeBin); err != nil {
+		return nil, fmt.Errorf("local mesh: %w", err)
+	}
+	sum, err := fileHash(probeBin)
+	if err != nil {
+		return nil, fmt.Errorf("local mesh: %w", err)
+	}
+	m.Probe = m.Hub + "/meshprobe:" + sum[:12]
+	specs = append(specs, ImageSpec{Ref: m.Probe, Binary: "meshprobe", User: "1337:1337"})
+	m.Images = append(m.Images, Image{Ref: m.Probe, Path: filepath.Join(m.Dir, "images", specs[len(specs)-1].FileName())})
+	paths["meshprobe"] = probeBin
 	for i, s := range specs {
 		p := m.Images[i].Path
 		if _, err := os.Stat(p); err == nil {
@@ -175,4 +196,30 @@ func moduleDir(ctx context.Context, mod, version string) (string, error) {
 		return "", fmt.Errorf("go mod download %s@%s: %v %s", mod, version, err, m.Error)
 	}
 	return m.Dir, nil
+}
+
+// buildProbe builds cmd/meshprobe of the project into out (static, as the
+// images have no libc), through a temp file renamed into place.
+func buildProbe(ctx context.Context, projectDir, out string) error {
+	tmp := out + ".tmp"
+	cmd := exec.CommandContext(ctx, "go", "build", "-C", projectDir, "-trimpath", "-ldflags", "-s -w", "-o", tmp, "./cmd/meshprobe")
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if b, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("go build ./cmd/meshprobe: %w\n%s", err, b)
+	}
+	return os.Rename(tmp, out)
+}
+
+// fileHash is the hex SHA-256 of a file.
+func fileHash(path string) (string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
 }

@@ -116,6 +116,12 @@ type Istio struct {
 	NamespaceMTLS    map[string]string `mapstructure:"namespaceMTLS"`
 	InjectNamespaces []string          `mapstructure:"injectNamespaces"`
 	IngressGateway   bool              `mapstructure:"ingressGateway"`
+	// ProxylessChecks deploys meshready's proxyless gRPC echo service as every
+	// canary service (one Deployment per subset) with clients on each node,
+	// and checks the mesh with them during up: the canary split, STRICT mTLS
+	// refusing plaintext, convergence after a route change. For clusters
+	// without Envoy (the local stack); the services must not exist already.
+	ProxylessChecks bool `mapstructure:"proxylessChecks"`
 }
 
 // Canary splits a service's traffic between subsets by weight.

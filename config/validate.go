@@ -33,6 +33,7 @@ func Validate(c *Config) Problems {
 	v.kubernetes(c)
 	v.etcd(&c.Etcd)
 	v.istio(&c.Istio)
+	v.proxyless(c)
 	v.canary(c)
 	v.addons(c.Addons)
 	v.benchmarks(&c.Benchmarks)
@@ -233,6 +234,9 @@ func (v *validator) istio(i *Istio) {
 	if !slices.Contains([]string{"default", "minimal", "demo"}, i.Profile) {
 		v.add("istio.profile", "%q is not one of default, minimal, demo", i.Profile)
 	}
+	if i.Profile == "minimal" && i.IngressGateway {
+		v.add("istio.ingressGateway", "the minimal profile has no ingress gateway: use the default profile")
+	}
 	if i.MTLS != "STRICT" && i.MTLS != "PERMISSIVE" {
 		v.add("istio.mtls", "%q is not STRICT or PERMISSIVE", i.MTLS)
 	}
@@ -260,6 +264,20 @@ func (v *validator) istio(i *Istio) {
 			v.add(key, "%q is listed twice", ns)
 		}
 		seen[ns] = true
+	}
+}
+
+func (v *validator) proxyless(c *Config) {
+	if !c.Istio.ProxylessChecks {
+		return
+	}
+	if len(c.Canary) == 0 {
+		v.add("istio.proxylessChecks", "needs a canary entry: the checks run against the canary's services")
+	}
+	for i, cn := range c.Canary {
+		if len(cn.Subsets) < 2 {
+			v.add(fmt.Sprintf("canary[%d].subsets", i), "the proxyless checks need two subsets to move traffic between")
+		}
 	}
 }
 

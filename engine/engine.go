@@ -79,6 +79,9 @@ func link(path, target string) error {
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return fmt.Errorf("link %s: %w", path, err)
 	}
+	if fi, err := os.Lstat(path); err == nil && fi.IsDir() {
+		os.Remove(path) // the empty stand-in Open made; rename cannot replace a folder
+	}
 	tmp := fmt.Sprintf("%s.%d", path, os.Getpid())
 	os.Remove(tmp)
 	if err := os.Symlink(target, tmp); err != nil {
@@ -177,6 +180,14 @@ func Open(o Options) (*Project, error) {
 	}
 	if err := linkPlugin(p.Dir, o.PluginBinary); err != nil {
 		return nil, err
+	}
+	// Pulumi refuses a project whose plugins.providers path is missing, even
+	// for stacks that never use the plugin: until EnsureKubernetesPlugin
+	// links the built plugin there, an empty folder stands in.
+	if _, err := os.Lstat(filepath.Join(p.Dir, KubernetesPluginDir)); errors.Is(err, os.ErrNotExist) {
+		if err := os.MkdirAll(filepath.Join(p.Dir, KubernetesPluginDir), 0o755); err != nil {
+			return nil, fmt.Errorf("plugin dir: %w", err)
+		}
 	}
 	return p, nil
 }

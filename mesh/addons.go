@@ -32,8 +32,9 @@ func Dashboard(addon string) string {
 }
 
 // LocalAddon adapts one of Istio's addon manifests (multi-document YAML) to
-// pre-loaded images: every container whose image is in images gets the
-// local reference and imagePullPolicy Never; containers named in drop are
+// pre-loaded images: every container whose image repository (the reference
+// without its tag) is a key of images gets the local reference and
+// imagePullPolicy Never; containers named in drop are
 // removed (the config reloader beside Prometheus has no image offline and
 // the configuration never changes there). It returns the objects as YAML
 // documents, in their order. yaml.v3 keeps every field it does not touch.
@@ -61,8 +62,9 @@ func LocalAddon(manifest []byte, images map[string]string, drop []string) (strin
 				if cm == nil || contains(drop, fmt.Sprint(cm["name"])) {
 					continue
 				}
-				if ref, ok := images[fmt.Sprint(cm["image"])]; ok {
-					replaced[fmt.Sprint(cm["image"])] = true
+				repo := repository(fmt.Sprint(cm["image"]))
+				if ref, ok := images[repo]; ok {
+					replaced[repo] = true
 					cm["image"], cm["imagePullPolicy"] = ref, "Never"
 				}
 				keep = append(keep, cm)
@@ -82,6 +84,17 @@ func LocalAddon(manifest []byte, images map[string]string, drop []string) (strin
 		}
 	}
 	return out.String(), nil
+}
+
+// repository is an image reference without its tag (or digest).
+func repository(ref string) string {
+	if i := strings.Index(ref, "@"); i >= 0 {
+		ref = ref[:i]
+	}
+	if i := strings.LastIndex(ref, ":"); i > strings.LastIndex(ref, "/") {
+		ref = ref[:i]
+	}
+	return ref
 }
 
 // podSpec is a Deployment's (or other workload's) pod spec, nil for other objects.

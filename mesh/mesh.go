@@ -151,10 +151,16 @@ func Charts(c config.Istio, src Source) []Chart {
 		return Chart{Release: release, Chart: chart, Namespace: ns, Repo: repo, Version: version, Values: values}
 	}
 	istiod := map[string]any{
-		"profile": c.Profile,
 		// Sidecars hold outbound traffic until their proxy is ready, so an
 		// app never starts talking before the mesh can carry it.
 		"meshConfig": map[string]any{"defaultConfig": map[string]any{"holdApplicationUntilProxyStarts": true}},
+	}
+	// The charts' defaults are istioctl's default profile, and the charts
+	// know no "default" or "minimal" file (files/profile-*.yaml; the chart
+	// fails on an unknown one): minimal is base + istiod without a gateway,
+	// which is what these releases are unless ingressGateway is set.
+	if c.Profile != "default" && c.Profile != "minimal" {
+		istiod["profile"] = c.Profile
 	}
 	pilot := map[string]any{}
 	if src.Pilot != "" {

@@ -118,7 +118,7 @@ func TestLocalAddon(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	out, err := LocalAddon(in, map[string]string{"docker.io/prom/prometheus:v3.10.0": "localhost/meshready/prometheus:v3.10.0"},
+	out, err := LocalAddon(in, map[string]string{"docker.io/prom/prometheus": "localhost/meshready/prometheus:v3.16.0"},
 		[]string{"prometheus-server-configmap-reload"})
 	if err != nil {
 		t.Fatal(err)
@@ -127,7 +127,7 @@ func TestLocalAddon(t *testing.T) {
 	if strings.Contains(out, "config-reloader") || strings.Count(out, "imagePullPolicy: Never") != 1 {
 		t.Errorf("reloader kept or image not pinned locally")
 	}
-	if _, err := LocalAddon(in, map[string]string{"docker.io/prom/prometheus:v9": "x"}, nil); err == nil || !strings.Contains(err.Error(), "no container runs") {
+	if _, err := LocalAddon(in, map[string]string{"quay.io/prometheus/prometheus": "x"}, nil); err == nil || !strings.Contains(err.Error(), "no container runs") {
 		t.Errorf("a missing image must be an error: %v", err)
 	}
 	if u, _ := AddonURL("1.28.0", "kiali"); u != "https://raw.githubusercontent.com/istio/istio/release-1.28/samples/addons/kiali.yaml" {

@@ -32,6 +32,8 @@ type Report struct {
 	// Etcd is the etcd configuration bootstrap derived from these measurements,
 	// each flag with why; empty until Kubernetes was bootstrapped.
 	Etcd []EtcdFlag `json:"etcd,omitempty"`
+	// Mesh is what the mesh checks measured (the mesh rows are judged from it).
+	Mesh *MeshResult `json:"mesh,omitempty"`
 }
 
 // EtcdFlag is one etcd flag meshready chose, and why.
@@ -61,13 +63,49 @@ type Claim struct {
 // MeshResult is what a service-mesh measurement found (fortio overhead and
 // convergence runs, METHODS.md). Nil fields were not measured; Unavailable says why.
 type MeshResult struct {
+	// DataPlane says what carried the traffic measured, e.g. "proxyless gRPC
+	// (pilot-agent, no Envoy)"; it qualifies every mesh row.
+	DataPlane string `json:"dataPlane,omitempty"`
 	// ConvergenceP99 is the p99 time until every client sees only the new version.
 	ConvergenceP99 *time.Duration `json:"convergenceP99,omitempty"`
+	// ConvergenceP50 and ConvergenceRuns describe the same runs; Unconverged
+	// counts runs that had not converged at the run's time limit.
+	ConvergenceP50  *time.Duration `json:"convergenceP50,omitempty"`
+	ConvergenceRuns int            `json:"convergenceRuns,omitempty"`
+	Unconverged     int            `json:"unconverged,omitempty"`
+	// Split is the canary split observed against its configured weights.
+	Split *SplitResult `json:"split,omitempty"`
+	// Plaintext is what a client without mTLS got from the mesh's servers.
+	Plaintext *PlaintextResult `json:"plaintext,omitempty"`
 	// PerHopP90 is (p90 with sidecars − p90 without) / 2.
 	PerHopP90 *time.Duration `json:"perHopP90,omitempty"`
 	// MTLSCost is p90 with STRICT mTLS − p90 with mTLS disabled.
 	MTLSCost    *time.Duration `json:"mtlsCost,omitempty"`
 	Unavailable string         `json:"unavailable,omitempty"`
+}
+
+// SplitResult is a canary's observed traffic split.
+type SplitResult struct {
+	Service  string         `json:"service"`
+	Weights  map[string]int `json:"weights"`
+	Observed map[string]int `json:"observed"`
+	Calls    int            `json:"calls"`
+	Errors   int            `json:"errors"`
+	// DeviationPts is the largest |observed share − weight| in percentage points.
+	DeviationPts float64 `json:"deviationPts"`
+	// TolerancePts is the largest deviation that passes.
+	TolerancePts float64 `json:"tolerancePts"`
+	FirstError   string  `json:"firstError,omitempty"`
+}
+
+// PlaintextResult is a plaintext client's calls to a mesh service.
+type PlaintextResult struct {
+	Service string `json:"service"`
+	// Mode is the PeerAuthentication mode in force there (STRICT refuses plaintext).
+	Mode     string `json:"mode"`
+	Calls    int    `json:"calls"`
+	Answered int    `json:"answered"`
+	Error    string `json:"error,omitempty"`
 }
 
 // Option adjusts Evaluate; it keeps Evaluate's signature stable while new
@@ -111,6 +149,7 @@ func Evaluate(region, provider string, nodes []benchmarks.NodeResult, network []
 	for _, n := range nodes {
 		r.Claims = append(r.Claims, cpuSteal(n, th))
 	}
+	r.Mesh = o.mesh
 	r.Claims = append(r.Claims, meshClaims(o.mesh)...)
 	r.Claims = append(r.Claims, networkRTT(nodes, network))
 	for _, n := range nodes {
@@ -214,4 +253,33 @@ func (r *Report) UnmarshalJSON(b []byte) error {
 		Nodes: w.Nodes, Network: w.Network, Claims: w.Claims, Notes: w.Notes, Etcd: w.Etcd,
 	}
 	return nil
+}
+
+// WithMeshResult returns r with the mesh measurements m and its mesh rows
+// judged again from them; every other row is kept.
+func WithMeshResult(r Report, m MeshResult) Report {
+	r.Mesh = &m
+	var claims []Claim
+	at := -1
+	for _, c := range r.Claims {
+		if isMeshClaim(c.ID) {
+			if at < 0 {
+				at = len(claims)
+			}
+			continue
+		}
+		claims = append(claims, c)
+	}
+	if at < 0 {
+		at = len(claims)
+		for i, c := range claims {
+			if c.ID == IDNetworkRTT {
+				at = i
+				break
+			}
+		}
+	}
+	mesh := meshClaims(&m)
+	r.Claims = append(append(append([]Claim{}, claims[:at]...), mesh...), claims[at:]...)
+	return r
 }

@@ -84,7 +84,7 @@ const meshStack = `{"enabled":true,"version":"1.31-alpha.eed52ebb66ad","mtls":"S
 var localMesh = &bundle.Mesh{
 	Version: "1.31-alpha.eed52ebb66ad", Charts: "/cache/istio/manifests/charts", Addons: "../mesh/testdata/addons",
 	Hub: "localhost/meshready", Tag: "1.31-alpha.eed52ebb66ad", Pilot: "pilot", Proxy: "pilot-agent",
-	Prometheus: "localhost/meshready/prometheus:v3.10.0", PrometheusUpstream: "docker.io/prom/prometheus:v3.10.0",
+	Prometheus: "localhost/meshready/prometheus:v3.16.0", PrometheusUpstream: "docker.io/prom/prometheus",
 	Dir:    "/cache/bundle/mesh-1.31-alpha.eed52ebb66ad",
 	Images: []bundle.Image{{Ref: "localhost/meshready/pilot:1.31-alpha.eed52ebb66ad", Path: "/cache/bundle/mesh-1.31-alpha.eed52ebb66ad/images/pilot.tar"}},
 }

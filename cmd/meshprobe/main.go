@@ -1,0 +1,82 @@
+// Command meshprobe is the workload of meshready's proxyless gRPC mesh
+// checks (package mesh/probe), run in pods that Istio injects with its
+// grpc-agent template:
+//
+//	meshprobe serve  -addr :7070 -version v1
+//	meshprobe client -target xds:///echo.demo.svc.cluster.local:7070 \
+//	    -watch xds:///meshprobe-echo.demo.svc.cluster.local:7070 -listen :8080 -rate 100
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/meshready/meshready/mesh/probe"
+)
+
+func main() {
+	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], log); err != nil {
+		fmt.Fprintln(os.Stderr, "meshprobe:", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, args []string, log *slog.Logger) error {
+	if len(args) == 0 {
+		return errors.New("usage: meshprobe serve|client [flags]")
+	}
+	fs := flag.NewFlagSet(args[0], flag.ContinueOnError)
+	switch args[0] {
+	case "serve":
+		addr := fs.String("addr", ":7070", "gRPC listen address")
+		version := fs.String("version", "", "the version label this server answers with")
+		if err := fs.Parse(args[1:]); err != nil {
+			return err
+		}
+		if *version == "" {
+			return errors.New("serve: -version is required")
+		}
+		host, _ := os.Hostname()
+		return probe.Serve(ctx, *addr, *version, host, log)
+	case "client":
+		target := fs.String("target", "", "xds:///<service>.<namespace>.svc.cluster.local:<port>, called on demand (/count)")
+		watch := fs.String("watch", "", "the xDS target called all the time at -rate (/samples)")
+		listen := fs.String("listen", ":8080", "HTTP API address")
+		rate := fs.Int("rate", 100, "background calls per second")
+		if err := fs.Parse(args[1:]); err != nil {
+			return err
+		}
+		if *target == "" || *watch == "" || *rate < 1 {
+			return errors.New("client: -target, -watch and a positive -rate are required")
+		}
+		counter, err := probe.NewClient(*target, log)
+		if err != nil {
+			return err
+		}
+		defer counter.Close()
+		watcher, err := probe.NewClient(*watch, log)
+		if err != nil {
+			return err
+		}
+		defer watcher.Close()
+		go watcher.Run(ctx, *rate)
+		srv := &http.Server{Addr: *listen, Handler: probe.Handler(counter, watcher), ReadHeaderTimeout: 10 * time.Second}
+		go func() { <-ctx.Done(); srv.Close() }()
+		if err := srv.ListenAndServe(); !errors.Is(err, http.ErrServerClosed) {
+			return err
+		}
+		return nil
+	}
+	return fmt.Errorf("unknown command %q: serve or client", args[0])
+}

@@ -1,0 +1,223 @@
+package probe
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"strconv"
+	"sync"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+	xdscreds "google.golang.org/grpc/credentials/xds"
+	testpb "google.golang.org/grpc/interop/grpc_testing"
+	"google.golang.org/grpc/xds"
+)
+
+// The echo service is gRPC's own interop TestService (UnaryCall); the
+// answer's server_id carries the version label, its hostname the pod. A
+// well-kept generated service beats a proto of our own for one call.
+
+type echo struct {
+	testpb.UnimplementedTestServiceServer
+	version, hostname string
+}
+
+func (e echo) UnaryCall(context.Context, *testpb.SimpleRequest) (*testpb.SimpleResponse, error) {
+	return &testpb.SimpleResponse{ServerId: e.version, Hostname: e.hostname}, nil
+}
+
+// Serve runs the echo server on addr as an xDS-managed gRPC server: istiod
+// sends it the inbound listener, and with a STRICT PeerAuthentication the
+// listener demands mTLS with the workload certificate pilot-agent keeps in
+// the pod. Plaintext is accepted only where the mesh's policy allows it
+// (the xDS credentials fall back to insecure only for PERMISSIVE/DISABLE).
+func Serve(ctx context.Context, addr, version, hostname string, log *slog.Logger) error {
+	creds, err := xdscreds.NewServerCredentials(xdscreds.ServerOptions{FallbackCreds: insecure.NewCredentials()})
+	if err != nil {
+		return err
+	}
+	srv, err := xds.NewGRPCServer(grpc.Creds(creds), xds.ServingModeCallback(func(a net.Addr, args xds.ServingModeChangeArgs) {
+		log.Info("serving mode", "addr", a.String(), "mode", args.Mode.String(), "err", args.Err)
+	}))
+	if err != nil {
+		return fmt.Errorf("xds server: %w", err)
+	}
+	testpb.RegisterTestServiceServer(srv, echo{version: version, hostname: hostname})
+	lis, err := net.Listen("tcp", addr)
+	if err != nil {
+		return err
+	}
+	go func() { <-ctx.Done(); srv.Stop() }()
+	return srv.Serve(lis)
+}
+
+// Client calls target (xds:///host:port) through the mesh and keeps its
+// recent samples.
+type Client struct {
+	conn *grpc.ClientConn
+	stub testpb.TestServiceClient
+	log  *slog.Logger
+
+	mu      sync.Mutex
+	samples []Sample // a ring of the last keep samples
+	keep    int
+}
+
+// NewClient dials target with xDS credentials: mTLS with the pod's
+// workload certificate where istiod's cluster config says so.
+func NewClient(target string, log *slog.Logger) (*Client, error) {
+	creds, err := xdscreds.NewClientCredentials(xdscreds.ClientOptions{FallbackCreds: insecure.NewCredentials()})
+	if err != nil {
+		return nil, err
+	}
+	conn, err := grpc.NewClient(target, grpc.WithTransportCredentials(creds))
+	if err != nil {
+		return nil, fmt.Errorf("dial %s: %w", target, err)
+	}
+	return &Client{conn: conn, stub: testpb.NewTestServiceClient(conn), log: log, keep: 200_000}, nil
+}
+
+// Call makes one call and returns its sample.
+func (c *Client) Call(ctx context.Context) Sample {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	r, err := c.stub.UnaryCall(ctx, &testpb.SimpleRequest{})
+	s := Sample{At: time.Now()}
+	if err != nil {
+		s.Err = err.Error()
+	} else {
+		s.Version = r.GetServerId()
+	}
+	return s
+}
+
+// Run calls at rate per second until ctx ends, recording every sample.
+func (c *Client) Run(ctx context.Context, rate int) {
+	tick := time.NewTicker(time.Second / time.Duration(rate))
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+			s := c.Call(ctx)
+			c.mu.Lock()
+			if len(c.samples) >= c.keep {
+				c.samples = c.samples[c.keep/2:]
+			}
+			c.samples = append(c.samples, s)
+			c.mu.Unlock()
+		}
+	}
+}
+
+// Since returns the recorded samples at or after t.
+func (c *Client) Since(t time.Time) []Sample {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var out []Sample
+	for _, s := range c.samples {
+		if !s.At.Before(t) {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// Count makes n calls one after the other and tallies who answered.
+func (c *Client) Count(ctx context.Context, n int) Split {
+	s := Split{Versions: map[string]int{}}
+	for i := 0; i < n && ctx.Err() == nil; i++ {
+		r := c.Call(ctx)
+		s.Calls++
+		if r.Err != "" {
+			s.Errors++
+			if s.FirstError == "" {
+				s.FirstError = r.Err
+			}
+			continue
+		}
+		s.Versions[r.Version]++
+	}
+	return s
+}
+
+// Plaintext calls addr (host:port, resolved by DNS, no xDS) n times without
+// TLS, as a client outside the mesh would, and tallies the answers.
+func Plaintext(ctx context.Context, addr string, n int) Split {
+	s := Split{Versions: map[string]int{}}
+	conn, err := grpc.NewClient("dns:///"+addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		return Split{Calls: n, Errors: n, FirstError: err.Error()}
+	}
+	defer conn.Close()
+	stub := testpb.NewTestServiceClient(conn)
+	for i := 0; i < n; i++ {
+		cctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+		r, err := stub.UnaryCall(cctx, &testpb.SimpleRequest{})
+		cancel()
+		s.Calls++
+		if err != nil {
+			s.Errors++
+			if s.FirstError == "" {
+				s.FirstError = err.Error()
+			}
+			continue
+		}
+		s.Versions[r.GetServerId()]++
+	}
+	return s
+}
+
+// Handler is a probe client pod's HTTP API, which the checks reach through
+// the API server's pod proxy: counter makes calls on demand (the canary's
+// service), watcher calls all the time (the convergence service).
+//
+//	GET /samples?since=<unix ns>   watcher's samples since then (JSON)
+//	GET /count?n=<calls>           n calls by counter now, tallied (JSON Split)
+//	GET /plaintext?addr=<host:port>&n=<calls>  plaintext calls, tallied
+func Handler(counter, watcher *Client) http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /samples", func(w http.ResponseWriter, r *http.Request) {
+		ns, err := strconv.ParseInt(r.URL.Query().Get("since"), 10, 64)
+		if err != nil {
+			http.Error(w, "since: unix nanoseconds", http.StatusBadRequest)
+			return
+		}
+		reply(w, watcher.Since(time.Unix(0, ns)))
+	})
+	mux.HandleFunc("GET /count", func(w http.ResponseWriter, r *http.Request) {
+		n, err := strconv.Atoi(r.URL.Query().Get("n"))
+		if err != nil || n < 1 || n > 100_000 {
+			http.Error(w, "n: 1..100000 calls", http.StatusBadRequest)
+			return
+		}
+		reply(w, counter.Count(r.Context(), n))
+	})
+	mux.HandleFunc("GET /plaintext", func(w http.ResponseWriter, r *http.Request) {
+		n, err := strconv.Atoi(r.URL.Query().Get("n"))
+		if err != nil || n < 1 || n > 100 {
+			http.Error(w, "n: 1..100 calls", http.StatusBadRequest)
+			return
+		}
+		reply(w, Plaintext(r.Context(), r.URL.Query().Get("addr"), n))
+	})
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok\n")) })
+	return mux
+}
+
+func reply(w http.ResponseWriter, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	if err := json.NewEncoder(w).Encode(v); err != nil && !errors.Is(err, http.ErrHandlerTimeout) {
+		http.Error(w, err.Error(), http.StatusInternalServerError)
+	}
+}
+
+// Close closes the client's connection.
+func (c *Client) Close() error { return c.conn.Close() }

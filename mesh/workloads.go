@@ -1,0 +1,128 @@
+package mesh
+
+import (
+	"fmt"
+	"sort"
+
+	"github.com/meshready/meshready/config"
+)
+
+// ProbePort is the echo servers' gRPC port.
+const ProbePort = 7070
+
+// ProbeHTTPPort is the probe clients' HTTP API (mesh/probe.Handler).
+const ProbeHTTPPort = 8080
+
+// ProbeTarget is the xDS target of a service: what a proxyless client dials.
+func ProbeTarget(service, namespace string) string {
+	return fmt.Sprintf("xds:///%s.%s.svc.cluster.local:%d", service, namespace, ProbePort)
+}
+
+// ConvergenceService is the second Service over a canary's echo pods, whose
+// routes the convergence check owns and flips (the canary's own
+// VirtualService stays as configured).
+func ConvergenceService(service string) string { return "meshprobe-" + service }
+
+// ProbeClient is the name of a canary's probe client DaemonSet.
+func ProbeClient(service string) string { return "meshprobe-client-" + service }
+
+// proxyless marks a pod for Istio's grpc-agent injection template: pilot-agent
+// without Envoy, serving the xDS bootstrap and the workload certificates to
+// the gRPC library in the app container. tlsMode tells clients the pod speaks
+// mTLS (the template cannot set it: Istio leaves it to the user).
+func proxyless(labels map[string]any) map[string]any {
+	labels["security.istio.io/tlsMode"] = "istio"
+	return map[string]any{
+		"labels": labels,
+		"annotations": map[string]any{
+			"inject.istio.io/templates": "grpc-agent",
+			"proxy.istio.io/config":     `{"holdApplicationUntilProxyStarts": true}`,
+		},
+	}
+}
+
+// ProbeWorkloads are the proxyless gRPC workloads of one canary entry, for
+// the checks where no Envoy exists: per subset an echo Deployment answering
+// with its version label, the Service the canary routes, a second Service
+// over the same pods with a DestinationRule for the convergence check, and
+// a client on every node (DaemonSet) that calls through xDS. image is the
+// meshprobe image, pullPolicy Never where it is pre-loaded.
+func ProbeWorkloads(cn config.Canary, image, pullPolicy string) []map[string]any {
+	ns, svc := cn.Namespace, cn.Service
+	subsets := make([]string, 0, len(cn.Subsets))
+	for s := range cn.Subsets {
+		subsets = append(subsets, s)
+	}
+	sort.Strings(subsets)
+	meta := func(name string) map[string]any {
+		return map[string]any{"name": name, "namespace": ns, "labels": map[string]any{"app.kubernetes.io/managed-by": "meshready"}}
+	}
+	container := func(name string, args []any, port int, portName string) map[string]any {
+		return map[string]any{"name": name, "image": image, "imagePullPolicy": pullPolicy, "args": args,
+			"ports": []any{map[string]any{"containerPort": port, "name": portName}}}
+	}
+	var out []map[string]any
+	for _, s := range subsets {
+		labels := map[string]any{"app": svc, "version": s}
+		out = append(out, map[string]any{
+			"apiVersion": "apps/v1", "kind": "Deployment", "metadata": meta(svc+"-"+s),
+			"spec": map[string]any{
+				"replicas": 1,
+				"selector": map[string]any{"matchLabels": map[string]any{"app": svc, "version": s}},
+				"template": map[string]any{
+					"metadata": proxyless(labels),
+					"spec": map[string]any{"containers": []any{container("echo",
+						[]any{"serve", "-addr", fmt.Sprintf(":%d", ProbePort), "-version", s}, ProbePort, "grpc")}},
+				},
+			},
+		})
+	}
+	service := func(name string) map[string]any {
+		return map[string]any{
+			"apiVersion": "v1", "kind": "Service", "metadata": meta(name),
+			"spec": map[string]any{"selector": map[string]any{"app": svc},
+				"ports": []any{map[string]any{"name": "grpc", "port": ProbePort, "targetPort": ProbePort, "appProtocol": "grpc"}}},
+		}
+	}
+	out = append(out, service(svc), service(ConvergenceService(svc)))
+	conv := ConvergenceService(svc)
+	var dsubsets []any
+	for _, s := range subsets {
+		dsubsets = append(dsubsets, map[string]any{"name": s, "labels": map[string]any{"version": s}})
+	}
+	out = append(out, map[string]any{
+		"apiVersion": "networking.istio.io/v1", "kind": "DestinationRule", "metadata": meta(conv),
+		"spec": map[string]any{"host": fmt.Sprintf("%s.%s.svc.cluster.local", conv, ns), "subsets": dsubsets},
+	})
+	client := ProbeClient(svc)
+	out = append(out, map[string]any{
+		"apiVersion": "apps/v1", "kind": "DaemonSet", "metadata": meta(client),
+		"spec": map[string]any{
+			"selector": map[string]any{"matchLabels": map[string]any{"app": client}},
+			"template": map[string]any{
+				"metadata": proxyless(map[string]any{"app": client}),
+				"spec": map[string]any{
+					// On control planes too: the method wants a client on each node.
+					"tolerations": []any{map[string]any{"key": "node-role.kubernetes.io/control-plane", "operator": "Exists", "effect": "NoSchedule"}},
+					"containers": []any{container("client", []any{"client",
+						"-target", ProbeTarget(svc, ns), "-watch", ProbeTarget(conv, ns),
+						"-listen", fmt.Sprintf(":%d", ProbeHTTPPort), "-rate", "100"}, ProbeHTTPPort, "http")},
+				},
+			},
+		},
+	})
+	return out
+}
+
+// ConvergenceRoute is the convergence Service's VirtualService sending all
+// traffic to subset to (the check applies it, flipping between two subsets).
+func ConvergenceRoute(service, namespace, to string) map[string]any {
+	host := fmt.Sprintf("%s.%s.svc.cluster.local", ConvergenceService(service), namespace)
+	return map[string]any{
+		"apiVersion": "networking.istio.io/v1", "kind": "VirtualService",
+		"metadata": map[string]any{"name": ConvergenceService(service), "namespace": namespace,
+			"labels": map[string]any{"app.kubernetes.io/managed-by": "meshready-checks"}},
+		"spec": map[string]any{"hosts": []any{host}, "http": []any{map[string]any{"route": []any{
+			map[string]any{"destination": map[string]any{"host": host, "subset": to}, "weight": 100}}}}},
+	}
+}
