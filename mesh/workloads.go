@@ -65,7 +65,7 @@ func ProbeWorkloads(cn config.Canary, image, pullPolicy string) []map[string]any
 	for _, s := range subsets {
 		labels := map[string]any{"app": svc, "version": s}
 		out = append(out, map[string]any{
-			"apiVersion": "apps/v1", "kind": "Deployment", "metadata": meta(svc+"-"+s),
+			"apiVersion": "apps/v1", "kind": "Deployment", "metadata": meta(svc + "-" + s),
 			"spec": map[string]any{
 				"replicas": 1,
 				"selector": map[string]any{"matchLabels": map[string]any{"app": svc, "version": s}},
