@@ -271,6 +271,9 @@ func (v *validator) proxyless(c *Config) {
 	if !c.Istio.ProxylessChecks {
 		return
 	}
+	if c.Provider != "local" {
+		v.add("istio.proxylessChecks", "only the local stack builds the probe's image; real clusters have Envoy sidecars")
+	}
 	if len(c.Canary) == 0 {
 		v.add("istio.proxylessChecks", "needs a canary entry: the checks run against the canary's services")
 	}

@@ -134,3 +134,17 @@ func TestLocalAddon(t *testing.T) {
 		t.Errorf("addon URL %s", u)
 	}
 }
+
+// TestProbeWorkloads pins the proxyless workloads of a canary: an echo
+// Deployment per subset with the grpc-agent template, the two Services, the
+// convergence DestinationRule and the clients' DaemonSet.
+func TestProbeWorkloads(t *testing.T) {
+	objs := ProbeWorkloads(config.Canary{Service: "echo", Namespace: "demo", Subsets: map[string]int{"v2": 10, "v1": 90}},
+		"localhost/meshready/meshprobe:0123456789ab", "Never")
+	objs = append(objs, ConvergenceRoute("echo", "demo", "v2"))
+	b, err := yaml.Marshal(objs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	golden.Check(t, "testdata/probe-workloads.yaml", b)
+}

@@ -36,6 +36,8 @@ type meshSource struct {
 	// in neither come from Istio's release (AddonURL).
 	Addons  map[string]string
 	Missing map[string]string
+	// Probe is the meshprobe image of the proxyless checks (local).
+	Probe string
 }
 
 // meshCluster is what the mesh is installed on: the cluster's kubeconfig,
@@ -46,6 +48,8 @@ type meshCluster struct {
 	SSHPrivateKey pulumi.StringOutput
 	IdentityFile  string
 	Cluster       pulumi.Resource
+	// ReportDir is the region report the checks add their rows to.
+	ReportDir string
 }
 
 // meshComponents are what newMesh registers, for outputs and tests.
@@ -55,6 +59,7 @@ type meshComponents struct {
 	Policy     *meshComponent
 	Canary     *meshComponent
 	Addons     *meshComponent
+	Checks     *meshComponent
 	// Dashboards tells, per addon, how to open it (or why it is not there).
 	Dashboards pulumi.StringMap
 }
@@ -184,10 +189,13 @@ func newMesh(ctx *pulumi.Context, cfg *config.Config, cl meshCluster, src meshSo
 	if out.Policy, err = component(ctx, "meshready:mesh:Policy", "mtls", pulumi.Parent(root)); err != nil {
 		return nil, err
 	}
+	var routed []pulumi.Resource // policies and routes, which the checks need in force
 	for _, pa := range mesh.PeerAuthentications(cfg.Istio) {
-		if err := customResource(ctx, pa, in(out.Policy, after...)); err != nil {
+		r, err := customResource(ctx, pa, in(out.Policy, after...))
+		if err != nil {
 			return nil, err
 		}
+		routed = append(routed, r)
 	}
 	if err := ctx.RegisterResourceOutputs(out.Policy, pulumi.Map{"mode": pulumi.String(cfg.Istio.MTLS)}); err != nil {
 		return nil, err
@@ -201,9 +209,11 @@ func newMesh(ctx *pulumi.Context, cfg *config.Config, cl meshCluster, src meshSo
 			return nil, err
 		}
 		for _, o := range []mesh.Object{rule, route} {
-			if err := customResource(ctx, o, in(out.Canary, after...)); err != nil {
+			r, err := customResource(ctx, o, in(out.Canary, after...))
+			if err != nil {
 				return nil, err
 			}
+			routed = append(routed, r)
 		}
 	}
 	if err := ctx.RegisterResourceOutputs(out.Canary, pulumi.Map{"splits": pulumi.Int(len(cfg.Canary))}); err != nil {
@@ -239,23 +249,65 @@ func newMesh(ctx *pulumi.Context, cfg *config.Config, cl meshCluster, src meshSo
 		return nil, err
 	}
 	out.Dashboards = dashboards
+
+	// 6. Proxyless checks (local stack): meshready's gRPC echo as each canary
+	// service, clients on every node, and the checks through them.
+	if cfg.Istio.ProxylessChecks {
+		if out.Checks, err = component(ctx, "meshready:mesh:Checks", "checks", pulumi.Parent(root)); err != nil {
+			return nil, err
+		}
+		for _, cn := range cfg.Canary {
+			name := "probe-" + cn.Namespace + "-" + cn.Service
+			objs := pulumi.Array{}
+			for _, o := range mesh.ProbeWorkloads(cn, src.Probe, "Never") {
+				objs = append(objs, pulumi.ToMap(o))
+			}
+			workloads, err := yamlv2.NewConfigGroup(ctx, name, &yamlv2.ConfigGroupArgs{Objs: objs},
+				in(out.Checks, append(append([]pulumi.Resource{&preflight}, after...), routed...)...)...)
+			if err != nil {
+				return nil, fmt.Errorf("probe workloads %s/%s: %w", cn.Namespace, cn.Service, err)
+			}
+			mode := cfg.Istio.MTLS
+			if m, ok := cfg.Istio.NamespaceMTLS[cn.Namespace]; ok {
+				mode = m
+			}
+			props := pulumi.Map{
+				"nodes": cl.Nodes, "sshPrivateKey": pulumi.ToSecret(cl.SSHPrivateKey),
+				"namespace": pulumi.String(cn.Namespace), "service": pulumi.String(cn.Service),
+				"weights": pulumi.ToIntMap(cn.Subsets), "mtls": pulumi.String(mode),
+				"calls": pulumi.Int(2000), "runs": pulumi.Int(20), "tolerancePts": pulumi.Float64(3),
+				"image": pulumi.String(src.Probe), "reportDir": pulumi.String(cl.ReportDir),
+			}
+			if cl.IdentityFile != "" {
+				props["identityFile"] = pulumi.String(cl.IdentityFile)
+			}
+			var checks pulumi.CustomResourceState
+			if err := ctx.RegisterResource("meshready:mesh:Checks", cn.Namespace+"-"+cn.Service, props, &checks,
+				pulumi.Parent(out.Checks), pulumi.DependsOn([]pulumi.Resource{workloads})); err != nil {
+				return nil, fmt.Errorf("mesh checks %s/%s: %w", cn.Namespace, cn.Service, err)
+			}
+		}
+		if err := ctx.RegisterResourceOutputs(out.Checks, pulumi.Map{}); err != nil {
+			return nil, err
+		}
+	}
 	return &out, ctx.RegisterResourceOutputs(root, pulumi.Map{"dashboards": dashboards})
 }
 
 // customResource registers an Istio object; its Pulumi name carries kind,
 // namespace and name, unique in the stack.
-func customResource(ctx *pulumi.Context, o mesh.Object, opts []pulumi.ResourceOption) error {
+func customResource(ctx *pulumi.Context, o mesh.Object, opts []pulumi.ResourceOption) (pulumi.Resource, error) {
 	name := fmt.Sprintf("%s-%s-%s", o.Kind, o.Namespace, o.Name)
-	_, err := apiextensions.NewCustomResource(ctx, name, &apiextensions.CustomResourceArgs{
+	r, err := apiextensions.NewCustomResource(ctx, name, &apiextensions.CustomResourceArgs{
 		ApiVersion:  pulumi.String(o.APIVersion),
 		Kind:        pulumi.String(o.Kind),
 		Metadata:    &metav1.ObjectMetaArgs{Name: pulumi.String(o.Name), Namespace: pulumi.String(o.Namespace)},
 		OtherFields: kubernetes.UntypedArgs{"spec": o.Spec},
 	}, opts...)
 	if err != nil {
-		return fmt.Errorf("%s %s/%s: %w", o.Kind, o.Namespace, o.Name, err)
+		return nil, fmt.Errorf("%s %s/%s: %w", o.Kind, o.Namespace, o.Name, err)
 	}
-	return nil
+	return r, nil
 }
 
 // meshSource is where the stack's mesh comes from: Istio's repositories for
@@ -285,7 +337,7 @@ func (env Env) meshSource(ctx *pulumi.Context, cfg *config.Config) (meshSource, 
 	}
 	src := meshSource{
 		Source: mesh.Source{Charts: m.Charts, Hub: m.Hub, Tag: m.Tag, PullPolicy: "Never", Pilot: m.Pilot, Proxy: m.Proxy},
-		Addons: map[string]string{}, Missing: map[string]string{},
+		Addons: map[string]string{}, Missing: map[string]string{}, Probe: m.Probe,
 	}
 	for _, im := range m.Images {
 		// Local machines see <cache>/bundle at local.BundleMount.

@@ -95,7 +95,7 @@ func Pipeline(ctx *pulumi.Context, cfg *config.Config, env Env) error {
 				return err
 			}
 			m, err := newMesh(ctx, cfg, meshCluster{Kubeconfig: cl.Kubeconfig, Nodes: pool.Nodes, SSHPrivateKey: pool.SSHPrivateKey,
-				IdentityFile: cfg.SSH.IdentityFile, Cluster: cl}, src, pulumi.Parent(region))
+				IdentityFile: cfg.SSH.IdentityFile, Cluster: cl, ReportDir: reportDir}, src, pulumi.Parent(region))
 			if err != nil {
 				return err
 			}

@@ -77,7 +77,7 @@ func TestBadConfigRegistersNothing(t *testing.T) {
 	}
 }
 
-const meshStack = `{"enabled":true,"version":"1.31-alpha.eed52ebb66ad","mtls":"STRICT","injectNamespaces":["demo","shop"],"namespaceMTLS":{"shop":"PERMISSIVE"}}`
+const meshStack = `{"enabled":true,"version":"1.31-alpha.eed52ebb66ad","mtls":"STRICT","injectNamespaces":["demo","shop"],"namespaceMTLS":{"shop":"PERMISSIVE"},"proxylessChecks":true}`
 
 // localMesh stands for a built local mesh bundle; its addon manifests are
 // the copy of Istio's in mesh/testdata.
@@ -85,6 +85,7 @@ var localMesh = &bundle.Mesh{
 	Version: "1.31-alpha.eed52ebb66ad", Charts: "/cache/istio/manifests/charts", Addons: "../mesh/testdata/addons",
 	Hub: "localhost/meshready", Tag: "1.31-alpha.eed52ebb66ad", Pilot: "pilot", Proxy: "pilot-agent",
 	Prometheus: "localhost/meshready/prometheus:v3.16.0", PrometheusUpstream: "docker.io/prom/prometheus",
+	Probe:  "localhost/meshready/meshprobe:0123456789ab",
 	Dir:    "/cache/bundle/mesh-1.31-alpha.eed52ebb66ad",
 	Images: []bundle.Image{{Ref: "localhost/meshready/pilot:1.31-alpha.eed52ebb66ad", Path: "/cache/bundle/mesh-1.31-alpha.eed52ebb66ad/images/pilot.tar"}},
 }
@@ -129,6 +130,21 @@ func TestMeshGraph(t *testing.T) {
 	if deps := strings.Join(inj.RegisterRPC.GetDependencies(), " "); inj.Inputs["namespace"].StringValue() != "demo" ||
 		!strings.Contains(deps, "Namespace::demo") || !strings.Contains(deps, "::istiod") {
 		t.Errorf("demo's restart-on-join: namespace %v, deps %s", inj.Inputs["namespace"], deps)
+	}
+	probe := g.byName["kubernetes:yaml/v2:ConfigGroup::probe-demo-echo"]
+	if objs := probe.Inputs["objs"].ArrayValue(); len(objs) != 6 {
+		t.Errorf("probe workloads: %d objects, want 2 Deployments, 2 Services, a DestinationRule and a DaemonSet", len(objs))
+	}
+	checks := g.byName["meshready:mesh:Checks::demo-echo"]
+	if w := checks.Inputs["weights"].ObjectValue(); w["v1"].NumberValue() != 90 || checks.Inputs["mtls"].StringValue() != "STRICT" ||
+		checks.Inputs["image"].StringValue() != "localhost/meshready/meshprobe:0123456789ab" {
+		t.Errorf("checks inputs %v", checks.Inputs)
+	}
+	if deps := strings.Join(checks.RegisterRPC.GetDependencies(), " "); !strings.Contains(deps, "ConfigGroup::probe-demo-echo") {
+		t.Errorf("the checks do not wait for their workloads: %s", deps)
+	}
+	if deps := strings.Join(probe.RegisterRPC.GetDependencies(), " "); !strings.Contains(deps, "VirtualService-demo-echo") {
+		t.Errorf("the probe workloads do not wait for the routes: %s", deps)
 	}
 	if _, ok := g.byName["kubernetes:yaml/v2:ConfigGroup::prometheus"]; !ok {
 		t.Error("no Prometheus addon")

@@ -1,0 +1,305 @@
+package provider
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/url"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
+	"github.com/pulumi/pulumi/sdk/v3/go/common/resource/plugin"
+	"github.com/pulumi/pulumi/sdk/v3/go/common/tokens"
+
+	"github.com/meshready/meshready/bootstrap"
+	"github.com/meshready/meshready/mesh"
+	"github.com/meshready/meshready/mesh/probe"
+	"github.com/meshready/meshready/remote"
+	"github.com/meshready/meshready/report"
+)
+
+// ChecksType is the proxyless gRPC mesh checks of one canary (METHODS.md,
+// mesh convergence; the issue's split and STRICT checks): run with kubectl
+// on a control plane against meshready's probe workloads, written into the
+// region report. They run again whenever an input changes (new weights, a
+// new mTLS mode, a new probe image). A check that finds the mesh wrong is a
+// FAIL row in the report and a warning, not a failed up; a check that
+// cannot run (pods never ready) fails the up with the reason.
+const ChecksType tokens.Type = "meshready:mesh:Checks"
+
+// ChecksInputs are a Checks' inputs.
+type ChecksInputs struct {
+	Nodes         []SuiteNode    `json:"nodes"`
+	SSHPrivateKey string         `json:"sshPrivateKey,omitempty"`
+	IdentityFile  string         `json:"identityFile,omitempty"`
+	Namespace     string         `json:"namespace"`
+	Service       string         `json:"service"`
+	Weights       map[string]int `json:"weights"`
+	// MTLS is the PeerAuthentication mode in force in Namespace.
+	MTLS string `json:"mtls"`
+	// Calls is how many calls the split check makes; Runs how many
+	// convergence runs; TolerancePts the split's allowed deviation.
+	Calls        int     `json:"calls"`
+	Runs         int     `json:"runs"`
+	TolerancePts float64 `json:"tolerancePts"`
+	// Image is the probe image (a new one means new pods: check again).
+	Image     string `json:"image"`
+	ReportDir string `json:"reportDir,omitempty"`
+}
+
+// checker runs kubectl on a control plane.
+type checker struct {
+	cp  bootstrap.Node
+	in  ChecksInputs
+	log func(msg string, args ...any)
+}
+
+func (c checker) kubectl(ctx context.Context, args string) (string, error) {
+	res, err := c.cp.Runner.Run(ctx, kubectl+" "+args)
+	if err != nil {
+		return "", fmt.Errorf("%s: kubectl %s: %w", c.cp.Name, args, err)
+	}
+	return string(res.Stdout), nil
+}
+
+// client asks a probe client pod's HTTP API through the API server's pod proxy.
+func (c checker) client(ctx context.Context, pod, path string, v any) error {
+	out, err := c.kubectl(ctx, fmt.Sprintf("get --raw '/api/v1/namespaces/%s/pods/%s:%d/proxy%s'", c.in.Namespace, pod, mesh.ProbeHTTPPort, path))
+	if err != nil {
+		return err
+	}
+	if err := json.Unmarshal([]byte(out), v); err != nil {
+		return fmt.Errorf("%s: probe client %s%s: %w", c.cp.Name, pod, path, err)
+	}
+	return nil
+}
+
+// route points the convergence Service at subset to (server-side apply).
+func (c checker) route(ctx context.Context, to string) error {
+	b, err := json.Marshal(mesh.ConvergenceRoute(c.in.Service, c.in.Namespace, to))
+	if err != nil {
+		return err
+	}
+	file := "/run/meshready-checks-" + c.in.Namespace + "-" + c.in.Service + ".json"
+	if err := c.cp.Runner.Upload(ctx, file, b, 0o600); err != nil {
+		return fmt.Errorf("%s: %w", c.cp.Name, err)
+	}
+	_, err = c.kubectl(ctx, "apply --server-side --field-manager meshready-checks -f "+file)
+	return err
+}
+
+// samples reads every client's samples since t.
+func (c checker) samples(ctx context.Context, pods []string, since time.Time) (map[string][]probe.Sample, error) {
+	out := map[string][]probe.Sample{}
+	for _, p := range pods {
+		var s []probe.Sample
+		if err := c.client(ctx, p, "/samples?since="+fmt.Sprint(since.UnixNano()), &s); err != nil {
+			return nil, err
+		}
+		out[p] = s
+	}
+	return out, nil
+}
+
+// settle waits until every client gets only subset to over a whole second
+// after since, and returns when the last of them did (ok false at the limit).
+func (c checker) settle(ctx context.Context, pods []string, since time.Time, to string, limit time.Duration) (first, last time.Time, ok bool, err error) {
+	deadline := time.Now().Add(limit)
+	for {
+		all, err := c.samples(ctx, pods, since)
+		if err != nil {
+			return first, last, false, err
+		}
+		first, last, ok = time.Time{}, time.Time{}, true
+		for _, p := range pods {
+			f, conv, done := probe.Converged(all[p], since, to, time.Second)
+			if !f.IsZero() && (first.IsZero() || f.Before(first)) {
+				first = f
+			}
+			if !done {
+				ok = false
+				break
+			}
+			if conv.After(last) {
+				last = conv
+			}
+		}
+		if ok || time.Now().After(deadline) {
+			return first, last, ok, nil
+		}
+		select {
+		case <-ctx.Done():
+			return first, last, false, ctx.Err()
+		case <-time.After(250 * time.Millisecond):
+		}
+	}
+}
+
+// run does the checks and returns what they found.
+func (c checker) run(ctx context.Context) (report.MeshResult, error) {
+	in := c.in
+	res := report.MeshResult{DataPlane: "proxyless gRPC: pilot-agent, no Envoy"}
+	subsets := make([]string, 0, len(in.Weights))
+	for s := range in.Weights {
+		subsets = append(subsets, s)
+	}
+	sort.Strings(subsets)
+	client := mesh.ProbeClient(in.Service)
+	c.log("waiting for the probe workloads", "namespace", in.Namespace, "service", in.Service)
+	for _, s := range subsets {
+		if _, err := c.kubectl(ctx, fmt.Sprintf("--namespace %s rollout status deployment/%s-%s --timeout=300s", in.Namespace, in.Service, s)); err != nil {
+			return res, err
+		}
+	}
+	if _, err := c.kubectl(ctx, fmt.Sprintf("--namespace %s rollout status daemonset/%s --timeout=300s", in.Namespace, client)); err != nil {
+		return res, err
+	}
+	out, err := c.kubectl(ctx, fmt.Sprintf("--namespace %s get pods -l app=%s --field-selector=status.phase=Running -o jsonpath='{.items[*].metadata.name}'", in.Namespace, client))
+	if err != nil {
+		return res, err
+	}
+	pods := strings.Fields(out)
+	if len(pods) == 0 {
+		return res, fmt.Errorf("%s: no running probe client in %s", c.cp.Name, in.Namespace)
+	}
+
+	// 1. The split: warm up until calls succeed (the client's xDS routes
+	// arrive after the pod is ready), then count.
+	var split probe.Split
+	for deadline := time.Now().Add(2 * time.Minute); ; {
+		if err := c.client(ctx, pods[0], "/count?n=20", &split); err != nil {
+			return res, err
+		}
+		if split.Errors == 0 || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(time.Second)
+	}
+	if err := c.client(ctx, pods[0], fmt.Sprintf("/count?n=%d", in.Calls), &split); err != nil {
+		return res, err
+	}
+	res.Split = &report.SplitResult{Service: in.Namespace + "/" + in.Service, Weights: in.Weights, Observed: split.Versions,
+		Calls: split.Calls, Errors: split.Errors, FirstError: split.FirstError,
+		DeviationPts: probe.Deviation(split, in.Weights), TolerancePts: in.TolerancePts}
+	c.log("canary split", "observed", split.Versions, "calls", split.Calls, "errors", split.Errors, "deviation_pts", res.Split.DeviationPts)
+
+	// 2. A plaintext client (no xDS, no TLS) against the same service.
+	var plain probe.Split
+	addr := fmt.Sprintf("%s.%s.svc.cluster.local:%d", in.Service, in.Namespace, mesh.ProbePort)
+	if err := c.client(ctx, pods[0], "/plaintext?n=5&addr="+url.QueryEscape(addr), &plain); err != nil {
+		return res, err
+	}
+	res.Plaintext = &report.PlaintextResult{Service: in.Namespace + "/" + in.Service, Mode: in.MTLS,
+		Calls: plain.Calls, Answered: plain.Calls - plain.Errors, Error: plain.FirstError}
+	c.log("plaintext calls", "mode", in.MTLS, "answered", res.Plaintext.Answered, "of", plain.Calls)
+
+	// 3. Convergence: all traffic to the first subset, then at T0 to the
+	// last; T_conv is when every client last began a whole second of answers
+	// from it (samples carry the clients' clocks; local nodes share the
+	// host's, real ones need NTP). Each run is bounded by the FAIL band x2.
+	from, to := subsets[0], subsets[len(subsets)-1]
+	limit := 30 * time.Second
+	var convs []time.Duration
+	for i := 0; i < in.Runs; i++ {
+		start := time.Now()
+		if err := c.route(ctx, from); err != nil {
+			return res, err
+		}
+		if _, _, ok, err := c.settle(ctx, pods, start, from, limit); err != nil {
+			return res, err
+		} else if !ok {
+			return res, fmt.Errorf("%s: convergence run %d: clients did not settle on %s within %s", c.cp.Name, i+1, from, limit)
+		}
+		t0 := time.Now()
+		if err := c.route(ctx, to); err != nil {
+			return res, err
+		}
+		_, last, ok, err := c.settle(ctx, pods, t0, to, limit)
+		if err != nil {
+			return res, err
+		}
+		res.ConvergenceRuns++
+		if !ok {
+			res.Unconverged++
+			convs = append(convs, limit)
+			continue
+		}
+		convs = append(convs, last.Sub(t0))
+	}
+	if _, err := c.kubectl(ctx, fmt.Sprintf("--namespace %s delete virtualservice %s --ignore-not-found", in.Namespace, mesh.ConvergenceService(in.Service))); err != nil {
+		return res, err
+	}
+	if len(convs) > 0 {
+		p99, _ := probe.Percentile(convs, 99)
+		p50, _ := probe.Percentile(convs, 50)
+		res.ConvergenceP99, res.ConvergenceP50 = &p99, &p50
+		c.log("convergence", "runs", len(convs), "p50", p50.Round(time.Millisecond).String(), "p99", p99.Round(time.Millisecond).String())
+	}
+	res.Unavailable = "no Envoy binary exists offline: proxyless gRPC has no proxy hop, so per-hop latency and the mTLS cost of a proxy are not measurable here"
+	return res, nil
+}
+
+func (p *Provider) checks(ctx context.Context, props resource.PropertyMap) (resource.PropertyMap, error) {
+	in, err := decode[ChecksInputs](props, "mesh checks")
+	if err != nil {
+		return nil, err
+	}
+	cp, done, err := p.controlPlane(ctx, in.Nodes, remote.Auth{PrivateKey: []byte(in.SSHPrivateKey), IdentityFile: in.IdentityFile})
+	if err != nil {
+		return nil, fmt.Errorf("mesh checks: %w", err)
+	}
+	defer done()
+	c := checker{cp: cp, in: in, log: func(msg string, args ...any) { p.log.Info(msg, args...) }}
+	res, err := c.run(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("mesh checks of %s/%s: %w", in.Namespace, in.Service, err)
+	}
+	if sp := res.Split; sp.DeviationPts > sp.TolerancePts {
+		p.log.Warn("the canary split is off its weights", "service", sp.Service, "observed", sp.Observed, "weights", sp.Weights, "errors", sp.Errors)
+	}
+	if pt := res.Plaintext; pt.Mode == "STRICT" && pt.Answered > 0 {
+		p.log.Warn("STRICT mTLS answered plaintext calls", "service", pt.Service, "answered", pt.Answered)
+	}
+	if in.ReportDir != "" {
+		if rep, err := report.Read(in.ReportDir); err == nil {
+			if err := report.Write(in.ReportDir, report.WithMeshResult(rep, res)); err != nil {
+				p.log.Warn("could not add the mesh checks to the report", "dir", in.ReportDir, "err", err)
+			}
+		} else {
+			p.log.Warn("no region report to add the mesh checks to (benchmarks off?)", "dir", in.ReportDir, "err", err)
+		}
+	}
+	b, err := json.Marshal(res)
+	if err != nil {
+		return nil, err
+	}
+	var m map[string]any
+	if err := json.Unmarshal(b, &m); err != nil {
+		return nil, err
+	}
+	out := props.Copy()
+	out["results"] = resource.NewPropertyValue(m)
+	return out, nil
+}
+
+func (p *Provider) createChecks(ctx context.Context, req plugin.CreateRequest) (plugin.CreateResponse, error) {
+	out, err := p.checks(ctx, req.Properties)
+	if err != nil {
+		return plugin.CreateResponse{}, err
+	}
+	in, _ := decode[ChecksInputs](req.Properties, "mesh checks")
+	return plugin.CreateResponse{ID: resource.ID(in.Namespace + "-" + in.Service), Properties: out, Status: resource.StatusOK}, nil
+}
+
+func (p *Provider) updateChecks(ctx context.Context, req plugin.UpdateRequest) (plugin.UpdateResponse, error) {
+	if req.Preview {
+		return plugin.UpdateResponse{Properties: req.NewInputs, Status: resource.StatusOK}, nil
+	}
+	out, err := p.checks(ctx, req.NewInputs)
+	if err != nil {
+		return plugin.UpdateResponse{}, err
+	}
+	return plugin.UpdateResponse{Properties: out, Status: resource.StatusOK}, nil
+}
