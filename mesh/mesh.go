@@ -74,8 +74,11 @@ func Host(service, namespace string) string {
 // Canary renders one split: a DestinationRule with a subset per version
 // (pods labelled version=<subset>) and a VirtualService sending each subset
 // its weight. Subsets are sorted, so a config re-read in another order
-// renders the same objects (and up changes nothing).
-func Canary(cn config.Canary) (rule, route Object, err error) {
+// renders the same objects (and up changes nothing). With mtls STRICT (the
+// mode in force in the namespace) the rule says ISTIO_MUTUAL: what Istio's
+// auto mTLS picks for sidecars anyway, and what proxyless gRPC clients need
+// spelled out (they have no auto mTLS; Istio's proxyless gRPC notes).
+func Canary(cn config.Canary, mtls string) (rule, route Object, err error) {
 	if len(cn.Subsets) == 0 {
 		return rule, route, fmt.Errorf("canary %s/%s: no subsets", cn.Namespace, cn.Service)
 	}
@@ -97,9 +100,20 @@ func Canary(cn config.Canary) (rule, route Object, err error) {
 	}
 	rule = Object{APIVersion: "networking.istio.io/v1", Kind: "DestinationRule", Name: cn.Service, Namespace: cn.Namespace,
 		Spec: map[string]any{"host": host, "subsets": subsets}}
+	if mtls == "STRICT" {
+		rule.Spec["trafficPolicy"] = map[string]any{"tls": map[string]any{"mode": "ISTIO_MUTUAL"}}
+	}
 	route = Object{APIVersion: "networking.istio.io/v1", Kind: "VirtualService", Name: cn.Service, Namespace: cn.Namespace,
 		Spec: map[string]any{"hosts": []any{host}, "http": []any{map[string]any{"route": dests}}}}
 	return rule, route, nil
+}
+
+// NamespaceMTLS is the PeerAuthentication mode in force in a namespace.
+func NamespaceMTLS(c config.Istio, namespace string) string {
+	if m, ok := c.NamespaceMTLS[namespace]; ok {
+		return m
+	}
+	return c.MTLS
 }
 
 // Chart is a Helm chart to install: from a repository (real clusters) or a

@@ -49,20 +49,20 @@ func TestPeerAuthenticationsGolden(t *testing.T) {
 
 func TestCanaryGolden(t *testing.T) {
 	cn := config.Canary{Service: "echo", Namespace: "demo", Subsets: map[string]int{"v2": 10, "v1": 90}}
-	rule, route, err := Canary(cn)
+	rule, route, err := Canary(cn, "STRICT")
 	if err != nil {
 		t.Fatal(err)
 	}
 	golden.Check(t, "testdata/canary.yaml", render(t, rule, route))
 	// Map order never changes the rendering: an unchanged config is no diff.
 	for range 20 {
-		r2, v2, _ := Canary(config.Canary{Service: "echo", Namespace: "demo", Subsets: map[string]int{"v1": 90, "v2": 10}})
+		r2, v2, _ := Canary(config.Canary{Service: "echo", Namespace: "demo", Subsets: map[string]int{"v1": 90, "v2": 10}}, "STRICT")
 		if string(render(t, r2, v2)) != string(render(t, rule, route)) {
 			t.Fatal("rendering depends on map order")
 		}
 	}
 	for _, bad := range []map[string]int{nil, {"v1": 90, "v2": 20}} {
-		if _, _, err := Canary(config.Canary{Service: "echo", Namespace: "demo", Subsets: bad}); err == nil {
+		if _, _, err := Canary(config.Canary{Service: "echo", Namespace: "demo", Subsets: bad}, "STRICT"); err == nil {
 			t.Errorf("subsets %v accepted", bad)
 		}
 	}
@@ -140,7 +140,7 @@ func TestLocalAddon(t *testing.T) {
 // convergence DestinationRule and the clients' DaemonSet.
 func TestProbeWorkloads(t *testing.T) {
 	objs := ProbeWorkloads(config.Canary{Service: "echo", Namespace: "demo", Subsets: map[string]int{"v2": 10, "v1": 90}},
-		"localhost/meshready/meshprobe:0123456789ab", "Never")
+		"STRICT", "localhost/meshready/meshprobe:0123456789ab", "Never")
 	objs = append(objs, ConvergenceRoute("echo", "demo", "v2"))
 	b, err := yaml.Marshal(objs)
 	if err != nil {

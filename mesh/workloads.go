@@ -23,8 +23,12 @@ func ProbeTarget(service, namespace string) string {
 // VirtualService stays as configured).
 func ConvergenceService(service string) string { return "meshprobe-" + service }
 
-// ProbeClient is the name of a canary's probe client DaemonSet.
+// ProbeClient is the name of a canary's probe client DaemonSet (the
+// convergence watchers, one per node).
 func ProbeClient(service string) string { return "meshprobe-client-" + service }
+
+// ProbeCounter is the name of a canary's split-counting client Deployment.
+func ProbeCounter(service string) string { return "meshprobe-split-" + service }
 
 // proxyless marks a pod for Istio's grpc-agent injection template: pilot-agent
 // without Envoy, serving the xDS bootstrap and the workload certificates to
@@ -44,10 +48,11 @@ func proxyless(labels map[string]any) map[string]any {
 // ProbeWorkloads are the proxyless gRPC workloads of one canary entry, for
 // the checks where no Envoy exists: per subset an echo Deployment answering
 // with its version label, the Service the canary routes, a second Service
-// over the same pods with a DestinationRule for the convergence check, and
-// a client on every node (DaemonSet) that calls through xDS. image is the
+// over the same pods with a DestinationRule for the convergence check, a
+// client on every node (DaemonSet) that calls it through xDS all the time,
+// and a client that counts the canary split on demand. image is the
 // meshprobe image, pullPolicy Never where it is pre-loaded.
-func ProbeWorkloads(cn config.Canary, image, pullPolicy string) []map[string]any {
+func ProbeWorkloads(cn config.Canary, mtls, image, pullPolicy string) []map[string]any {
 	ns, svc := cn.Namespace, cn.Service
 	subsets := make([]string, 0, len(cn.Subsets))
 	for s := range cn.Subsets {
@@ -90,9 +95,12 @@ func ProbeWorkloads(cn config.Canary, image, pullPolicy string) []map[string]any
 	for _, s := range subsets {
 		dsubsets = append(dsubsets, map[string]any{"name": s, "labels": map[string]any{"version": s}})
 	}
+	rule := map[string]any{"host": Host(conv, ns), "subsets": dsubsets}
+	if mtls == "STRICT" { // as Canary: proxyless clients need ISTIO_MUTUAL said
+		rule["trafficPolicy"] = map[string]any{"tls": map[string]any{"mode": "ISTIO_MUTUAL"}}
+	}
 	out = append(out, map[string]any{
-		"apiVersion": "networking.istio.io/v1", "kind": "DestinationRule", "metadata": meta(conv),
-		"spec": map[string]any{"host": fmt.Sprintf("%s.%s.svc.cluster.local", conv, ns), "subsets": dsubsets},
+		"apiVersion": "networking.istio.io/v1", "kind": "DestinationRule", "metadata": meta(conv), "spec": rule,
 	})
 	client := ProbeClient(svc)
 	out = append(out, map[string]any{
@@ -104,10 +112,24 @@ func ProbeWorkloads(cn config.Canary, image, pullPolicy string) []map[string]any
 				"spec": map[string]any{
 					// On control planes too: the method wants a client on each node.
 					"tolerations": []any{map[string]any{"key": "node-role.kubernetes.io/control-plane", "operator": "Exists", "effect": "NoSchedule"}},
-					"containers": []any{container("client", []any{"client",
-						"-target", ProbeTarget(svc, ns), "-watch", ProbeTarget(conv, ns),
+					"containers": []any{container("client", []any{"client", "-watch", ProbeTarget(conv, ns),
 						"-listen", fmt.Sprintf(":%d", ProbeHTTPPort), "-rate", "100"}, ProbeHTTPPort, "http")},
 				},
+			},
+		},
+	})
+	// The split is counted by a pod of its own: pilot-agent proxies one xDS
+	// stream per pod, and a gRPC client opens one per target.
+	counter := ProbeCounter(svc)
+	out = append(out, map[string]any{
+		"apiVersion": "apps/v1", "kind": "Deployment", "metadata": meta(counter),
+		"spec": map[string]any{
+			"replicas": 1,
+			"selector": map[string]any{"matchLabels": map[string]any{"app": counter}},
+			"template": map[string]any{
+				"metadata": proxyless(map[string]any{"app": counter}),
+				"spec": map[string]any{"containers": []any{container("client", []any{"client", "-target", ProbeTarget(svc, ns),
+					"-listen", fmt.Sprintf(":%d", ProbeHTTPPort)}, ProbeHTTPPort, "http")}},
 			},
 		},
 	})

@@ -204,7 +204,7 @@ func newMesh(ctx *pulumi.Context, cfg *config.Config, cl meshCluster, src meshSo
 		return nil, err
 	}
 	for _, cn := range cfg.Canary {
-		rule, route, err := mesh.Canary(cn)
+		rule, route, err := mesh.Canary(cn, mesh.NamespaceMTLS(cfg.Istio, cn.Namespace))
 		if err != nil {
 			return nil, err
 		}
@@ -259,17 +259,14 @@ func newMesh(ctx *pulumi.Context, cfg *config.Config, cl meshCluster, src meshSo
 		for _, cn := range cfg.Canary {
 			name := "probe-" + cn.Namespace + "-" + cn.Service
 			objs := pulumi.Array{}
-			for _, o := range mesh.ProbeWorkloads(cn, src.Probe, "Never") {
+			mode := mesh.NamespaceMTLS(cfg.Istio, cn.Namespace)
+			for _, o := range mesh.ProbeWorkloads(cn, mode, src.Probe, "Never") {
 				objs = append(objs, pulumi.ToMap(o))
 			}
 			workloads, err := yamlv2.NewConfigGroup(ctx, name, &yamlv2.ConfigGroupArgs{Objs: objs},
 				in(out.Checks, append(append([]pulumi.Resource{&preflight}, after...), routed...)...)...)
 			if err != nil {
 				return nil, fmt.Errorf("probe workloads %s/%s: %w", cn.Namespace, cn.Service, err)
-			}
-			mode := cfg.Istio.MTLS
-			if m, ok := cfg.Istio.NamespaceMTLS[cn.Namespace]; ok {
-				mode = m
 			}
 			props := pulumi.Map{
 				"nodes": cl.Nodes, "sshPrivateKey": pulumi.ToSecret(cl.SSHPrivateKey),

@@ -132,8 +132,8 @@ func TestMeshGraph(t *testing.T) {
 		t.Errorf("demo's restart-on-join: namespace %v, deps %s", inj.Inputs["namespace"], deps)
 	}
 	probe := g.byName["kubernetes:yaml/v2:ConfigGroup::probe-demo-echo"]
-	if objs := probe.Inputs["objs"].ArrayValue(); len(objs) != 6 {
-		t.Errorf("probe workloads: %d objects, want 2 Deployments, 2 Services, a DestinationRule and a DaemonSet", len(objs))
+	if objs := probe.Inputs["objs"].ArrayValue(); len(objs) != 7 {
+		t.Errorf("probe workloads: %d objects, want 3 Deployments, 2 Services, a DestinationRule and a DaemonSet", len(objs))
 	}
 	checks := g.byName["meshready:mesh:Checks::demo-echo"]
 	if w := checks.Inputs["weights"].ObjectValue(); w["v1"].NumberValue() != 90 || checks.Inputs["mtls"].StringValue() != "STRICT" ||

@@ -3,8 +3,12 @@
 // grpc-agent template:
 //
 //	meshprobe serve  -addr :7070 -version v1
-//	meshprobe client -target xds:///echo.demo.svc.cluster.local:7070 \
-//	    -watch xds:///meshprobe-echo.demo.svc.cluster.local:7070 -listen :8080 -rate 100
+//	meshprobe client -target xds:///echo.demo.svc.cluster.local:7070 -listen :8080
+//	meshprobe client -watch xds:///meshprobe-echo.demo.svc.cluster.local:7070 -listen :8080 -rate 100
+//
+// A client has one xDS target: pilot-agent proxies a single xDS stream per
+// pod, and gRPC opens one per target, so two targets in one pod would keep
+// closing each other's stream.
 package main
 
 import (
@@ -32,7 +36,7 @@ func main() {
 	}
 }
 
-func run(ctx context.Context, args []string, log *slog.Logger) error {
+func run(ctx context.Context, args []string, log *slog.Logger) (err error) {
 	if len(args) == 0 {
 		return errors.New("usage: meshprobe serve|client [flags]")
 	}
@@ -57,20 +61,22 @@ func run(ctx context.Context, args []string, log *slog.Logger) error {
 		if err := fs.Parse(args[1:]); err != nil {
 			return err
 		}
-		if *target == "" || *watch == "" || *rate < 1 {
-			return errors.New("client: -target, -watch and a positive -rate are required")
+		if (*target == "") == (*watch == "") || *rate < 1 {
+			return errors.New("client: one of -target or -watch, and a positive -rate, are required")
 		}
-		counter, err := probe.NewClient(*target, log)
-		if err != nil {
-			return err
+		var counter, watcher *probe.Client
+		if *target != "" {
+			if counter, err = probe.NewClient(*target, log); err != nil {
+				return err
+			}
+			defer counter.Close()
+		} else {
+			if watcher, err = probe.NewClient(*watch, log); err != nil {
+				return err
+			}
+			defer watcher.Close()
+			go watcher.Run(ctx, *rate)
 		}
-		defer counter.Close()
-		watcher, err := probe.NewClient(*watch, log)
-		if err != nil {
-			return err
-		}
-		defer watcher.Close()
-		go watcher.Run(ctx, *rate)
 		srv := &http.Server{Addr: *listen, Handler: probe.Handler(counter, watcher), ReadHeaderTimeout: 10 * time.Second}
 		go func() { <-ctx.Done(); srv.Close() }()
 		if err := srv.ListenAndServe(); !errors.Is(err, http.ErrServerClosed) {

@@ -156,20 +156,33 @@ func (c checker) run(ctx context.Context) (report.MeshResult, error) {
 	if _, err := c.kubectl(ctx, fmt.Sprintf("--namespace %s rollout status daemonset/%s --timeout=300s", in.Namespace, client)); err != nil {
 		return res, err
 	}
-	out, err := c.kubectl(ctx, fmt.Sprintf("--namespace %s get pods -l app=%s --field-selector=status.phase=Running -o jsonpath='{.items[*].metadata.name}'", in.Namespace, client))
+	if _, err := c.kubectl(ctx, fmt.Sprintf("--namespace %s rollout status deployment/%s --timeout=300s", in.Namespace, mesh.ProbeCounter(in.Service))); err != nil {
+		return res, err
+	}
+	running := func(app string) ([]string, error) {
+		out, err := c.kubectl(ctx, fmt.Sprintf("--namespace %s get pods -l app=%s --field-selector=status.phase=Running -o jsonpath='{.items[*].metadata.name}'", in.Namespace, app))
+		if err != nil {
+			return nil, err
+		}
+		if len(strings.Fields(out)) == 0 {
+			return nil, fmt.Errorf("%s: no running %s pod in %s", c.cp.Name, app, in.Namespace)
+		}
+		return strings.Fields(out), nil
+	}
+	pods, err := running(client)
 	if err != nil {
 		return res, err
 	}
-	pods := strings.Fields(out)
-	if len(pods) == 0 {
-		return res, fmt.Errorf("%s: no running probe client in %s", c.cp.Name, in.Namespace)
+	counters, err := running(mesh.ProbeCounter(in.Service))
+	if err != nil {
+		return res, err
 	}
 
 	// 1. The split: warm up until calls succeed (the client's xDS routes
 	// arrive after the pod is ready), then count.
 	var split probe.Split
 	for deadline := time.Now().Add(2 * time.Minute); ; {
-		if err := c.client(ctx, pods[0], "/count?n=20", &split); err != nil {
+		if err := c.client(ctx, counters[0], "/count?n=100", &split); err != nil {
 			return res, err
 		}
 		if split.Errors == 0 || time.Now().After(deadline) {
@@ -177,7 +190,7 @@ func (c checker) run(ctx context.Context) (report.MeshResult, error) {
 		}
 		time.Sleep(time.Second)
 	}
-	if err := c.client(ctx, pods[0], fmt.Sprintf("/count?n=%d", in.Calls), &split); err != nil {
+	if err := c.client(ctx, counters[0], fmt.Sprintf("/count?n=%d", in.Calls), &split); err != nil {
 		return res, err
 	}
 	res.Split = &report.SplitResult{Service: in.Namespace + "/" + in.Service, Weights: in.Weights, Observed: split.Versions,
@@ -188,7 +201,7 @@ func (c checker) run(ctx context.Context) (report.MeshResult, error) {
 	// 2. A plaintext client (no xDS, no TLS) against the same service.
 	var plain probe.Split
 	addr := fmt.Sprintf("%s.%s.svc.cluster.local:%d", in.Service, in.Namespace, mesh.ProbePort)
-	if err := c.client(ctx, pods[0], "/plaintext?n=5&addr="+url.QueryEscape(addr), &plain); err != nil {
+	if err := c.client(ctx, counters[0], "/plaintext?n=5&addr="+url.QueryEscape(addr), &plain); err != nil {
 		return res, err
 	}
 	res.Plaintext = &report.PlaintextResult{Service: in.Namespace + "/" + in.Service, Mode: in.MTLS,

@@ -177,7 +177,9 @@ func Plaintext(ctx context.Context, addr string, n int) Split {
 
 // Handler is a probe client pod's HTTP API, which the checks reach through
 // the API server's pod proxy: counter makes calls on demand (the canary's
-// service), watcher calls all the time (the convergence service).
+// service), watcher calls all the time (the convergence service); a pod
+// runs one of them (nil for the other), as pilot-agent proxies one xDS
+// stream per pod.
 //
 //	GET /samples?since=<unix ns>   watcher's samples since then (JSON)
 //	GET /count?n=<calls>           n calls by counter now, tallied (JSON Split)
@@ -190,12 +192,20 @@ func Handler(counter, watcher *Client) http.Handler {
 			http.Error(w, "since: unix nanoseconds", http.StatusBadRequest)
 			return
 		}
+		if watcher == nil {
+			http.Error(w, "this client is not a watcher (-watch)", http.StatusNotFound)
+			return
+		}
 		reply(w, watcher.Since(time.Unix(0, ns)))
 	})
 	mux.HandleFunc("GET /count", func(w http.ResponseWriter, r *http.Request) {
 		n, err := strconv.Atoi(r.URL.Query().Get("n"))
 		if err != nil || n < 1 || n > 100_000 {
 			http.Error(w, "n: 1..100000 calls", http.StatusBadRequest)
+			return
+		}
+		if counter == nil {
+			http.Error(w, "this client does not count (-target)", http.StatusNotFound)
 			return
 		}
 		reply(w, counter.Count(r.Context(), n))
