@@ -226,6 +226,7 @@ type wireReport struct {
 	Claims     []Claim                 `json:"claims"`
 	Notes      []string                `json:"notes"`
 	Etcd       []EtcdFlag              `json:"etcd,omitempty"`
+	Mesh       *MeshResult             `json:"mesh,omitempty"`
 }
 
 // MarshalJSON writes thresholds as text durations, matching the stack file's spelling.
@@ -234,7 +235,7 @@ func (r Report) MarshalJSON() ([]byte, error) {
 	return json.Marshal(wireReport{
 		Schema: r.Schema, Region: r.Region, Provider: r.Provider, Generated: r.Generated,
 		Thresholds: thresholdsJSON{textDuration(t.FdatasyncP99), textDuration(t.ReadP99), t.StealMeanPercent, t.StealMaxPercent},
-		Nodes:      r.Nodes, Network: r.Network, Claims: r.Claims, Notes: r.Notes, Etcd: r.Etcd,
+		Nodes:      r.Nodes, Network: r.Network, Claims: r.Claims, Notes: r.Notes, Etcd: r.Etcd, Mesh: r.Mesh,
 	})
 }
 
@@ -250,7 +251,7 @@ func (r *Report) UnmarshalJSON(b []byte) error {
 			FdatasyncP99: config.Duration(w.Thresholds.FdatasyncP99), ReadP99: config.Duration(w.Thresholds.ReadP99),
 			StealMeanPercent: w.Thresholds.StealMeanPercent, StealMaxPercent: w.Thresholds.StealMaxPercent,
 		},
-		Nodes: w.Nodes, Network: w.Network, Claims: w.Claims, Notes: w.Notes, Etcd: w.Etcd,
+		Nodes: w.Nodes, Network: w.Network, Claims: w.Claims, Notes: w.Notes, Etcd: w.Etcd, Mesh: w.Mesh,
 	}
 	return nil
 }
