@@ -31,7 +31,11 @@ func newProject(t *testing.T, stackFiles map[string]string) string {
 		t.Fatal(err)
 	}
 	must(t, os.WriteFile(filepath.Join(dir, "Pulumi.yaml"), pulumiYAML, 0o644))
-	must(t, os.Symlink(filepath.Join(repoRoot(t), "tools"), filepath.Join(dir, "tools")))
+	// A project is a meshready clone: tools/ pins the tools, and the local
+	// mesh builds cmd/meshprobe from the module.
+	for _, f := range []string{"tools", "cmd", "mesh", "go.mod", "go.sum"} {
+		must(t, os.Symlink(filepath.Join(repoRoot(t), f), filepath.Join(dir, f)))
+	}
 	must(t, os.MkdirAll(filepath.Join(dir, "stacks"), 0o755))
 	for name, body := range stackFiles {
 		must(t, os.WriteFile(filepath.Join(dir, "stacks", "Pulumi."+name+".yaml"), []byte(body), 0o644))

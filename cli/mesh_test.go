@@ -1,0 +1,166 @@
+package cli
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/meshready/meshready/bundle"
+	"github.com/meshready/meshready/report"
+	"github.com/meshready/meshready/toolchain"
+)
+
+// meshStackFile is a two-node local stack with the mesh, its proxyless
+// checks and the addons, on its own bridge and subnet.
+func meshStackFile(version, weights, namespaces string) string {
+	return fmt.Sprintf(`config:
+  meshready:region: mesh
+  meshready:provider: local
+  meshready:local:
+    bridge: mr-mesh0
+    subnet: 10.213.252.0/24
+  meshready:nodes:
+    controlPlanes: 1
+    workers: 1
+  meshready:kubernetes:
+    kubeconfigFile: kc/mesh
+  meshready:benchmarks:
+    enabled: true
+    gate: false
+    diskRuntime: 5s
+    stealIdle: 2s
+    stealLoaded: 2s
+  meshready:istio:
+    enabled: true
+    version: %q
+    mtls: STRICT
+    injectNamespaces: %s
+    proxylessChecks: true
+  meshready:canary:
+    - service: echo
+      namespace: demo
+      subsets: %s
+  meshready:addons:
+    - prometheus
+    - kiali
+`, version, namespaces, weights)
+}
+
+// TestLocalMesh is the mesh end to end on a local cluster: up installs
+// Istio (istiod Ready), the STRICT policy and the canary routes (visible with
+// kubectl), Prometheus scraping istiod, and the proxyless checks write their
+// rows into the region report; a second up with new weights and a newly
+// injected namespace shifts the observed split and restarts the Deployment
+// that ran there without a proxy; destroy leaves nothing.
+func TestLocalMesh(t *testing.T) {
+	if testing.Short() {
+		t.Skip("boots two systemd-nspawn machines with Kubernetes and Istio")
+	}
+	cacheDir, err := toolchain.DefaultDir(os.Getenv)
+	must(t, err)
+	// The mesh bundle is built by `meshready tools --mesh` (make test runs it).
+	m, err := bundle.EnsureMesh(t.Context(), toolchain.Cache{Dir: cacheDir, ProjectDir: repoRoot(t), Log: testLogger(t)}, testLogger(t))
+	must(t, err)
+	dir := newProject(t, map[string]string{"mesh": meshStackFile(m.Version, "{v1: 90, v2: 10}", "[demo]")})
+	isolatePulumi(t)
+	t.Cleanup(func() { runCLI(t, nil, "--project-dir", dir, "destroy", "--stack", "mesh", "--yes") })
+
+	r := runCLI(t, nil, "--project-dir", dir, "up", "--stack", "mesh", "--yes")
+	if r.code != ExitOK {
+		t.Fatalf("up: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	kubectl := func(args ...string) string {
+		t.Helper()
+		out, err := exec.Command(filepath.Join(cacheDir, "bundle", "v1.34.4", "bin", "kubectl"),
+			append([]string{"--kubeconfig", filepath.Join(dir, "kc", "mesh")}, args...)...).CombinedOutput()
+		if err != nil {
+			t.Errorf("kubectl %s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+		return string(out)
+	}
+	if got := kubectl("-n", "istio-system", "get", "deployment", "istiod", "-o", "jsonpath={.status.readyReplicas}"); got != "1" {
+		t.Errorf("istiod ready replicas %q", got)
+	}
+	if got := kubectl("-n", "istio-system", "get", "peerauthentication", "default", "-o", "jsonpath={.spec.mtls.mode}"); got != "STRICT" {
+		t.Errorf("mesh-wide mTLS %q", got)
+	}
+	if got := kubectl("-n", "demo", "get", "virtualservice", "echo", "-o", "jsonpath={.spec.http[0].route[*].weight}"); got != "90 10" {
+		t.Errorf("canary weights %q", got)
+	}
+	// Prometheus (the addon, adapted to the local image) scrapes istiod.
+	var targets struct {
+		Data struct {
+			ActiveTargets []struct {
+				Labels map[string]string
+				Health string
+			}
+		}
+	}
+	must(t, json.Unmarshal([]byte(kubectl("get", "--raw", "/api/v1/namespaces/istio-system/services/prometheus:9090/proxy/api/v1/targets?state=active")), &targets))
+	scraped := false
+	for _, tg := range targets.Data.ActiveTargets {
+		scraped = scraped || (tg.Labels["app"] == "istiod" && tg.Health == "up")
+	}
+	if !scraped {
+		t.Errorf("Prometheus does not scrape istiod: %+v", targets.Data.ActiveTargets)
+	}
+	if out := kubectl("-n", "istio-system", "get", "deployments", "-o", "name"); strings.Contains(out, "kiali") {
+		t.Errorf("kiali installed without an image:\n%s", out)
+	}
+	if !strings.Contains(r.stdout+r.stderr, "addon kiali is not installed: no Kiali image exists offline") {
+		t.Error("up did not say that Kiali is missing")
+	}
+	claims := meshClaims(t, dir)
+	for _, id := range []string{report.IDMeshConvergence, report.IDCanarySplit, report.IDMTLSStrict} {
+		if c := claims[id]; c.Verdict != "PASS" || !strings.Contains(c.Measured, "proxyless gRPC") {
+			t.Errorf("%s: %s %q %q", id, c.Verdict, c.Measured, c.Why)
+		}
+	}
+	if c := claims[report.IDEnvoyPerHop]; c.Verdict != "NOT MEASURABLE" || !strings.Contains(c.Why, "no Envoy") {
+		t.Errorf("per-hop row %+v", c)
+	}
+
+	// A Deployment that ran in a namespace before it joins the mesh.
+	kubectl("create", "namespace", "shop")
+	kubectl("-n", "shop", "create", "deployment", "legacy", "--image=registry.k8s.io/pause:3.10.1")
+	kubectl("-n", "shop", "rollout", "status", "deployment/legacy", "--timeout=120s")
+	must(t, os.WriteFile(filepath.Join(dir, "stacks", "Pulumi.mesh.yaml"), []byte(meshStackFile(m.Version, "{v1: 50, v2: 50}", "[demo, shop]")), 0o644))
+	r = runCLI(t, nil, "--project-dir", dir, "up", "--stack", "mesh", "--yes")
+	if r.code != ExitOK {
+		t.Fatalf("second up: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	if got := kubectl("-n", "shop", "get", "deployment", "legacy", "-o", `jsonpath={.spec.template.metadata.annotations.kubectl\.kubernetes\.io/restartedAt}`); got == "" {
+		t.Error("the Deployment that ran before shop joined was not restarted")
+	}
+	if got := kubectl("-n", "demo", "get", "virtualservice", "echo", "-o", "jsonpath={.spec.http[0].route[*].weight}"); got != "50 50" {
+		t.Errorf("canary weights after the change %q", got)
+	}
+	split := meshClaims(t, dir)[report.IDCanarySplit]
+	if split.Verdict != "PASS" || !strings.Contains(split.Measured, "weights v1=50 v2=50") {
+		t.Errorf("split after the change: %s %q", split.Verdict, split.Measured)
+	}
+
+	r = runCLI(t, nil, "--project-dir", dir, "destroy", "--stack", "mesh", "--yes")
+	if r.code != ExitOK {
+		t.Fatalf("destroy: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	if out, _ := exec.Command("pgrep", "-af", "systemd-nspawn.*mr-mesh-").CombinedOutput(); len(strings.TrimSpace(string(out))) > 0 {
+		t.Errorf("nspawn processes left behind:\n%s", out)
+	}
+}
+
+// meshClaims reads the region report's rows by id.
+func meshClaims(t *testing.T, dir string) map[string]report.Claim {
+	t.Helper()
+	rep, err := report.Read(filepath.Join(dir, ".meshready", "reports", "mesh"))
+	must(t, err)
+	out := map[string]report.Claim{}
+	for _, c := range rep.Claims {
+		out[c.ID] = c
+	}
+	return out
+}
