@@ -9,7 +9,6 @@ BIN   := bin/meshready
 .PHONY: up down test deps tools build lint
 
 up: deps build tools
-	$(BIN) tools --kubernetes --mesh
 	$(BIN) up --stack $(STACK) --yes
 
 down: build
@@ -26,8 +25,10 @@ build:
 	$(GO) build -o $(BIN) .
 	@mkdir -p .meshready/bin && ln -sfn ../../$(BIN) .meshready/bin/pulumi-resource-meshready
 
+# The Pulumi CLI, the air-gapped Kubernetes bundle and the local mesh (about
+# 40 minutes the first time on 2 cores, with progress; then seconds).
 tools: build
-	$(BIN) tools
+	$(BIN) tools --kubernetes --mesh
 
 deps:
 	scripts/deps.sh

@@ -32,8 +32,8 @@ func meshStackFile(version, weights, namespaces string) string {
     enabled: true
     gate: false
     diskRuntime: 5s
-    stealIdle: 2s
-    stealLoaded: 2s
+    stealIdle: 5s
+    stealLoaded: 5s
   meshready:istio:
     enabled: true
     version: %q

@@ -73,3 +73,40 @@ func TestUninjectedDeployments(t *testing.T) {
 		t.Errorf("got %v %v, want db,web", got, err)
 	}
 }
+
+// TestPrecheckOnRecordedCluster reads what kubectl printed on a local
+// cluster with meshready's own istiod installed (testdata/precheck): the
+// cluster is fit, and the istiod there is this stack's release.
+func TestPrecheckOnRecordedCluster(t *testing.T) {
+	read := func(name string) string {
+		b, err := os.ReadFile("testdata/precheck/" + name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(b)
+	}
+	var f ClusterFacts
+	var err error
+	if f.ServerVersion, f.ServerMinor, err = ParseServerVersion(read("version.json")); err != nil {
+		t.Fatal(err)
+	}
+	f.APIVersions = ParseAPIVersions(read("api-versions.txt"))
+	if f.Istiods, err = ParseIstiods(read("istiods.json")); err != nil {
+		t.Fatal(err)
+	}
+	if len(f.Istiods) != 1 || f.Istiods[0].Release != "istiod" || f.Istiods[0].Version != "1.31-alpha.eed52ebb66ad" {
+		t.Errorf("istiods %+v", f.Istiods)
+	}
+	if p := Precheck("1.31-alpha.eed52ebb66ad", f); len(p) != 0 {
+		t.Errorf("the recorded cluster fails: %v", p)
+	}
+	if p := Precheck("1.28.0", f); len(p) != 0 {
+		t.Errorf("1.28 supports Kubernetes 1.34: %v", p)
+	}
+	// The same cluster seen by another stack's mesh: our istiod is foreign there
+	// only if it is not Helm's istio-system/istiod, which it is.
+	f.Istiods[0].ReleaseNamespace = "other"
+	if p := Precheck("1.28.0", f); len(p) != 1 || !strings.Contains(p[0], "another Istio control plane") {
+		t.Errorf("foreign istiod: %v", p)
+	}
+}
