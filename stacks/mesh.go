@@ -332,6 +332,11 @@ func (env Env) meshSource(ctx *pulumi.Context, cfg *config.Config) (meshSource, 
 		return meshSource{}, fmt.Errorf("istio.version is %s, but the local stack installs Istio from the module pinned in tools/istio, "+
 			"which is %s: set meshready:istio.version to %q", cfg.Istio.Version, m.Version, m.Version)
 	}
+	// Said on every up, as the injected namespaces would otherwise surprise:
+	// Istio's default injection template adds an Envoy sidecar.
+	ctx.Log.Warn("no Envoy binary exists offline: in the injected namespaces only proxyless gRPC pods "+
+		"(annotation inject.istio.io/templates: grpc-agent) can start; pods given an Envoy sidecar will not run. "+
+		"The report's Envoy rows stay NOT MEASURABLE.", nil)
 	src := meshSource{
 		Source: mesh.Source{Charts: m.Charts, Hub: m.Hub, Tag: m.Tag, PullPolicy: "Never", Pilot: m.Pilot, Proxy: m.Proxy},
 		Addons: map[string]string{}, Missing: map[string]string{}, Probe: m.Probe,
