@@ -1,0 +1,82 @@
+package benchmarks
+
+import (
+	"strings"
+	"time"
+)
+
+// The mesh latency variants (METHODS.md, Istio's perf method): the same
+// fortio client and server without a mesh, with sidecars and STRICT mTLS,
+// and with sidecars and mTLS disabled.
+const (
+	VariantBaseline  = "baseline"
+	VariantMTLS      = "mtls"
+	VariantPlaintext = "plaintext"
+)
+
+// MeshLatency is a region's mesh overhead benchmark: fortio runs between two
+// fixed nodes, and what they say about the proxy and mTLS.
+type MeshLatency struct {
+	// Client and Server are the nodes fortio's client and server ran on.
+	Client string `json:"client"`
+	Server string `json:"server"`
+	// DataPlane says what carried the sidecar variants ("Envoy sidecars"),
+	// or is empty when only the baseline ran.
+	DataPlane string    `json:"dataPlane,omitempty"`
+	Runs      []LoadRun `json:"runs"`
+	// PerHopP90 and PerHopP99 are (pXX(mtls) − pXX(baseline)) / 2: two
+	// proxies sit on the path, one per hop.
+	PerHopP90 *time.Duration `json:"perHopP90,omitempty"`
+	PerHopP99 *time.Duration `json:"perHopP99,omitempty"`
+	// MTLSCostP90 is p90(mtls) − p90(plaintext): what encryption adds.
+	MTLSCostP90 *time.Duration `json:"mtlsCostP90,omitempty"`
+	// NotRun says why variants were not run (no Envoy); Judge adds it to Unavailable.
+	NotRun string `json:"notRun,omitempty"`
+	// Unavailable says why a figure above is missing (Judge fills it).
+	Unavailable string `json:"unavailable,omitempty"`
+}
+
+// Run returns the run of a variant, if there is one.
+func (m MeshLatency) Run(variant string) (LoadRun, bool) {
+	for _, r := range m.Runs {
+		if r.Variant == variant {
+			return r, true
+		}
+	}
+	return LoadRun{}, false
+}
+
+// Judge fills the overhead figures from the runs; a figure whose runs are
+// missing or untrustworthy (LoadRun.Problem) stays nil, and Unavailable
+// says why (NotRun first). Judging again gives the same result.
+func (m MeshLatency) Judge() MeshLatency {
+	m.PerHopP90, m.PerHopP99, m.MTLSCostP90 = nil, nil, nil
+	var why []string
+	if m.NotRun != "" {
+		why = append(why, m.NotRun)
+	}
+	usable := func(v string) (LoadRun, bool) {
+		r, ok := m.Run(v)
+		if !ok {
+			return r, false
+		}
+		if p := r.Problem(); p != "" {
+			why = append(why, p)
+			return r, false
+		}
+		return r, true
+	}
+	base, okBase := usable(VariantBaseline)
+	mtls, okMTLS := usable(VariantMTLS)
+	plain, okPlain := usable(VariantPlaintext)
+	if okBase && okMTLS {
+		h90, h99 := (mtls.P90-base.P90)/2, (mtls.P99-base.P99)/2
+		m.PerHopP90, m.PerHopP99 = &h90, &h99
+	}
+	if okMTLS && okPlain {
+		c := mtls.P90 - plain.P90
+		m.MTLSCostP90 = &c
+	}
+	m.Unavailable = strings.Join(why, "; ")
+	return m
+}
