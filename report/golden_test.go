@@ -9,6 +9,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/meshready/meshready/benchmarks"
 	"github.com/meshready/meshready/internal/golden"
@@ -154,4 +155,25 @@ func TestEmptyReport(t *testing.T) {
 	if md := Markdown(r); !bytes.Contains(md, []byte("No node-to-node RTT was measured.")) {
 		t.Errorf("empty markdown:\n%s", md)
 	}
+}
+
+// TestGoldenMeshLatency: a region with the fortio runs shows them in a table
+// of their own, in Markdown and HTML, beside the rows they decide.
+func TestGoldenMeshLatency(t *testing.T) {
+	run := func(v string, p90 time.Duration) benchmarks.LoadRun {
+		return benchmarks.LoadRun{Variant: v, RequestedQPS: 1000, ActualQPS: 999.8, Connections: 16, Duration: 240 * time.Second,
+			Calls: 239952, OK: 239952, P50: p90 * 6 / 10, P90: p90, P99: 2 * p90, P999: 4 * p90, Max: 9 * p90}
+	}
+	r := WithMeshLatency(fixtureReport(), benchmarks.MeshLatency{Client: "w-1", Server: "w-2", DataPlane: "Envoy sidecars",
+		Runs: []benchmarks.LoadRun{run("baseline", 310*time.Microsecond), run("mtls", 790*time.Microsecond), run("plaintext", 745*time.Microsecond)}})
+	golden.Check(t, "testdata/report-mesh-latency.md", Markdown(r))
+	b, err := HTML(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	golden.Check(t, "testdata/report-mesh-latency.html", b)
+	if !strings.Contains(string(b), "<h2>Mesh latency</h2>") {
+		t.Error("no mesh latency section in HTML")
+	}
+	selfContained(t, string(b))
 }

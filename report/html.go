@@ -67,7 +67,8 @@ const reportTmpl = `<!DOCTYPE html>
 {{end}}
 <h2>Network</h2>
 {{if .V.Network}}{{template "table" (tbl .NetworkHeader .V.Network 2)}}{{else}}<p>No node-to-node RTT was measured.</p>{{end}}
-{{if .V.Etcd}}<h2>etcd tuning</h2><p>The flags bootstrap gave etcd, derived from the RTT and fdatasync measured above (or set in meshready:etcd).</p>{{template "table" (tbl .EtcdHeader .V.Etcd 99)}}
+{{if .V.MeshLatencyInfo}}<h2>Mesh latency</h2><p>{{.V.MeshLatencyInfo}}.</p>{{template "table" (tbl .MeshLatencyHeader .V.MeshLatency 1)}}
+{{end}}{{if .V.Etcd}}<h2>etcd tuning</h2><p>The flags bootstrap gave etcd, derived from the RTT and fdatasync measured above (or set in meshready:etcd).</p>{{template "table" (tbl .EtcdHeader .V.Etcd 99)}}
 {{end}}{{if .V.Notes}}<h2>Notes</h2><ul>{{range .V.Notes}}<li>{{.}}</li>{{end}}</ul>{{end}}
 </body></html>
 {{define "table"}}<table><thead><tr>{{range .Header}}<th>{{.}}</th>{{end}}</tr></thead><tbody>
@@ -89,14 +90,14 @@ var reportPage = template.Must(template.Must(template.New("report").Funcs(funcs)
 // scripts, nothing fetched) so it can be archived and opened anywhere.
 func HTML(r Report) ([]byte, error) {
 	data := struct {
-		V                                                     view
-		Schema                                                string
-		CSS                                                   template.CSS
-		Latency                                               chart
-		Steal                                                 []chart
-		LatencyHeader, StealHeader, NetworkHeader, EtcdHeader []string
+		V                                                                        view
+		Schema                                                                   string
+		CSS                                                                      template.CSS
+		Latency                                                                  chart
+		Steal                                                                    []chart
+		LatencyHeader, StealHeader, NetworkHeader, EtcdHeader, MeshLatencyHeader []string
 	}{V: buildView(r), Schema: r.Schema, CSS: template.CSS(css), Latency: latencyChart(r),
-		LatencyHeader: latencyHeader, StealHeader: stealHeader, NetworkHeader: networkHeader, EtcdHeader: etcdHeader}
+		LatencyHeader: latencyHeader, StealHeader: stealHeader, NetworkHeader: networkHeader, EtcdHeader: etcdHeader, MeshLatencyHeader: meshLatencyHeader}
 	for _, n := range r.Nodes {
 		data.Steal = append(data.Steal, stealChart(n, r.Thresholds.StealMeanPercent, r.Thresholds.StealMaxPercent))
 	}

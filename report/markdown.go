@@ -63,6 +63,11 @@ func Markdown(r Report) []byte {
 	} else {
 		mdTable(&b, networkHeader, v.Network)
 	}
+	if v.MeshLatencyInfo != "" {
+		b.WriteString("## Mesh latency\n\n")
+		fmt.Fprintf(&b, "%s.\n\n", mdText(v.MeshLatencyInfo))
+		mdTable(&b, meshLatencyHeader, v.MeshLatency)
+	}
 	if len(v.Etcd) > 0 {
 		b.WriteString("## etcd tuning\n\n")
 		b.WriteString("The flags bootstrap gave etcd, derived from the RTT and fdatasync measured above (or set in meshready:etcd).\n\n")

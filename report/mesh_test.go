@@ -61,3 +61,69 @@ func TestWithMeshResult(t *testing.T) {
 		t.Errorf("bad mesh not failed: %+v", got)
 	}
 }
+
+// TestWithMeshLatency: the fortio runs fill the per-hop and mTLS rows from
+// their p90s; with only a baseline (no Envoy) the rows stay NOT MEASURABLE
+// but show the baseline; a later report of the checks keeps the latency;
+// an untrustworthy run leaves its figure NOT MEASURABLE with the reason.
+func TestWithMeshLatency(t *testing.T) {
+	us := time.Microsecond
+	run := func(v string, p90, p99 time.Duration) benchmarks.LoadRun {
+		return benchmarks.LoadRun{Variant: v, RequestedQPS: 1000, ActualQPS: 999.9, Connections: 16, Duration: 240 * time.Second,
+			Calls: 239976, OK: 239976, P50: p90 / 2, P90: p90, P99: p99, P999: 2 * p99}
+	}
+	rows := func(r Report) map[string]Claim {
+		out := map[string]Claim{}
+		for _, c := range r.Claims {
+			out[c.ID] = c
+		}
+		return out
+	}
+	base := Evaluate("hel1", "hetzner", nil, nil, config.Defaults().Benchmarks.Thresholds, time.Unix(0, 0))
+	full := benchmarks.MeshLatency{Client: "w1", Server: "w2", DataPlane: "Envoy sidecars", Runs: []benchmarks.LoadRun{
+		run("baseline", 300*us, 600*us), run("mtls", 900*us, 1800*us), run("plaintext", 860*us, 1700*us)}}
+	r := WithMeshLatency(base, full)
+	got := rows(r)
+	if c := got[IDEnvoyPerHop]; c.Verdict != benchmarks.Pass || !strings.HasPrefix(c.Measured, "p90 0.3 ms per hop (p99 0.6 ms)") ||
+		!strings.Contains(c.Measured, "1000 qps, 16 connections, 4m0s per run, w1→w2, Envoy sidecars") {
+		t.Errorf("per hop: %s %q", c.Verdict, c.Measured)
+	}
+	if c := got[IDMTLSOverhead]; c.Verdict != benchmarks.Pass || !strings.HasPrefix(c.Measured, "p90 +0.04 ms: p90 0.9 ms with STRICT, 0.86 ms with mTLS disabled") {
+		t.Errorf("mTLS: %s %q", c.Verdict, c.Measured)
+	}
+	// The proxyless checks report again: the latency stays.
+	p99 := 300 * time.Millisecond
+	r = WithMeshResult(r, MeshResult{ConvergenceP99: &p99, ConvergenceRuns: 20})
+	if got := rows(r); got[IDEnvoyPerHop].Verdict != benchmarks.Pass || got[IDMeshConvergence].Verdict != benchmarks.Pass || r.Mesh.Latency == nil {
+		t.Errorf("checks after latency: %+v", got)
+	}
+
+	// A slow proxy: 3.5 ms per hop FAILs the guide's bound.
+	slow := full
+	slow.Runs = []benchmarks.LoadRun{run("baseline", 300*us, 600*us), run("mtls", 7300*us, 9*time.Millisecond), run("plaintext", 6*time.Millisecond, 8*time.Millisecond)}
+	got = rows(WithMeshLatency(base, slow))
+	if got[IDEnvoyPerHop].Verdict != benchmarks.Fail || got[IDMTLSOverhead].Verdict != benchmarks.Fail {
+		t.Errorf("slow proxy: %s / %s", got[IDEnvoyPerHop].Verdict, got[IDMTLSOverhead].Verdict)
+	}
+
+	// No Envoy: the baseline alone.
+	only := benchmarks.MeshLatency{Client: "w1", Server: "w2", Runs: []benchmarks.LoadRun{run("baseline", 300*us, 600*us)},
+		NotRun: "no Envoy binary exists offline"}
+	got = rows(WithMeshLatency(base, only))
+	if c := got[IDEnvoyPerHop]; c.Verdict != benchmarks.NotMeasurable || c.Why != "no Envoy binary exists offline" ||
+		!strings.HasPrefix(c.Measured, "baseline without a mesh p50 0.15 ms, p90 0.3 ms, p99 0.6 ms") {
+		t.Errorf("baseline only: %s %q %q", c.Verdict, c.Measured, c.Why)
+	}
+	if c := got[IDMTLSOverhead]; c.Verdict != benchmarks.NotMeasurable || c.Why != "no Envoy binary exists offline" {
+		t.Errorf("mTLS without Envoy: %s %q", c.Verdict, c.Why)
+	}
+
+	// Failed calls under mTLS: no overhead figure from that run.
+	bad := full
+	bad.Runs = append([]benchmarks.LoadRun{}, full.Runs...)
+	bad.Runs[1].OK = bad.Runs[1].Calls - 5000
+	got = rows(WithMeshLatency(base, bad))
+	if c := got[IDEnvoyPerHop]; c.Verdict != benchmarks.NotMeasurable || !strings.Contains(c.Why, "mtls: 5000 of 239976 calls failed") {
+		t.Errorf("failed calls: %s %q", c.Verdict, c.Why)
+	}
+}

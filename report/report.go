@@ -82,6 +82,8 @@ type MeshResult struct {
 	// MTLSCost is p90 with STRICT mTLS − p90 with mTLS disabled.
 	MTLSCost    *time.Duration `json:"mtlsCost,omitempty"`
 	Unavailable string         `json:"unavailable,omitempty"`
+	// Latency is the fortio benchmark PerHopP90 and MTLSCost come from.
+	Latency *benchmarks.MeshLatency `json:"latency,omitempty"`
 }
 
 // SplitResult is a canary's observed traffic split.
@@ -259,6 +261,11 @@ func (r *Report) UnmarshalJSON(b []byte) error {
 // WithMeshResult returns r with the mesh measurements m and its mesh rows
 // judged again from them; every other row is kept.
 func WithMeshResult(r Report, m MeshResult) Report {
+	// The latency benchmark reports on its own (WithMeshLatency): keep
+	// what it found when the checks report again without it.
+	if r.Mesh != nil && r.Mesh.Latency != nil && m.Latency == nil {
+		m.Latency, m.PerHopP90, m.MTLSCost = r.Mesh.Latency, r.Mesh.PerHopP90, r.Mesh.MTLSCost
+	}
 	r.Mesh = &m
 	var claims []Claim
 	at := -1
@@ -283,4 +290,17 @@ func WithMeshResult(r Report, m MeshResult) Report {
 	mesh := meshClaims(&m)
 	r.Claims = append(append(append([]Claim{}, claims[:at]...), mesh...), claims[at:]...)
 	return r
+}
+
+// WithMeshLatency returns r with the latency benchmark's result (judged
+// first, benchmarks.MeshLatency.Judge) and its mesh rows judged again; what
+// the proxyless checks found stays.
+func WithMeshLatency(r Report, lat benchmarks.MeshLatency) Report {
+	lat = lat.Judge()
+	m := MeshResult{}
+	if r.Mesh != nil {
+		m = *r.Mesh
+	}
+	m.Latency, m.PerHopP90, m.MTLSCost = &lat, lat.PerHopP90, lat.MTLSCostP90
+	return WithMeshResult(r, m)
 }

@@ -22,7 +22,13 @@ type view struct {
 	Network    [][]string
 	Notes      []string
 	Etcd       [][]string
+	// MeshLatency is the fortio runs, MeshLatencyInfo where they ran.
+	MeshLatency     [][]string
+	MeshLatencyInfo string
 }
+
+// meshLatencyHeader heads the mesh latency table.
+var meshLatencyHeader = []string{"Variant", "p50 (ms)", "p90 (ms)", "p99 (ms)", "p99.9 (ms)", "max (ms)", "calls", "OK", "qps"}
 
 // etcdHeader heads the etcd tuning table.
 var etcdHeader = []string{"Flag", "Value", "Why"}
@@ -90,6 +96,20 @@ func buildView(r Report) view {
 	for _, t := range r.Network {
 		v.Network = append(v.Network, []string{t.From, t.To, msNum(t.Latency.P50), msNum(t.Latency.P99),
 			msNum(t.Latency.Max), strconv.FormatInt(t.Latency.Samples, 10), pct(t.Loss, 1)})
+	}
+	if r.Mesh != nil && r.Mesh.Latency != nil {
+		lat := r.Mesh.Latency
+		v.MeshLatencyInfo = fmt.Sprintf("fortio client on %s, server on %s", dash(lat.Client), dash(lat.Server))
+		if lat.DataPlane != "" {
+			v.MeshLatencyInfo += "; " + lat.DataPlane
+		}
+		if lat.Unavailable != "" {
+			v.MeshLatencyInfo += ". " + lat.Unavailable
+		}
+		for _, r := range lat.Runs {
+			v.MeshLatency = append(v.MeshLatency, []string{r.Variant, msNum(r.P50), msNum(r.P90), msNum(r.P99), msNum(r.P999), msNum(r.Max),
+				strconv.FormatInt(r.Calls, 10), strconv.FormatInt(r.OK, 10), fmt.Sprintf("%.0f of %.0f", r.ActualQPS, r.RequestedQPS)})
+		}
 	}
 	return v
 }
