@@ -20,6 +20,9 @@ type MeshLatency struct {
 	// Client and Server are the nodes fortio's client and server ran on.
 	Client string `json:"client"`
 	Server string `json:"server"`
+	// SameNode says client and server shared the one schedulable node: the
+	// figures then hold no network hop.
+	SameNode bool `json:"sameNode,omitempty"`
 	// DataPlane says what carried the sidecar variants ("Envoy sidecars"),
 	// or is empty when only the baseline ran.
 	DataPlane string    `json:"dataPlane,omitempty"`

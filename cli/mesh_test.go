@@ -34,6 +34,8 @@ func meshStackFile(version, weights, namespaces string) string {
     diskRuntime: 5s
     stealIdle: 5s
     stealLoaded: 5s
+    meshLatency:
+      duration: 10s
   meshready:istio:
     enabled: true
     version: %q
@@ -120,8 +122,22 @@ func TestLocalMesh(t *testing.T) {
 			t.Errorf("%s: %s %q %q", id, c.Verdict, c.Measured, c.Why)
 		}
 	}
-	if c := claims[report.IDEnvoyPerHop]; c.Verdict != "NOT MEASURABLE" || !strings.Contains(c.Why, "no Envoy") {
+	// fortio without a mesh between the two nodes: a real baseline; the
+	// sidecar runs need Envoy, so the overhead rows say so.
+	if c := claims[report.IDEnvoyPerHop]; c.Verdict != "NOT MEASURABLE" || !strings.Contains(c.Why, "no Envoy") ||
+		!strings.HasPrefix(c.Measured, "baseline without a mesh p50 ") || !strings.Contains(c.Measured, "1000 qps, 16 connections, 10s per run") {
 		t.Errorf("per-hop row %+v", c)
+	}
+	if c := claims[report.IDMTLSOverhead]; c.Verdict != "NOT MEASURABLE" || !strings.Contains(c.Why, "no Envoy") {
+		t.Errorf("mTLS row %+v", c)
+	}
+	rep, err := report.Read(filepath.Join(dir, ".meshready", "reports", "mesh"))
+	must(t, err)
+	if l := rep.Mesh.Latency; l == nil || len(l.Runs) != 1 || l.Runs[0].Calls < 5000 || l.Runs[0].OK != l.Runs[0].Calls || l.Client == l.Server {
+		t.Errorf("latency baseline %+v", rep.Mesh.Latency)
+	}
+	if out := kubectl("get", "namespaces", "-o", "name"); strings.Contains(out, "meshready-latency") {
+		t.Errorf("the latency benchmark left its namespace:\n%s", out)
 	}
 
 	// A Deployment that ran in a namespace before it joins the mesh.

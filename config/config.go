@@ -146,6 +146,23 @@ type Benchmarks struct {
 	StealIdle   Duration   `mapstructure:"stealIdle"`
 	StealLoaded Duration   `mapstructure:"stealLoaded"`
 	Thresholds  Thresholds `mapstructure:"thresholds"`
+	// MeshLatency is the mesh overhead benchmark, run after the mesh is up.
+	MeshLatency MeshLatency `mapstructure:"meshLatency"`
+}
+
+// MeshLatency configures the fortio benchmark of the mesh's latency
+// (METHODS.md: Istio's method): a fortio client and server on two fixed
+// nodes, without a mesh, with sidecars and STRICT mTLS, and with sidecars
+// and mTLS disabled. It needs istio.enabled and benchmarks.enabled.
+type MeshLatency struct {
+	Enabled bool `mapstructure:"enabled"`
+	// Duration is each variant's load time (METHODS.md: 240s).
+	Duration     Duration `mapstructure:"duration"`
+	QPS          int      `mapstructure:"qps"`
+	Connections  int      `mapstructure:"connections"`
+	PayloadBytes int      `mapstructure:"payloadBytes"`
+	// Image is the fortio image real clusters pull (the local stack builds its own).
+	Image string `mapstructure:"image"`
 }
 
 // Thresholds are the verdict limits; their defaults and sources are in METHODS.md.
@@ -191,6 +208,9 @@ func Defaults() Config {
 				StealMeanPercent: 0.5,
 				StealMaxPercent:  2,
 			},
+			// Istio's published runs: 1000 rps, 1 KB, 16 connections; METHODS.md: 240 s.
+			MeshLatency: MeshLatency{Enabled: true, Duration: Duration(240 * time.Second), QPS: 1000, Connections: 16,
+				PayloadBytes: 1024, Image: "fortio/fortio:1.67.1"},
 		},
 	}
 }

@@ -133,6 +133,10 @@ func TestParseBad(t *testing.T) {
 				`meshready:istio.namespaceMTLS.shop: "shop" is not in meshready:istio.injectNamespaces`}},
 		{"mtls", raw("meshready:region", "x", "meshready:istio", `{"mtls":"strict"}`),
 			[]string{`meshready:istio.mtls: "strict" is not STRICT or PERMISSIVE`}},
+		{"mesh latency", raw("meshready:region", "x", "meshready:istio", `{"enabled":true}`,
+			"meshready:benchmarks", `{"meshLatency":{"duration":"2s","qps":0,"connections":2000,"payloadBytes":-1}}`),
+			[]string{"meshready:benchmarks.meshLatency.duration: 2s is outside 5s..30m", "meshready:benchmarks.meshLatency.qps: 0 is outside",
+				"meshready:benchmarks.meshLatency.connections: 2000 is outside", "meshready:benchmarks.meshLatency.payloadBytes: -1 is outside"}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -37,6 +37,7 @@ func Validate(c *Config) Problems {
 	v.canary(c)
 	v.addons(c.Addons)
 	v.benchmarks(&c.Benchmarks)
+	v.meshLatency(c)
 	v.etcdInputs(c)
 	return v.probs
 }
@@ -376,5 +377,29 @@ func (v *validator) benchmarks(b *Benchmarks) {
 	}
 	if t.StealMaxPercent < t.StealMeanPercent || t.StealMaxPercent > 100 {
 		v.add("benchmarks.thresholds.stealMaxPercent", "%g must lie between stealMeanPercent and 100", t.StealMaxPercent)
+	}
+}
+
+// meshLatency checks the fortio benchmark's knobs where it will run (the
+// mesh and the benchmarks on); elsewhere it is off whatever it says.
+func (v *validator) meshLatency(c *Config) {
+	m := c.Benchmarks.MeshLatency
+	if !m.Enabled || !c.Benchmarks.Enabled || !c.Istio.Enabled || !c.Kubernetes.Enabled {
+		return
+	}
+	if d := m.Duration.D(); d < 5*time.Second || d > 30*time.Minute {
+		v.add("benchmarks.meshLatency.duration", "%s is outside 5s..30m", m.Duration)
+	}
+	if m.QPS < 1 || m.QPS > 100000 {
+		v.add("benchmarks.meshLatency.qps", "%d is outside 1..100000", m.QPS)
+	}
+	if m.Connections < 1 || m.Connections > 1024 {
+		v.add("benchmarks.meshLatency.connections", "%d is outside 1..1024", m.Connections)
+	}
+	if m.PayloadBytes < 0 || m.PayloadBytes > 1<<20 {
+		v.add("benchmarks.meshLatency.payloadBytes", "%d is outside 0..1048576", m.PayloadBytes)
+	}
+	if m.Image == "" && c.Provider != ProviderLocal {
+		v.add("benchmarks.meshLatency.image", "required: the fortio image the nodes pull, e.g. fortio/fortio:1.67.1")
 	}
 }

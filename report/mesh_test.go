@@ -106,6 +106,15 @@ func TestWithMeshLatency(t *testing.T) {
 		t.Errorf("slow proxy: %s / %s", got[IDEnvoyPerHop].Verdict, got[IDMTLSOverhead].Verdict)
 	}
 
+	// Sidecars measured below the baseline (noise), on one node.
+	noisy := full
+	noisy.SameNode, noisy.Server = true, "w1"
+	noisy.Runs = []benchmarks.LoadRun{run("baseline", 300*us, 600*us), run("mtls", 280*us, 600*us), run("plaintext", 270*us, 600*us)}
+	if c := rows(WithMeshLatency(base, noisy))[IDEnvoyPerHop]; c.Verdict != benchmarks.Pass ||
+		!strings.Contains(c.Measured, "per hop (below the baseline: within noise)") || !strings.Contains(c.Measured, "w1→w1 (one node: no network hop)") {
+		t.Errorf("noisy, one node: %s %q", c.Verdict, c.Measured)
+	}
+
 	// No Envoy: the baseline alone.
 	only := benchmarks.MeshLatency{Client: "w1", Server: "w2", Runs: []benchmarks.LoadRun{run("baseline", 300*us, 600*us)},
 		NotRun: "no Envoy binary exists offline"}

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes"
@@ -38,6 +39,12 @@ type meshSource struct {
 	Missing map[string]string
 	// Probe is the meshprobe image of the proxyless checks (local).
 	Probe string
+	// Fortio is the latency benchmark's image, pre-loaded (local); empty
+	// means benchmarks.meshLatency.image, pulled.
+	Fortio string
+	// NoSidecars says why Envoy sidecars cannot run here (local); empty
+	// where they can.
+	NoSidecars string
 }
 
 // meshCluster is what the mesh is installed on: the cluster's kubeconfig,
@@ -60,6 +67,7 @@ type meshComponents struct {
 	Canary     *meshComponent
 	Addons     *meshComponent
 	Checks     *meshComponent
+	Latency    *pulumi.CustomResourceState
 	// Dashboards tells, per addon, how to open it (or why it is not there).
 	Dashboards pulumi.StringMap
 }
@@ -158,7 +166,7 @@ func newMesh(ctx *pulumi.Context, cfg *config.Config, cl meshCluster, src meshSo
 	if out.Namespaces, err = component(ctx, "meshready:mesh:Namespaces", "namespaces", pulumi.Parent(root)); err != nil {
 		return nil, err
 	}
-	var namespaces []pulumi.Resource
+	var namespaces, injections []pulumi.Resource
 	for _, ns := range mesh.Namespaces(cfg.Istio) {
 		r, err := corev1.NewNamespace(ctx, ns.Name, &corev1.NamespaceArgs{
 			Metadata: &metav1.ObjectMetaArgs{Name: pulumi.String(ns.Name), Labels: pulumi.ToStringMap(ns.Labels)},
@@ -178,6 +186,7 @@ func newMesh(ctx *pulumi.Context, cfg *config.Config, cl meshCluster, src meshSo
 			pulumi.Parent(out.Namespaces), pulumi.DependsOn(append([]pulumi.Resource{r}, istio...))); err != nil {
 			return nil, fmt.Errorf("namespace %s: %w", ns.Name, err)
 		}
+		injections = append(injections, &injection)
 	}
 	if err := ctx.RegisterResourceOutputs(out.Namespaces, pulumi.Map{"injected": pulumi.ToStringArray(cfg.Istio.InjectNamespaces)}); err != nil {
 		return nil, err
@@ -225,24 +234,27 @@ func newMesh(ctx *pulumi.Context, cfg *config.Config, cl meshCluster, src meshSo
 		return nil, err
 	}
 	dashboards := pulumi.StringMap{}
+	var addons []pulumi.Resource
 	for _, a := range cfg.Addons {
 		if why, ok := src.Missing[a]; ok {
 			ctx.Log.Warn(fmt.Sprintf("addon %s is not installed: %s", a, why), nil)
 			dashboards[a] = pulumi.String("not installed: " + why)
 			continue
 		}
+		var addon pulumi.Resource
 		if y, ok := src.Addons[a]; ok {
-			_, err = yamlv2.NewConfigGroup(ctx, a, &yamlv2.ConfigGroupArgs{Yaml: pulumi.StringPtr(y)}, in(out.Addons, istio...)...)
+			addon, err = yamlv2.NewConfigGroup(ctx, a, &yamlv2.ConfigGroupArgs{Yaml: pulumi.StringPtr(y)}, in(out.Addons, istio...)...)
 		} else {
 			var url string
 			if url, err = mesh.AddonURL(cfg.Istio.Version, a); err != nil {
 				return nil, err
 			}
-			_, err = yamlv2.NewConfigFile(ctx, a, &yamlv2.ConfigFileArgs{File: pulumi.String(url)}, in(out.Addons, istio...)...)
+			addon, err = yamlv2.NewConfigFile(ctx, a, &yamlv2.ConfigFileArgs{File: pulumi.String(url)}, in(out.Addons, istio...)...)
 		}
 		if err != nil {
 			return nil, fmt.Errorf("addon %s: %w", a, err)
 		}
+		addons = append(addons, addon)
 		dashboards[a] = pulumi.String(mesh.Dashboard(a))
 	}
 	if err := ctx.RegisterResourceOutputs(out.Addons, pulumi.Map{"dashboards": dashboards}); err != nil {
@@ -252,6 +264,7 @@ func newMesh(ctx *pulumi.Context, cfg *config.Config, cl meshCluster, src meshSo
 
 	// 6. Proxyless checks (local stack): meshready's gRPC echo as each canary
 	// service, clients on every node, and the checks through them.
+	var checked []pulumi.Resource
 	if cfg.Istio.ProxylessChecks {
 		if out.Checks, err = component(ctx, "meshready:mesh:Checks", "checks", pulumi.Parent(root)); err != nil {
 			return nil, err
@@ -283,9 +296,37 @@ func newMesh(ctx *pulumi.Context, cfg *config.Config, cl meshCluster, src meshSo
 				pulumi.Parent(out.Checks), pulumi.DependsOn([]pulumi.Resource{workloads})); err != nil {
 				return nil, fmt.Errorf("mesh checks %s/%s: %w", cn.Namespace, cn.Service, err)
 			}
+			checked = append(checked, &checks)
 		}
 		if err := ctx.RegisterResourceOutputs(out.Checks, pulumi.Map{}); err != nil {
 			return nil, err
+		}
+	}
+	// 7. Latency (METHODS.md, mesh overhead): fortio between two fixed
+	// nodes without a mesh, with sidecars and STRICT mTLS, with sidecars and
+	// mTLS off; last, after the checks, the addons and the restarts of
+	// injected Deployments, so that no other work runs during the loads.
+	if ml := cfg.Benchmarks.MeshLatency; ml.Enabled && cfg.Benchmarks.Enabled {
+		props := pulumi.Map{
+			"nodes": cl.Nodes, "sshPrivateKey": pulumi.ToSecret(cl.SSHPrivateKey),
+			"sidecars": pulumi.Bool(src.NoSidecars == ""), "image": pulumi.String(ml.Image), "pullPolicy": pulumi.String("IfNotPresent"),
+			"qps": pulumi.Int(ml.QPS), "connections": pulumi.Int(ml.Connections), "payloadBytes": pulumi.Int(ml.PayloadBytes),
+			"duration": pulumi.String(ml.Duration.String()), "istioVersion": pulumi.String(cfg.Istio.Version),
+			"reportDir": pulumi.String(cl.ReportDir),
+		}
+		if src.NoSidecars != "" {
+			props["noSidecars"] = pulumi.String(src.NoSidecars)
+		}
+		if src.Fortio != "" {
+			props["image"], props["pullPolicy"] = pulumi.String(src.Fortio), pulumi.String("Never")
+		}
+		if cl.IdentityFile != "" {
+			props["identityFile"] = pulumi.String(cl.IdentityFile)
+		}
+		out.Latency = &pulumi.CustomResourceState{}
+		if err := ctx.RegisterResource("meshready:mesh:Latency", "latency", props, out.Latency,
+			pulumi.Parent(root), pulumi.DependsOn(slices.Concat([]pulumi.Resource{&preflight}, istio, routed, injections, addons, checked))); err != nil {
+			return nil, fmt.Errorf("mesh latency: %w", err)
 		}
 	}
 	return &out, ctx.RegisterResourceOutputs(root, pulumi.Map{"dashboards": dashboards})
@@ -339,7 +380,8 @@ func (env Env) meshSource(ctx *pulumi.Context, cfg *config.Config) (meshSource, 
 		"The report's Envoy rows stay NOT MEASURABLE.", nil)
 	src := meshSource{
 		Source: mesh.Source{Charts: m.Charts, Hub: m.Hub, Tag: m.Tag, PullPolicy: "Never", Pilot: m.Pilot, Proxy: m.Proxy},
-		Addons: map[string]string{}, Missing: map[string]string{}, Probe: m.Probe,
+		Addons: map[string]string{}, Missing: map[string]string{}, Probe: m.Probe, Fortio: m.Fortio,
+		NoSidecars: "no Envoy binary exists offline: only the baseline without a mesh ran; the sidecar runs (STRICT and mTLS disabled) need Envoy",
 	}
 	for _, im := range m.Images {
 		// Local machines see <cache>/bundle at local.BundleMount.

@@ -85,7 +85,7 @@ var localMesh = &bundle.Mesh{
 	Version: "1.31-alpha.eed52ebb66ad", Charts: "/cache/istio/manifests/charts", Addons: "../mesh/testdata/addons",
 	Hub: "localhost/meshready", Tag: "1.31-alpha.eed52ebb66ad", Pilot: "pilot", Proxy: "pilot-agent",
 	Prometheus: "localhost/meshready/prometheus:v3.16.0", PrometheusUpstream: "docker.io/prom/prometheus",
-	Probe:  "localhost/meshready/meshprobe:0123456789ab",
+	Probe: "localhost/meshready/meshprobe:0123456789ab", Fortio: "localhost/meshready/fortio:1.67.1",
 	Dir:    "/cache/bundle/mesh-1.31-alpha.eed52ebb66ad",
 	Images: []bundle.Image{{Ref: "localhost/meshready/pilot:1.31-alpha.eed52ebb66ad", Path: "/cache/bundle/mesh-1.31-alpha.eed52ebb66ad/images/pilot.tar"}},
 }
@@ -212,6 +212,54 @@ func TestMeshOffRegistersNoKubernetesResources(t *testing.T) {
 	for _, name := range g.ordered {
 		if strings.HasPrefix(name, "kubernetes:") || strings.HasPrefix(name, "meshready:mesh:") {
 			t.Errorf("mesh off, yet registered %s", name)
+		}
+	}
+}
+
+// TestMeshLatencyGraph: the latency benchmark runs after the mesh and its
+// checks; on the local stack with the pre-loaded fortio and the baseline
+// only (no Envoy), elsewhere with the configured image and sidecars; off
+// with the benchmarks or its own switch.
+func TestMeshLatencyGraph(t *testing.T) {
+	g := meshRun(t, `[{"service":"echo","namespace":"demo","subsets":{"v1":90,"v2":10}}]`)
+	lat, ok := g.byName["meshready:mesh:Latency::latency"]
+	if !ok {
+		t.Fatalf("no latency benchmark; registered %v", g.ordered)
+	}
+	in := lat.Inputs
+	if in["sidecars"].BoolValue() || in["image"].StringValue() != "localhost/meshready/fortio:1.67.1" || in["pullPolicy"].StringValue() != "Never" ||
+		!strings.Contains(in["noSidecars"].StringValue(), "no Envoy") || in["duration"].StringValue() != "4m0s" || in["qps"].NumberValue() != 1000 {
+		t.Errorf("local latency inputs %v", in)
+	}
+	deps := strings.Join(lat.RegisterRPC.GetDependencies(), " ")
+	for _, want := range []string{"::preflight", "::istiod", "Checks::demo-echo", "VirtualService-demo-echo", "Injection::demo", "ConfigGroup::prometheus"} {
+		if !strings.Contains(deps, want) {
+			t.Errorf("latency does not wait for %s: %s", want, deps)
+		}
+	}
+
+	real := values("meshready:region", "hel1", "meshready:provider", "hetzner", "hetzner:token", "t0ken",
+		"meshready:nodes", `{"serverType":"ccx13","image":"debian-12"}`,
+		"meshready:istio", `{"enabled":true,"version":"1.28.0"}`, "meshready:benchmarks", `{"meshLatency":{"duration":"60s","connections":8}}`)
+	real.Secrets["hetzner:token"] = true
+	g, err := run(t, real)
+	if err != nil {
+		t.Fatal(err)
+	}
+	in = g.byName["meshready:mesh:Latency::latency"].Inputs
+	if !in["sidecars"].BoolValue() || in["image"].StringValue() != "fortio/fortio:1.67.1" || in["pullPolicy"].StringValue() != "IfNotPresent" ||
+		in.HasValue("noSidecars") || in["duration"].StringValue() != "1m0s" || in["connections"].NumberValue() != 8 {
+		t.Errorf("real cluster latency inputs %v", in)
+	}
+
+	for _, bench := range []string{`{"enabled":false,"gate":false}`, `{"meshLatency":{"enabled":false}}`} {
+		g, err := run(t, values("meshready:region", "hel1x", "meshready:istio", meshStack, "meshready:benchmarks", bench,
+			"meshready:canary", `[{"service":"echo","namespace":"demo","subsets":{"v1":90,"v2":10}}]`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, ok := g.byName["meshready:mesh:Latency::latency"]; ok {
+			t.Errorf("benchmarks %s: latency registered", bench)
 		}
 	}
 }

@@ -124,7 +124,7 @@ func (p *Provider) Check(_ context.Context, req plugin.CheckRequest) (plugin.Che
 			return plugin.CheckResponse{}, err
 		}
 		return plugin.CheckResponse{Properties: req.News, Failures: in.check(p.backends)}, nil
-	case SSHKeyType, SuiteType, ClusterType, PreflightType, InjectionType, ChecksType:
+	case SSHKeyType, SuiteType, ClusterType, PreflightType, InjectionType, ChecksType, LatencyType:
 		return plugin.CheckResponse{Properties: req.News}, nil
 	}
 	return plugin.CheckResponse{}, fmt.Errorf("unknown resource type %s", req.Type)
@@ -141,7 +141,7 @@ func (p *Provider) Diff(_ context.Context, req plugin.DiffRequest) (plugin.DiffR
 		return diffSuite(req.OldInputs, req.NewInputs), nil
 	case ClusterType:
 		return diffCluster(req.OldInputs, req.NewInputs), nil
-	case PreflightType, ChecksType:
+	case PreflightType, ChecksType, LatencyType:
 		return diffPreflight(req.OldInputs, req.NewInputs), nil
 	case InjectionType:
 		return diffInjection(req.OldInputs, req.NewInputs), nil
@@ -174,6 +174,8 @@ func (p *Provider) Create(ctx context.Context, req plugin.CreateRequest) (plugin
 		return p.createInjection(ctx, req)
 	case ChecksType:
 		return p.createChecks(ctx, req)
+	case LatencyType:
+		return p.createLatency(ctx, req)
 	}
 	return plugin.CreateResponse{}, fmt.Errorf("unknown resource type %s", req.Type)
 }
@@ -185,7 +187,7 @@ func (p *Provider) Read(ctx context.Context, req plugin.ReadRequest) (plugin.Rea
 	switch req.Type {
 	case ServerType:
 		return p.readServer(ctx, req)
-	case SSHKeyType, SuiteType, ClusterType, PreflightType, InjectionType, ChecksType:
+	case SSHKeyType, SuiteType, ClusterType, PreflightType, InjectionType, ChecksType, LatencyType:
 		return plugin.ReadResponse{ReadResult: plugin.ReadResult{ID: req.ID, Inputs: req.Inputs, Outputs: req.State}, Status: resource.StatusOK}, nil
 	}
 	return plugin.ReadResponse{}, fmt.Errorf("unknown resource type %s", req.Type)
@@ -204,6 +206,10 @@ func (p *Provider) Update(ctx context.Context, req plugin.UpdateRequest) (plugin
 		ctx, done := p.opCtx(ctx)
 		defer done()
 		return p.updateChecks(ctx, req)
+	case LatencyType:
+		ctx, done := p.opCtx(ctx)
+		defer done()
+		return p.updateLatency(ctx, req)
 	case SSHKeyType, SuiteType, ClusterType, InjectionType:
 		return plugin.UpdateResponse{Properties: req.OldOutputs, Status: resource.StatusOK}, nil
 	}
@@ -219,6 +225,8 @@ func (p *Provider) Delete(ctx context.Context, req plugin.DeleteRequest) (plugin
 		return p.deleteServer(ctx, req)
 	case ClusterType:
 		return p.deleteCluster(ctx, req)
+	case LatencyType:
+		return p.deleteLatency(ctx, req)
 	case SSHKeyType, SuiteType, PreflightType, InjectionType, ChecksType:
 		// Key pairs, preflights, injections, checks and benchmark runs live only in state (reports stay on disk).
 		return plugin.DeleteResponse{Status: resource.StatusOK}, nil
