@@ -182,6 +182,9 @@ func meshClaims(m *MeshResult) []Claim {
 			c1.Measured += fmt.Sprintf(" over %d runs", m.ConvergenceRuns)
 		}
 		c1.Measured += on
+		if is := m.Istiod; is != nil && is.Error == "" && is.Pushes > 0 {
+			c1.Measured += fmt.Sprintf("; istiod's pilot_proxy_convergence_time over %d pushes: p50 %s, p99 %s", is.Pushes, is.P50, is.P99)
+		}
 		c1.Verdict = band(*conv, convergePass, convergeFail)
 		if m.Unconverged > 0 {
 			c1.Verdict, c1.Why = benchmarks.Fail, fmt.Sprintf("%d of %d runs had not converged at the run's limit", m.Unconverged, m.ConvergenceRuns)

@@ -18,8 +18,14 @@ func TestWithMeshResult(t *testing.T) {
 		Split: &SplitResult{Service: "demo/echo", Weights: map[string]int{"v1": 90, "v2": 10}, Observed: map[string]int{"v1": 1810, "v2": 190},
 			Calls: 2000, DeviationPts: 0.5, TolerancePts: 3},
 		Plaintext:   &PlaintextResult{Service: "demo/echo", Mode: "STRICT", Calls: 5, Answered: 0, Error: "EOF"},
+		Istiod:      &IstiodConvergence{Pushes: 40, P50: "≤ 0.1 s", P99: "≤ 0.5 s"},
 		Unavailable: "no Envoy"}
 	r := WithMeshResult(base, m)
+	for _, c := range r.Claims {
+		if c.ID == IDMeshConvergence && !strings.Contains(c.Measured, "istiod's pilot_proxy_convergence_time over 40 pushes: p50 ≤ 0.1 s, p99 ≤ 0.5 s") {
+			t.Errorf("convergence row without istiod's metric: %q", c.Measured)
+		}
+	}
 	if len(r.Claims) != len(base.Claims) {
 		t.Fatalf("%d rows, want the %d of the report, judged again", len(r.Claims), len(base.Claims))
 	}

@@ -82,8 +82,21 @@ type MeshResult struct {
 	// MTLSCost is p90 with STRICT mTLS − p90 with mTLS disabled.
 	MTLSCost    *time.Duration `json:"mtlsCost,omitempty"`
 	Unavailable string         `json:"unavailable,omitempty"`
+	// Istiod is istiod's own convergence metric over the convergence runs.
+	Istiod *IstiodConvergence `json:"istiod,omitempty"`
 	// Latency is the fortio benchmark PerHopP90 and MTLSCost come from.
 	Latency *benchmarks.MeshLatency `json:"latency,omitempty"`
+}
+
+// IstiodConvergence is what istiod's pilot_proxy_convergence_time histogram
+// recorded while the convergence runs pushed routes: bucket bounds only
+// ("≤ 0.1 s"), its lowest bucket is 0.1 s and includes istiod's debounce.
+type IstiodConvergence struct {
+	Pushes uint64 `json:"pushes"`
+	P50    string `json:"p50,omitempty"`
+	P99    string `json:"p99,omitempty"`
+	// Error says why the metric could not be read.
+	Error string `json:"error,omitempty"`
 }
 
 // SplitResult is a canary's observed traffic split.

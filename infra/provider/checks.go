@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"math"
 	"net/url"
 	"sort"
 	"strings"
@@ -137,6 +138,31 @@ func (c checker) settle(ctx context.Context, pods []string, since time.Time, to 
 	}
 }
 
+// istiodConvergence reads istiod's pilot_proxy_convergence_time through
+// the API server's service proxy (istiod's monitoring port).
+func (c checker) istiodConvergence(ctx context.Context) (mesh.Histogram, error) {
+	out, err := c.kubectl(ctx, "get --raw /api/v1/namespaces/istio-system/services/istiod:15014/proxy/metrics")
+	if err != nil {
+		return mesh.Histogram{}, err
+	}
+	return mesh.ParseHistogram(out, mesh.ConvergenceMetric)
+}
+
+// bound says where quantile q of h lies, as a histogram can: "≤ 0.1 s".
+func bound(h mesh.Histogram, q float64) string {
+	b, ok := h.UpperBound(q)
+	switch {
+	case !ok:
+		return ""
+	case math.IsInf(b, 1):
+		if len(h.Bounds) > 1 {
+			return fmt.Sprintf("> %g s", h.Bounds[len(h.Bounds)-2])
+		}
+		return "unbounded"
+	}
+	return fmt.Sprintf("≤ %g s", b)
+}
+
 // run does the checks and returns what they found.
 func (c checker) run(ctx context.Context) (report.MeshResult, error) {
 	in := c.in
@@ -214,6 +240,7 @@ func (c checker) run(ctx context.Context) (report.MeshResult, error) {
 	// host's, real ones need NTP). Each run is bounded by the FAIL band x2.
 	from, to := subsets[0], subsets[len(subsets)-1]
 	limit := 30 * time.Second
+	pushesBefore, metricsErr := c.istiodConvergence(ctx)
 	var convs []time.Duration
 	for i := 0; i < in.Runs; i++ {
 		start := time.Now()
@@ -243,6 +270,22 @@ func (c checker) run(ctx context.Context) (report.MeshResult, error) {
 	}
 	if _, err := c.kubectl(ctx, fmt.Sprintf("--namespace %s delete virtualservice %s --ignore-not-found", in.Namespace, mesh.ConvergenceService(in.Service))); err != nil {
 		return res, err
+	}
+	res.Istiod = &report.IstiodConvergence{}
+	pushes, err := c.istiodConvergence(ctx)
+	if metricsErr == nil {
+		metricsErr = err
+	}
+	if metricsErr == nil {
+		pushes, metricsErr = pushes.Since(pushesBefore)
+	}
+	if metricsErr != nil {
+		res.Istiod.Error = metricsErr.Error()
+		c.log("istiod's convergence metric not read", "err", metricsErr)
+	} else {
+		res.Istiod.Pushes = pushes.Count
+		res.Istiod.P50, res.Istiod.P99 = bound(pushes, 0.5), bound(pushes, 0.99)
+		c.log("istiod convergence metric", "pushes", pushes.Count, "p50", res.Istiod.P50, "p99", res.Istiod.P99)
 	}
 	if len(convs) > 0 {
 		p99, _ := probe.Percentile(convs, 99)

@@ -4,12 +4,14 @@ import (
 	"context"
 	"encoding/json"
 	"log/slog"
+	"math"
 	"os"
 	"strings"
 	"sync"
 	"testing"
 
 	"github.com/meshready/meshready/bootstrap"
+	"github.com/meshready/meshready/mesh"
 	"github.com/meshready/meshready/remote"
 )
 
@@ -122,5 +124,23 @@ func TestMeasureLatency(t *testing.T) {
 	in.Duration = "four minutes"
 	if _, err := p.measureLatency(t.Context(), bootstrap.Node{Name: "cp-1", Runner: r}, in); err == nil {
 		t.Error("a bad duration must be an error")
+	}
+}
+
+// TestBound: a quantile of istiod's histogram is said as its bucket bound.
+func TestBound(t *testing.T) {
+	inf := math.Inf(1)
+	h := mesh.Histogram{Bounds: []float64{0.1, 0.5, 30, inf}, Counts: []uint64{90, 99, 99, 100}, Count: 100}
+	if got := bound(h, 0.5); got != "≤ 0.1 s" {
+		t.Errorf("p50 %q", got)
+	}
+	if got := bound(h, 0.99); got != "≤ 0.5 s" {
+		t.Errorf("p99 %q", got)
+	}
+	if got := bound(h, 1); got != "> 30 s" {
+		t.Errorf("max %q", got)
+	}
+	if got := bound(mesh.Histogram{}, 0.5); got != "" {
+		t.Errorf("empty %q", got)
 	}
 }
