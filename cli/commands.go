@@ -400,7 +400,7 @@ func (a *app) toolsCmd() *cobra.Command {
 			return nil
 		},
 	}
-	cmd.Flags().BoolVar(&withMesh, "mesh", false, "also build the pulumi-kubernetes plugin and the local mesh (istiod, pilot-agent, Prometheus; about 15 minutes the first time)")
+	cmd.Flags().BoolVar(&withMesh, "mesh", false, "also build the pulumi-kubernetes plugin and the local mesh (istiod, pilot-agent, Prometheus, fortio; about 15 minutes the first time)")
 	cmd.Flags().BoolVar(&kube, "kubernetes", false, "also build the air-gapped Kubernetes bundle local stacks install (about 10 minutes the first time)")
 	return cmd
 }

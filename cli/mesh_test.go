@@ -22,7 +22,7 @@ func meshStackFile(version, weights, namespaces string) string {
   meshready:provider: local
   meshready:local:
     bridge: mr-mesh0
-    subnet: 10.213.252.0/24
+    subnet: 10.213.250.0/24
   meshready:nodes:
     controlPlanes: 1
     workers: 1

@@ -19,5 +19,10 @@ cat > /etc/meshready/kubeadm-init.yaml <<'YAML'
 kind: InitConfiguration
 YAML
 chmod 600 /etc/meshready/kubeadm-init.yaml
-kubeadm init --config /etc/meshready/kubeadm-init.yaml --upload-certs --ignore-preflight-errors=SystemVerification,FileContent--proc-sys-net-bridge-bridge-nf-call-iptables
+if ! kubeadm init --config /etc/meshready/kubeadm-init.yaml --upload-certs --ignore-preflight-errors=SystemVerification,FileContent--proc-sys-net-bridge-bridge-nf-call-iptables; then
+  # kubeadm says only that the kubelet did not get healthy; the kubelet says why.
+  echo "the kubelet's last lines:" >&2
+  journalctl -u kubelet --no-pager -n 8 -o cat 2>/dev/null | cut -c1-300 >&2 || true
+  exit 1
+fi
 touch /etc/meshready/init.done

@@ -13,5 +13,10 @@ cat > /etc/meshready/kubeadm-join.yaml <<'YAML'
 kind: JoinConfiguration
 YAML
 chmod 600 /etc/meshready/kubeadm-join.yaml
-kubeadm join --config /etc/meshready/kubeadm-join.yaml
+if ! kubeadm join --config /etc/meshready/kubeadm-join.yaml; then
+  # kubeadm says only that the kubelet did not get healthy; the kubelet says why.
+  echo "the kubelet's last lines:" >&2
+  journalctl -u kubelet --no-pager -n 8 -o cat 2>/dev/null | cut -c1-300 >&2 || true
+  exit 1
+fi
 touch /etc/meshready/join.done
