@@ -125,7 +125,17 @@ type LoadOptions struct {
 func LoadCommand(v LatencyVariant, o LoadOptions) []string {
 	return []string{"fortio", "load", "-qps", fmt.Sprint(o.QPS), "-c", fmt.Sprint(o.Connections),
 		"-t", o.Duration.String(), "-payload-size", fmt.Sprint(o.PayloadBytes), "-uniform",
-		"-p", "50,90,99,99.9", "-json", "-", fmt.Sprintf("http://%s:%d/echo", Host("fortio-server", v.Namespace), FortioPort)}
+		"-p", "50,90,99,99.9", "-json", "-", serverURL(v)}
+}
+
+// WarmupCommand is one call from a variant's client to its server (fortio
+// curl exits non-zero unless it gets a 200).
+func WarmupCommand(v LatencyVariant) []string {
+	return []string{"fortio", "curl", "-quiet", serverURL(v)}
+}
+
+func serverURL(v LatencyVariant) string {
+	return fmt.Sprintf("http://%s:%d/echo", Host("fortio-server", v.Namespace), FortioPort)
 }
 
 // LatencyNodes picks the fixed nodes for fortio from `kubectl get nodes -o

@@ -48,7 +48,7 @@ func TestLatencyNodes(t *testing.T) {
 		t.Fatal(err)
 	}
 	client, server, same, err := LatencyNodes(string(b))
-	if err != nil || client != "mr-local-worker-1" || server != "mr-local-worker-2" || same {
+	if err != nil || client != "local-worker-1" || server != "local-worker-2" || same {
 		t.Errorf("nodes: %q %q same=%v err=%v", client, server, same, err)
 	}
 	one := `{"items":[{"metadata":{"name":"cp","labels":{"node-role.kubernetes.io/control-plane":""}},"status":{"conditions":[{"type":"Ready","status":"True"}]}},

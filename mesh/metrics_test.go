@@ -2,6 +2,7 @@ package mesh
 
 import (
 	"math"
+	"os"
 	"strings"
 	"testing"
 )
@@ -66,5 +67,21 @@ func TestParseHistogram(t *testing.T) {
 	}
 	if _, err := ParseHistogram("garbage{", ConvergenceMetric); err == nil {
 		t.Error("garbage must be an error")
+	}
+}
+
+// TestParseIstiodMetrics reads istiod's /metrics recorded on the local
+// stack after the proxyless convergence runs (istiod 1.31-alpha).
+func TestParseIstiodMetrics(t *testing.T) {
+	b, err := os.ReadFile("testdata/istiod-metrics.txt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := ParseHistogram(string(b), ConvergenceMetric)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p99, ok := h.UpperBound(0.99); h.Count != 289 || len(h.Bounds) != 9 || !ok || p99 != 0.1 {
+		t.Errorf("istiod's convergence histogram %+v, p99 ≤ %v", h, p99)
 	}
 }

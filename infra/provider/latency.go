@@ -84,8 +84,25 @@ func (p *Provider) latencyRun(ctx context.Context, cp bootstrap.Node, in Latency
 			return benchmarks.LoadRun{}, err
 		}
 	}
+	// The pods are ready before every node's proxy (kube-proxy, or the
+	// sidecars' xDS) routes the new Service: call until a call succeeds.
+	exec := fmt.Sprintf("--namespace %s exec deploy/fortio-client -c fortio -- ", v.Namespace)
+	for deadline := time.Now().Add(2 * time.Minute); ; {
+		_, err := run(exec + strings.Join(mesh.WarmupCommand(v), " "))
+		if err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			return benchmarks.LoadRun{}, fmt.Errorf("the fortio server is not reachable from the client after 2 minutes: %w", err)
+		}
+		select {
+		case <-ctx.Done():
+			return benchmarks.LoadRun{}, ctx.Err()
+		case <-time.After(time.Second):
+		}
+	}
 	p.log.Info("fortio load", "variant", v.Name, "client", client, "server", server, "qps", o.QPS, "connections", o.Connections, "duration", o.Duration.String())
-	out, err := run(fmt.Sprintf("--namespace %s exec deploy/fortio-client -c fortio -- %s", v.Namespace, strings.Join(mesh.LoadCommand(v, o), " ")))
+	out, err := run(exec + strings.Join(mesh.LoadCommand(v, o), " "))
 	if err != nil {
 		return benchmarks.LoadRun{}, err
 	}

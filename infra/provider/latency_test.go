@@ -44,7 +44,7 @@ func (r *kubectlRunner) Run(_ context.Context, cmd string, _ ...remote.RunOption
 	case strings.Contains(cmd, "get nodes -o json"):
 		return remote.Result{Stdout: []byte(r.nodes)}, nil
 	case strings.Contains(cmd, " exec deploy/fortio-client"):
-		if r.failLoad != "" && strings.Contains(cmd, "--namespace "+r.failLoad+" ") {
+		if r.failLoad != "" && strings.Contains(cmd, "--namespace "+r.failLoad+" ") && strings.Contains(cmd, "fortio load") {
 			return remote.Result{}, &remote.ExitError{Host: "cp-1", Cmd: cmd, Code: 1, Stderr: "Aborting because of error 503"}
 		}
 		return remote.Result{Stdout: r.fortio}, nil
@@ -79,7 +79,9 @@ func TestMeasureLatency(t *testing.T) {
 	var want []string
 	for _, ns := range []string{"meshready-latency-baseline", "meshready-latency-mtls", "meshready-latency-plaintext"} {
 		want = append(want, "apply -f /run/meshready-latency-", "--namespace "+ns+" rollout status deployment/fortio-server",
-			"--namespace "+ns+" rollout status deployment/fortio-client", "--namespace "+ns+" exec deploy/fortio-client -c fortio -- fortio load -qps 1000 -c 16 -t 4m0s",
+			"--namespace "+ns+" rollout status deployment/fortio-client",
+			"--namespace "+ns+" exec deploy/fortio-client -c fortio -- fortio curl -quiet http://fortio-server."+ns+".svc.cluster.local:8080/echo",
+			"--namespace "+ns+" exec deploy/fortio-client -c fortio -- fortio load -qps 1000 -c 16 -t 4m0s",
 			"delete namespace "+ns+" --ignore-not-found --wait --timeout=170s; rm -f /run/meshready-latency-")
 	}
 	if len(r.cmds) != 2+len(want) || r.cmds[0] != "delete namespace -l meshready.io/latency --ignore-not-found --wait --timeout=180s" {
