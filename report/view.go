@@ -104,7 +104,7 @@ func buildView(r Report) view {
 			v.MeshLatencyInfo += "; " + lat.DataPlane
 		}
 		if lat.Unavailable != "" {
-			v.MeshLatencyInfo += ". " + lat.Unavailable
+			v.MeshLatencyInfo += "; " + lat.Unavailable
 		}
 		for _, r := range lat.Runs {
 			v.MeshLatency = append(v.MeshLatency, []string{r.Variant, msNum(r.P50), msNum(r.P90), msNum(r.P99), msNum(r.P999), msNum(r.Max),
