@@ -318,16 +318,32 @@ func (p *Provider) checks(ctx context.Context, props resource.PropertyMap) (reso
 	if pt := res.Plaintext; pt.Mode == "STRICT" && pt.Answered > 0 {
 		p.log.Warn("STRICT mTLS answered plaintext calls", "service", pt.Service, "answered", pt.Answered)
 	}
-	if in.ReportDir != "" {
-		if rep, err := report.Read(in.ReportDir); err == nil {
-			if err := report.Write(in.ReportDir, report.WithMeshResult(rep, res)); err != nil {
-				p.log.Warn("could not add the mesh checks to the report", "dir", in.ReportDir, "err", err)
-			}
-		} else {
-			p.log.Warn("no region report to add the mesh checks to (benchmarks off?)", "dir", in.ReportDir, "err", err)
-		}
+	p.addToReport(in.ReportDir, "mesh checks", func(r report.Report) report.Report { return report.WithMeshResult(r, res) })
+	return withResults(props, res)
+}
+
+// addToReport rewrites the region report in dir with what a mesh step
+// found; a report that cannot be read or written is a warning (benchmarks
+// off: there is none), as the step's results are outputs all the same.
+func (p *Provider) addToReport(dir, what string, add func(report.Report) report.Report) {
+	if dir == "" {
+		return
 	}
-	b, err := json.Marshal(res)
+	p.reportMu.Lock()
+	defer p.reportMu.Unlock()
+	rep, err := report.Read(dir)
+	if err != nil {
+		p.log.Warn("no region report to add the "+what+" to (benchmarks off?)", "dir", dir, "err", err)
+		return
+	}
+	if err := report.Write(dir, add(rep)); err != nil {
+		p.log.Warn("could not add the "+what+" to the report", "dir", dir, "err", err)
+	}
+}
+
+// withResults is props with v (a result struct, as its JSON) under "results".
+func withResults(props resource.PropertyMap, v any) (resource.PropertyMap, error) {
+	b, err := json.Marshal(v)
 	if err != nil {
 		return nil, err
 	}

@@ -162,26 +162,8 @@ func (p *Provider) latency(ctx context.Context, props resource.PropertyMap) (res
 	if err != nil {
 		return nil, fmt.Errorf("mesh latency: %w", err)
 	}
-	if in.ReportDir != "" {
-		if rep, err := report.Read(in.ReportDir); err == nil {
-			if err := report.Write(in.ReportDir, report.WithMeshLatency(rep, lat)); err != nil {
-				p.log.Warn("could not add the mesh latency to the report", "dir", in.ReportDir, "err", err)
-			}
-		} else {
-			p.log.Warn("no region report to add the mesh latency to", "dir", in.ReportDir, "err", err)
-		}
-	}
-	b, err := json.Marshal(lat)
-	if err != nil {
-		return nil, err
-	}
-	var m map[string]any
-	if err := json.Unmarshal(b, &m); err != nil {
-		return nil, err
-	}
-	out := props.Copy()
-	out["results"] = resource.NewPropertyValue(m)
-	return out, nil
+	p.addToReport(in.ReportDir, "mesh latency", func(r report.Report) report.Report { return report.WithMeshLatency(r, lat) })
+	return withResults(props, lat)
 }
 
 // measureLatency picks the nodes and runs every variant, one after another

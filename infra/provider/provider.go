@@ -46,6 +46,9 @@ type Provider struct {
 	cancel context.CancelFunc
 	// ops counts in-flight operations, for Orphaned.
 	ops sync.WaitGroup
+	// reportMu serialises the mesh steps' rewrites of the region report
+	// (checks of several canaries finish at once).
+	reportMu sync.Mutex
 }
 
 // New returns the provider with the given backends (by name: local, static, hetzner).
