@@ -122,6 +122,11 @@ type Istio struct {
 	// refusing plaintext, convergence after a route change. For clusters
 	// without Envoy (the local stack); the services must not exist already.
 	ProxylessChecks bool `mapstructure:"proxylessChecks"`
+	// SidecarChecks runs the same checks on a real cluster, through Envoy
+	// sidecars (the probe as plain gRPC behind them), with ProbeImage: the
+	// meshprobe image pushed to a registry the nodes pull from.
+	SidecarChecks bool   `mapstructure:"sidecarChecks"`
+	ProbeImage    string `mapstructure:"probeImage"`
 }
 
 // Canary splits a service's traffic between subsets by weight.

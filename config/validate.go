@@ -269,18 +269,35 @@ func (v *validator) istio(i *Istio) {
 }
 
 func (v *validator) proxyless(c *Config) {
-	if !c.Istio.ProxylessChecks {
+	key := "istio.proxylessChecks"
+	switch {
+	case c.Istio.ProxylessChecks && c.Istio.SidecarChecks:
+		v.add("istio.sidecarChecks", "choose one: proxylessChecks (no Envoy, the local stack) or sidecarChecks (Envoy sidecars)")
+		return
+	case c.Istio.ProxylessChecks:
+		if c.Provider != "local" {
+			v.add(key, "only the local stack builds the probe's image; real clusters have Envoy sidecars: use istio.sidecarChecks")
+		}
+	case c.Istio.SidecarChecks:
+		key = "istio.sidecarChecks"
+		if c.Provider == "local" {
+			v.add(key, "no Envoy exists offline, so the local stack cannot run sidecars: use istio.proxylessChecks")
+		}
+		if c.Istio.ProbeImage == "" {
+			v.add("istio.probeImage", "required with sidecarChecks: the meshprobe image (meshready tools --mesh writes it as a tarball) pushed to a registry the nodes pull from")
+		}
+	default:
+		if c.Istio.ProbeImage != "" {
+			v.add("istio.probeImage", "is used only with istio.sidecarChecks")
+		}
 		return
 	}
-	if c.Provider != "local" {
-		v.add("istio.proxylessChecks", "only the local stack builds the probe's image; real clusters have Envoy sidecars")
-	}
 	if len(c.Canary) == 0 {
-		v.add("istio.proxylessChecks", "needs a canary entry: the checks run against the canary's services")
+		v.add(key, "needs a canary entry: the checks run against the canary's services")
 	}
 	for i, cn := range c.Canary {
 		if len(cn.Subsets) < 2 {
-			v.add(fmt.Sprintf("canary[%d].subsets", i), "the proxyless checks need two subsets to move traffic between")
+			v.add(fmt.Sprintf("canary[%d].subsets", i), "the mesh checks need two subsets to move traffic between")
 		}
 	}
 }

@@ -140,11 +140,19 @@ func TestLocalAddon(t *testing.T) {
 // convergence DestinationRule and the clients' DaemonSet.
 func TestProbeWorkloads(t *testing.T) {
 	objs := ProbeWorkloads(config.Canary{Service: "echo", Namespace: "demo", Subsets: map[string]int{"v2": 10, "v1": 90}},
-		"STRICT", "localhost/meshready/meshprobe:0123456789ab", "Never")
+		"STRICT", "localhost/meshready/meshprobe:0123456789ab", "Never", false)
 	objs = append(objs, ConvergenceRoute("echo", "demo", "v2"))
 	b, err := yaml.Marshal(objs)
 	if err != nil {
 		t.Fatal(err)
 	}
 	golden.Check(t, "testdata/probe-workloads.yaml", b)
+	// Behind Envoy sidecars: plain servers, DNS targets, the clients' API
+	// outside Envoy, and a client without a sidecar.
+	objs = ProbeWorkloads(config.Canary{Service: "echo", Namespace: "demo", Subsets: map[string]int{"v2": 10, "v1": 90}},
+		"STRICT", "registry.example/meshprobe:0123456789ab", "IfNotPresent", true)
+	if b, err = yaml.Marshal(objs); err != nil {
+		t.Fatal(err)
+	}
+	golden.Check(t, "testdata/probe-workloads-sidecars.yaml", b)
 }

@@ -13,10 +13,19 @@ const ProbePort = 7070
 // ProbeHTTPPort is the probe clients' HTTP API (mesh/probe.Handler).
 const ProbeHTTPPort = 8080
 
-// ProbeTarget is the xDS target of a service: what a proxyless client dials.
-func ProbeTarget(service, namespace string) string {
-	return fmt.Sprintf("xds:///%s.%s.svc.cluster.local:%d", service, namespace, ProbePort)
+// ProbeTarget is what a probe client dials: the service's xDS target
+// (proxyless), or its DNS name, which the pod's Envoy sidecar routes.
+func ProbeTarget(service, namespace string, sidecars bool) string {
+	scheme := "xds"
+	if sidecars {
+		scheme = "dns"
+	}
+	return fmt.Sprintf("%s:///%s.%s.svc.cluster.local:%d", scheme, service, namespace, ProbePort)
 }
+
+// ProbePlain is the name of a canary's plaintext client Deployment in the
+// sidecar mode: a pod without a sidecar, as a client outside the mesh.
+func ProbePlain(service string) string { return "meshprobe-plain-" + service }
 
 // ConvergenceService is the second Service over a canary's echo pods, whose
 // routes the convergence check owns and flips (the canary's own
@@ -52,8 +61,31 @@ func proxyless(labels map[string]any) map[string]any {
 // client on every node (DaemonSet) that calls it through xDS all the time,
 // and a client that counts the canary split on demand. image is the
 // meshprobe image, pullPolicy Never where it is pre-loaded.
-func ProbeWorkloads(cn config.Canary, mtls, image, pullPolicy string) []map[string]any {
+//
+// With sidecars (real clusters, Envoy) the same workloads run without the
+// grpc-agent template: the servers plain gRPC behind their sidecars, the
+// clients dialling DNS names that their sidecars route, the clients' HTTP
+// API (port ProbeHTTPPort, reached through the API server) kept out of
+// Envoy, and one more client without a sidecar for the plaintext check.
+func ProbeWorkloads(cn config.Canary, mtls, image, pullPolicy string, sidecars bool) []map[string]any {
 	ns, svc := cn.Namespace, cn.Service
+	pod := proxyless
+	if sidecars {
+		pod = func(labels map[string]any) map[string]any {
+			return map[string]any{"labels": labels, "annotations": map[string]any{
+				"proxy.istio.io/config": `{"holdApplicationUntilProxyStarts": true}`,
+				// The checks call the clients' API from the API server, which has no sidecar.
+				"traffic.sidecar.istio.io/excludeInboundPorts": fmt.Sprint(ProbeHTTPPort),
+			}}
+		}
+	}
+	serveArgs := func(s string) []any {
+		a := []any{"serve", "-addr", fmt.Sprintf(":%d", ProbePort), "-version", s}
+		if sidecars {
+			a = append(a, "-plain")
+		}
+		return a
+	}
 	subsets := make([]string, 0, len(cn.Subsets))
 	for s := range cn.Subsets {
 		subsets = append(subsets, s)
@@ -75,9 +107,8 @@ func ProbeWorkloads(cn config.Canary, mtls, image, pullPolicy string) []map[stri
 				"replicas": 1,
 				"selector": map[string]any{"matchLabels": map[string]any{"app": svc, "version": s}},
 				"template": map[string]any{
-					"metadata": proxyless(labels),
-					"spec": map[string]any{"containers": []any{container("echo",
-						[]any{"serve", "-addr", fmt.Sprintf(":%d", ProbePort), "-version", s}, ProbePort, "grpc")}},
+					"metadata": pod(labels),
+					"spec":     map[string]any{"containers": []any{container("echo", serveArgs(s), ProbePort, "grpc")}},
 				},
 			},
 		})
@@ -108,11 +139,11 @@ func ProbeWorkloads(cn config.Canary, mtls, image, pullPolicy string) []map[stri
 		"spec": map[string]any{
 			"selector": map[string]any{"matchLabels": map[string]any{"app": client}},
 			"template": map[string]any{
-				"metadata": proxyless(map[string]any{"app": client}),
+				"metadata": pod(map[string]any{"app": client}),
 				"spec": map[string]any{
 					// On control planes too: the method wants a client on each node.
 					"tolerations": []any{map[string]any{"key": "node-role.kubernetes.io/control-plane", "operator": "Exists", "effect": "NoSchedule"}},
-					"containers": []any{container("client", []any{"client", "-watch", ProbeTarget(conv, ns),
+					"containers": []any{container("client", []any{"client", "-watch", ProbeTarget(conv, ns, sidecars),
 						"-listen", fmt.Sprintf(":%d", ProbeHTTPPort), "-rate", "100"}, ProbeHTTPPort, "http")},
 				},
 			},
@@ -127,12 +158,27 @@ func ProbeWorkloads(cn config.Canary, mtls, image, pullPolicy string) []map[stri
 			"replicas": 1,
 			"selector": map[string]any{"matchLabels": map[string]any{"app": counter}},
 			"template": map[string]any{
-				"metadata": proxyless(map[string]any{"app": counter}),
-				"spec": map[string]any{"containers": []any{container("client", []any{"client", "-target", ProbeTarget(svc, ns),
+				"metadata": pod(map[string]any{"app": counter}),
+				"spec": map[string]any{"containers": []any{container("client", []any{"client", "-target", ProbeTarget(svc, ns, sidecars),
 					"-listen", fmt.Sprintf(":%d", ProbeHTTPPort)}, ProbeHTTPPort, "http")}},
 			},
 		},
 	})
+	if sidecars {
+		plain := ProbePlain(svc)
+		out = append(out, map[string]any{
+			"apiVersion": "apps/v1", "kind": "Deployment", "metadata": meta(plain),
+			"spec": map[string]any{
+				"replicas": 1,
+				"selector": map[string]any{"matchLabels": map[string]any{"app": plain}},
+				"template": map[string]any{
+					"metadata": map[string]any{"labels": map[string]any{"app": plain, "sidecar.istio.io/inject": "false"}},
+					"spec": map[string]any{"containers": []any{container("client", []any{"client", "-target", ProbeTarget(svc, ns, sidecars),
+						"-listen", fmt.Sprintf(":%d", ProbeHTTPPort)}, ProbeHTTPPort, "http")}},
+				},
+			},
+		})
+	}
 	return out
 }
 

@@ -262,10 +262,15 @@ func newMesh(ctx *pulumi.Context, cfg *config.Config, cl meshCluster, src meshSo
 	}
 	out.Dashboards = dashboards
 
-	// 6. Proxyless checks (local stack): meshready's gRPC echo as each canary
-	// service, clients on every node, and the checks through them.
+	// 6. Checks: meshready's gRPC echo as each canary service, clients on
+	// every node, and the checks through them; proxyless gRPC where no Envoy
+	// exists (the local stack), else behind Envoy sidecars.
 	var checked []pulumi.Resource
-	if cfg.Istio.ProxylessChecks {
+	if cfg.Istio.ProxylessChecks || cfg.Istio.SidecarChecks {
+		sidecars, image, pull := cfg.Istio.SidecarChecks, src.Probe, "Never"
+		if sidecars {
+			image, pull = cfg.Istio.ProbeImage, "IfNotPresent"
+		}
 		if out.Checks, err = component(ctx, "meshready:mesh:Checks", "checks", pulumi.Parent(root)); err != nil {
 			return nil, err
 		}
@@ -273,7 +278,7 @@ func newMesh(ctx *pulumi.Context, cfg *config.Config, cl meshCluster, src meshSo
 			name := "probe-" + cn.Namespace + "-" + cn.Service
 			objs := pulumi.Array{}
 			mode := mesh.NamespaceMTLS(cfg.Istio, cn.Namespace)
-			for _, o := range mesh.ProbeWorkloads(cn, mode, src.Probe, "Never") {
+			for _, o := range mesh.ProbeWorkloads(cn, mode, image, pull, sidecars) {
 				objs = append(objs, pulumi.ToMap(o))
 			}
 			workloads, err := yamlv2.NewConfigGroup(ctx, name, &yamlv2.ConfigGroupArgs{Objs: objs},
@@ -286,7 +291,7 @@ func newMesh(ctx *pulumi.Context, cfg *config.Config, cl meshCluster, src meshSo
 				"namespace": pulumi.String(cn.Namespace), "service": pulumi.String(cn.Service),
 				"weights": pulumi.ToIntMap(cn.Subsets), "mtls": pulumi.String(mode),
 				"calls": pulumi.Int(2000), "runs": pulumi.Int(20), "tolerancePts": pulumi.Float64(3),
-				"image": pulumi.String(src.Probe), "reportDir": pulumi.String(cl.ReportDir),
+				"image": pulumi.String(image), "sidecars": pulumi.Bool(sidecars), "reportDir": pulumi.String(cl.ReportDir),
 			}
 			if cl.IdentityFile != "" {
 				props["identityFile"] = pulumi.String(cl.IdentityFile)

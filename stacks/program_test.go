@@ -263,3 +263,33 @@ func TestMeshLatencyGraph(t *testing.T) {
 		}
 	}
 }
+
+// TestSidecarChecksGraph: on a real cluster the same checks run behind
+// Envoy sidecars with the configured probe image, pulled.
+func TestSidecarChecksGraph(t *testing.T) {
+	real := values("meshready:region", "hel1", "meshready:provider", "hetzner", "hetzner:token", "t0ken",
+		"meshready:nodes", `{"serverType":"ccx13","image":"debian-12"}`,
+		"meshready:istio", `{"enabled":true,"version":"1.28.0","injectNamespaces":["shop"],"sidecarChecks":true,"probeImage":"registry.example/meshprobe:1"}`,
+		"meshready:canary", `[{"service":"cart","namespace":"shop","subsets":{"v1":90,"v2":10}}]`)
+	real.Secrets["hetzner:token"] = true
+	g, err := run(t, real)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checks, ok := g.byName["meshready:mesh:Checks::shop-cart"]
+	if !ok || !checks.Inputs["sidecars"].BoolValue() || checks.Inputs["image"].StringValue() != "registry.example/meshprobe:1" {
+		t.Fatalf("sidecar checks: %v", checks.Inputs)
+	}
+	objs := g.byName["kubernetes:yaml/v2:ConfigGroup::probe-shop-cart"].Inputs["objs"].ArrayValue()
+	if len(objs) != 8 {
+		t.Errorf("sidecar probe workloads: %d objects, want the 7 of the proxyless ones and a plaintext client", len(objs))
+	}
+	for _, o := range objs {
+		if tmpl, ok := o.ObjectValue()["spec"].ObjectValue()["template"]; ok {
+			pod := tmpl.ObjectValue()["spec"].ObjectValue()["containers"].ArrayValue()[0].ObjectValue()
+			if pod["image"].StringValue() != "registry.example/meshprobe:1" || pod["imagePullPolicy"].StringValue() != "IfNotPresent" {
+				t.Errorf("probe container %v", pod)
+			}
+		}
+	}
+}

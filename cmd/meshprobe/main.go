@@ -2,11 +2,12 @@
 // checks (package mesh/probe), run in pods that Istio injects with its
 // grpc-agent template:
 //
-//	meshprobe serve  -addr :7070 -version v1
+//	meshprobe serve  -addr :7070 -version v1 [-plain]
 //	meshprobe client -target xds:///echo.demo.svc.cluster.local:7070 -listen :8080
 //	meshprobe client -watch xds:///meshprobe-echo.demo.svc.cluster.local:7070 -listen :8080 -rate 100
 //
-// A client has one xDS target: pilot-agent proxies a single xDS stream per
+// With -plain (and dns:/// targets) the same probe runs behind Envoy
+// sidecars instead. A client has one xDS target: pilot-agent proxies a single xDS stream per
 // pod, and gRPC opens one per target, so two targets in one pod would keep
 // closing each other's stream.
 package main
@@ -45,6 +46,7 @@ func run(ctx context.Context, args []string, log *slog.Logger) (err error) {
 	case "serve":
 		addr := fs.String("addr", ":7070", "gRPC listen address")
 		version := fs.String("version", "", "the version label this server answers with")
+		plain := fs.Bool("plain", false, "a plain gRPC server, no xDS (behind an Envoy sidecar)")
 		if err := fs.Parse(args[1:]); err != nil {
 			return err
 		}
@@ -52,6 +54,9 @@ func run(ctx context.Context, args []string, log *slog.Logger) (err error) {
 			return errors.New("serve: -version is required")
 		}
 		host, _ := os.Hostname()
+		if *plain {
+			return probe.ServePlain(ctx, *addr, *version, host)
+		}
 		return probe.Serve(ctx, *addr, *version, host, log)
 	case "client":
 		target := fs.String("target", "", "xds:///<service>.<namespace>.svc.cluster.local:<port>, called on demand (/count)")

@@ -21,8 +21,9 @@ import (
 	"github.com/meshready/meshready/report"
 )
 
-// ChecksType is the proxyless gRPC mesh checks of one canary (METHODS.md,
-// mesh convergence; the issue's split and STRICT checks): run with kubectl
+// ChecksType is the mesh checks of one canary (METHODS.md, mesh
+// convergence; the issue's split and STRICT checks), through proxyless gRPC
+// or, with Sidecars, through Envoy sidecars: run with kubectl
 // on a control plane against meshready's probe workloads, written into the
 // region report. They run again whenever an input changes (new weights, a
 // new mTLS mode, a new probe image). A check that finds the mesh wrong is a
@@ -46,7 +47,9 @@ type ChecksInputs struct {
 	Runs         int     `json:"runs"`
 	TolerancePts float64 `json:"tolerancePts"`
 	// Image is the probe image (a new one means new pods: check again).
-	Image     string `json:"image"`
+	Image string `json:"image"`
+	// Sidecars: the probe runs behind Envoy sidecars, not proxyless.
+	Sidecars  bool   `json:"sidecars,omitempty"`
 	ReportDir string `json:"reportDir,omitempty"`
 }
 
@@ -167,6 +170,9 @@ func bound(h mesh.Histogram, q float64) string {
 func (c checker) run(ctx context.Context) (report.MeshResult, error) {
 	in := c.in
 	res := report.MeshResult{DataPlane: "proxyless gRPC: pilot-agent, no Envoy"}
+	if in.Sidecars {
+		res.DataPlane = "Envoy sidecars"
+	}
 	subsets := make([]string, 0, len(in.Weights))
 	for s := range in.Weights {
 		subsets = append(subsets, s)
@@ -203,6 +209,19 @@ func (c checker) run(ctx context.Context) (report.MeshResult, error) {
 	if err != nil {
 		return res, err
 	}
+	// The plaintext client must have no proxy: proxyless pods do not
+	// encrypt plain dials, but a sidecar would upgrade them to mTLS.
+	plainPod := counters[0]
+	if in.Sidecars {
+		if _, err := c.kubectl(ctx, fmt.Sprintf("--namespace %s rollout status deployment/%s --timeout=300s", in.Namespace, mesh.ProbePlain(in.Service))); err != nil {
+			return res, err
+		}
+		plain, err := running(mesh.ProbePlain(in.Service))
+		if err != nil {
+			return res, err
+		}
+		plainPod = plain[0]
+	}
 
 	// 1. The split: warm up until calls succeed (the client's xDS routes
 	// arrive after the pod is ready), then count.
@@ -227,7 +246,7 @@ func (c checker) run(ctx context.Context) (report.MeshResult, error) {
 	// 2. A plaintext client (no xDS, no TLS) against the same service.
 	var plain probe.Split
 	addr := fmt.Sprintf("%s.%s.svc.cluster.local:%d", in.Service, in.Namespace, mesh.ProbePort)
-	if err := c.client(ctx, counters[0], "/plaintext?n=5&addr="+url.QueryEscape(addr), &plain); err != nil {
+	if err := c.client(ctx, plainPod, "/plaintext?n=5&addr="+url.QueryEscape(addr), &plain); err != nil {
 		return res, err
 	}
 	res.Plaintext = &report.PlaintextResult{Service: in.Namespace + "/" + in.Service, Mode: in.MTLS,
@@ -293,7 +312,9 @@ func (c checker) run(ctx context.Context) (report.MeshResult, error) {
 		res.ConvergenceP99, res.ConvergenceP50 = &p99, &p50
 		c.log("convergence", "runs", len(convs), "p50", p50.Round(time.Millisecond).String(), "p99", p99.Round(time.Millisecond).String())
 	}
-	res.Unavailable = "no Envoy binary exists offline: proxyless gRPC has no proxy hop, so per-hop latency and the mTLS cost of a proxy are not measurable here"
+	if !in.Sidecars {
+		res.Unavailable = "no Envoy binary exists offline: proxyless gRPC has no proxy hop, so per-hop latency and the mTLS cost of a proxy are not measurable here"
+	}
 	return res, nil
 }
 

@@ -49,6 +49,24 @@ func Serve(ctx context.Context, addr, version, hostname string, log *slog.Logger
 		return fmt.Errorf("xds server: %w", err)
 	}
 	testpb.RegisterTestServiceServer(srv, echo{version: version, hostname: hostname})
+	return serve(ctx, srv, addr)
+}
+
+// ServePlain runs the echo server without xDS, in plaintext: behind an
+// Envoy sidecar, which terminates the mesh's mTLS and applies its policy.
+func ServePlain(ctx context.Context, addr, version, hostname string) error {
+	srv := grpc.NewServer()
+	testpb.RegisterTestServiceServer(srv, echo{version: version, hostname: hostname})
+	return serve(ctx, srv, addr)
+}
+
+// grpcServer is what Serve and ServePlain run: an xDS-managed or a plain gRPC server.
+type grpcServer interface {
+	Serve(net.Listener) error
+	Stop()
+}
+
+func serve(ctx context.Context, srv grpcServer, addr string) error {
 	lis, err := net.Listen("tcp", addr)
 	if err != nil {
 		return err
@@ -70,7 +88,9 @@ type Client struct {
 }
 
 // NewClient dials target with xDS credentials: mTLS with the pod's
-// workload certificate where istiod's cluster config says so.
+// workload certificate where istiod's cluster config says so. A target
+// that is not xds:/// (dns:///host:port, behind an Envoy sidecar) gets the
+// credentials' fallback: plaintext to the sidecar, which does the mTLS.
 func NewClient(target string, log *slog.Logger) (*Client, error) {
 	creds, err := xdscreds.NewClientCredentials(xdscreds.ClientOptions{FallbackCreds: insecure.NewCredentials()})
 	if err != nil {
