@@ -278,6 +278,9 @@ func (v *validator) proxyless(c *Config) {
 		if c.Provider != "local" {
 			v.add(key, "only the local stack builds the probe's image; real clusters have Envoy sidecars: use istio.sidecarChecks")
 		}
+		if c.Istio.ProbeImage != "" {
+			v.add("istio.probeImage", "is used only with istio.sidecarChecks (the local stack builds its own)")
+		}
 	case c.Istio.SidecarChecks:
 		key = "istio.sidecarChecks"
 		if c.Provider == "local" {

@@ -11,6 +11,10 @@ import (
 // pilot-agent alone in proxyless gRPC pods).
 const ProxyContainer = "istio-proxy"
 
+// injectOptOut is the pod label (or older annotation) that keeps a pod out
+// of the mesh in an injected namespace.
+const injectOptOut = "sidecar.istio.io/inject"
+
 // UninjectedDeployments reads `kubectl get pods -o json` of a namespace and
 // names the Deployments with a running pod that has no proxy: the pods that
 // started before the namespace was labelled, which a rollout restart
@@ -20,6 +24,7 @@ func UninjectedDeployments(podsJSON string) ([]string, error) {
 		Items []struct {
 			Metadata struct {
 				Labels          map[string]string `json:"labels"`
+				Annotations     map[string]string `json:"annotations"`
 				OwnerReferences []struct {
 					Kind string `json:"kind"`
 					Name string `json:"name"`
@@ -50,7 +55,9 @@ func UninjectedDeployments(podsJSON string) ([]string, error) {
 		for _, c := range append(p.Spec.Containers, p.Spec.InitContainers...) {
 			injected = injected || c.Name == ProxyContainer // native sidecars are init containers
 		}
-		if injected {
+		// A pod that opted out of injection stays out: a restart would not inject it.
+		optOut := p.Metadata.Labels[injectOptOut] == "false" || p.Metadata.Annotations[injectOptOut] == "false"
+		if injected || optOut {
 			continue
 		}
 		hash := p.Metadata.Labels["pod-template-hash"]
@@ -60,6 +67,41 @@ func UninjectedDeployments(podsJSON string) ([]string, error) {
 				if d := strings.TrimSuffix(o.Name, "-"+hash); !slices.Contains(out, d) {
 					out = append(out, d)
 				}
+			}
+		}
+	}
+	slices.Sort(out)
+	return out, nil
+}
+
+// ReadyPods reads `kubectl get pods -o json` and names the pods that are
+// Ready and not being deleted, by name: phase Running alone includes pods
+// a rollout is terminating.
+func ReadyPods(podsJSON string) ([]string, error) {
+	var list struct {
+		Items []struct {
+			Metadata struct {
+				Name              string  `json:"name"`
+				DeletionTimestamp *string `json:"deletionTimestamp"`
+			} `json:"metadata"`
+			Status struct {
+				Conditions []struct {
+					Type, Status string
+				} `json:"conditions"`
+			} `json:"status"`
+		} `json:"items"`
+	}
+	if err := json.Unmarshal([]byte(podsJSON), &list); err != nil {
+		return nil, fmt.Errorf("pods: %w", err)
+	}
+	var out []string
+	for _, p := range list.Items {
+		if p.Metadata.DeletionTimestamp != nil {
+			continue
+		}
+		for _, c := range p.Status.Conditions {
+			if c.Type == "Ready" && c.Status == "True" {
+				out = append(out, p.Metadata.Name)
 			}
 		}
 	}

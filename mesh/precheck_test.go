@@ -51,7 +51,8 @@ func TestParseIstiods(t *testing.T) {
 }
 
 // TestUninjectedDeployments: only running pods of Deployments without the
-// proxy are restarted; injected ones, bare pods and finished Jobs are not.
+// proxy are restarted; injected ones, opted-out ones, bare pods and
+// finished Jobs are not.
 func TestUninjectedDeployments(t *testing.T) {
 	pod := func(owner, hash, phase string, containers ...string) string {
 		var cs []string
@@ -67,6 +68,7 @@ func TestUninjectedDeployments(t *testing.T) {
 		pod("api-5f6d7c8b9a", "5f6d7c8b9a", "Running", "api", ProxyContainer),
 		pod("batch-x", "", "Succeeded", "job"),
 		pod("db-66b8f9c7d4", "66b8f9c7d4", "Pending", "db"),
+		strings.Replace(pod("plain-5c4b3a2d1e", "5c4b3a2d1e", "Running", "client"), `"labels":{`, `"labels":{"sidecar.istio.io/inject":"false",`, 1),
 	}, ",") + `]}`
 	got, err := UninjectedDeployments(list)
 	if err != nil || strings.Join(got, ",") != "db,web" {
@@ -108,5 +110,21 @@ func TestPrecheckOnRecordedCluster(t *testing.T) {
 	f.Istiods[0].ReleaseNamespace = "other"
 	if p := Precheck("1.28.0", f); len(p) != 1 || !strings.Contains(p[0], "another Istio control plane") {
 		t.Errorf("foreign istiod: %v", p)
+	}
+}
+
+// TestReadyPods: Ready pods only; one being deleted, or not Ready yet, is not.
+func TestReadyPods(t *testing.T) {
+	list := `{"items":[
+	 {"metadata":{"name":"b"},"status":{"conditions":[{"type":"Ready","status":"True"}]}},
+	 {"metadata":{"name":"old","deletionTimestamp":"2026-12-01T20:00:00Z"},"status":{"conditions":[{"type":"Ready","status":"True"}]}},
+	 {"metadata":{"name":"new"},"status":{"conditions":[{"type":"Ready","status":"False"}]}},
+	 {"metadata":{"name":"a"},"status":{"conditions":[{"type":"PodScheduled","status":"True"},{"type":"Ready","status":"True"}]}}]}`
+	got, err := ReadyPods(list)
+	if err != nil || strings.Join(got, ",") != "a,b" {
+		t.Errorf("ready pods %v %v, want a,b", got, err)
+	}
+	if _, err := ReadyPods("{"); err == nil {
+		t.Error("bad JSON must be an error")
 	}
 }

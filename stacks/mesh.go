@@ -269,7 +269,8 @@ func newMesh(ctx *pulumi.Context, cfg *config.Config, cl meshCluster, src meshSo
 	if cfg.Istio.ProxylessChecks || cfg.Istio.SidecarChecks {
 		sidecars, image, pull := cfg.Istio.SidecarChecks, src.Probe, "Never"
 		if sidecars {
-			image, pull = cfg.Istio.ProbeImage, "IfNotPresent"
+			// A registry tag may move: pull it every time, as the input would not change.
+			image, pull = cfg.Istio.ProbeImage, "Always"
 		}
 		if out.Checks, err = component(ctx, "meshready:mesh:Checks", "checks", pulumi.Parent(root)); err != nil {
 			return nil, err
@@ -281,8 +282,9 @@ func newMesh(ctx *pulumi.Context, cfg *config.Config, cl meshCluster, src meshSo
 			for _, o := range mesh.ProbeWorkloads(cn, mode, image, pull, sidecars) {
 				objs = append(objs, pulumi.ToMap(o))
 			}
+			// After the restarts of un-injected Deployments, which must not catch the probe's.
 			workloads, err := yamlv2.NewConfigGroup(ctx, name, &yamlv2.ConfigGroupArgs{Objs: objs},
-				in(out.Checks, append(append([]pulumi.Resource{&preflight}, after...), routed...)...)...)
+				in(out.Checks, slices.Concat([]pulumi.Resource{&preflight}, after, routed, injections)...)...)
 			if err != nil {
 				return nil, fmt.Errorf("probe workloads %s/%s: %w", cn.Namespace, cn.Service, err)
 			}

@@ -287,7 +287,7 @@ func TestSidecarChecksGraph(t *testing.T) {
 	for _, o := range objs {
 		if tmpl, ok := o.ObjectValue()["spec"].ObjectValue()["template"]; ok {
 			pod := tmpl.ObjectValue()["spec"].ObjectValue()["containers"].ArrayValue()[0].ObjectValue()
-			if pod["image"].StringValue() != "registry.example/meshprobe:1" || pod["imagePullPolicy"].StringValue() != "IfNotPresent" {
+			if pod["image"].StringValue() != "registry.example/meshprobe:1" || pod["imagePullPolicy"].StringValue() != "Always" {
 				t.Errorf("probe container %v", pod)
 			}
 		}

@@ -59,8 +59,8 @@ func run(ctx context.Context, args []string, log *slog.Logger) (err error) {
 		}
 		return probe.Serve(ctx, *addr, *version, host, log)
 	case "client":
-		target := fs.String("target", "", "xds:///<service>.<namespace>.svc.cluster.local:<port>, called on demand (/count)")
-		watch := fs.String("watch", "", "the xDS target called all the time at -rate (/samples)")
+		target := fs.String("target", "", "xds:///<service>.<namespace>.svc.cluster.local:<port> (proxyless) or dns:///… (behind a sidecar), called on demand (/count)")
+		watch := fs.String("watch", "", "the target called all the time at -rate (/samples), xds:/// or dns:/// as -target")
 		listen := fs.String("listen", ":8080", "HTTP API address")
 		rate := fs.Int("rate", 100, "background calls per second")
 		if err := fs.Parse(args[1:]); err != nil {

@@ -7,7 +7,6 @@ import (
 	"math"
 	"net/url"
 	"sort"
-	"strings"
 	"time"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
@@ -192,14 +191,18 @@ func (c checker) run(ctx context.Context) (report.MeshResult, error) {
 		return res, err
 	}
 	running := func(app string) ([]string, error) {
-		out, err := c.kubectl(ctx, fmt.Sprintf("--namespace %s get pods -l app=%s --field-selector=status.phase=Running -o jsonpath='{.items[*].metadata.name}'", in.Namespace, app))
+		out, err := c.kubectl(ctx, fmt.Sprintf("--namespace %s get pods -l app=%s -o json", in.Namespace, app))
 		if err != nil {
 			return nil, err
 		}
-		if len(strings.Fields(out)) == 0 {
-			return nil, fmt.Errorf("%s: no running %s pod in %s", c.cp.Name, app, in.Namespace)
+		pods, err := mesh.ReadyPods(out)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", c.cp.Name, err)
 		}
-		return strings.Fields(out), nil
+		if len(pods) == 0 {
+			return nil, fmt.Errorf("%s: no ready %s pod in %s", c.cp.Name, app, in.Namespace)
+		}
+		return pods, nil
 	}
 	pods, err := running(client)
 	if err != nil {
@@ -312,6 +315,7 @@ func (c checker) run(ctx context.Context) (report.MeshResult, error) {
 		res.ConvergenceP99, res.ConvergenceP50 = &p99, &p50
 		c.log("convergence", "runs", len(convs), "p50", p50.Round(time.Millisecond).String(), "p99", p99.Round(time.Millisecond).String())
 	}
+	res.Unavailable = "per-hop latency and the mTLS cost come from the fortio latency benchmark (benchmarks.meshLatency), which has not reported"
 	if !in.Sidecars {
 		res.Unavailable = "no Envoy binary exists offline: proxyless gRPC has no proxy hop, so per-hop latency and the mTLS cost of a proxy are not measurable here"
 	}
