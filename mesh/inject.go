@@ -84,11 +84,7 @@ func ReadyPods(podsJSON string) ([]string, error) {
 				Name              string  `json:"name"`
 				DeletionTimestamp *string `json:"deletionTimestamp"`
 			} `json:"metadata"`
-			Status struct {
-				Conditions []struct {
-					Type, Status string
-				} `json:"conditions"`
-			} `json:"status"`
+			Status conditions `json:"status"`
 		} `json:"items"`
 	}
 	if err := json.Unmarshal([]byte(podsJSON), &list); err != nil {
@@ -96,15 +92,27 @@ func ReadyPods(podsJSON string) ([]string, error) {
 	}
 	var out []string
 	for _, p := range list.Items {
-		if p.Metadata.DeletionTimestamp != nil {
-			continue
-		}
-		for _, c := range p.Status.Conditions {
-			if c.Type == "Ready" && c.Status == "True" {
-				out = append(out, p.Metadata.Name)
-			}
+		if p.Metadata.DeletionTimestamp == nil && p.Status.ready() {
+			out = append(out, p.Metadata.Name)
 		}
 	}
 	slices.Sort(out)
 	return out, nil
+}
+
+// conditions is the status.conditions of a pod or node.
+type conditions struct {
+	Conditions []struct {
+		Type, Status string
+	} `json:"conditions"`
+}
+
+// ready says whether the Ready condition is True.
+func (c conditions) ready() bool {
+	for _, x := range c.Conditions {
+		if x.Type == "Ready" && x.Status == "True" {
+			return true
+		}
+	}
+	return false
 }

@@ -153,11 +153,7 @@ func LatencyNodes(nodesJSON string) (client, server string, same bool, err error
 			Spec struct {
 				Unschedulable bool `json:"unschedulable"`
 			} `json:"spec"`
-			Status struct {
-				Conditions []struct {
-					Type, Status string
-				} `json:"conditions"`
-			} `json:"status"`
+			Status conditions `json:"status"`
 		} `json:"items"`
 	}
 	if err := json.Unmarshal([]byte(nodesJSON), &list); err != nil {
@@ -165,11 +161,7 @@ func LatencyNodes(nodesJSON string) (client, server string, same bool, err error
 	}
 	var workers, planes []string
 	for _, n := range list.Items {
-		ready := false
-		for _, c := range n.Status.Conditions {
-			ready = ready || (c.Type == "Ready" && c.Status == "True")
-		}
-		if !ready || n.Spec.Unschedulable {
+		if !n.Status.ready() || n.Spec.Unschedulable {
 			continue
 		}
 		host := n.Metadata.Labels["kubernetes.io/hostname"]

@@ -151,33 +151,26 @@ func ProbeWorkloads(cn config.Canary, mtls, image, pullPolicy string, sidecars b
 	})
 	// The split is counted by a pod of its own: pilot-agent proxies one xDS
 	// stream per pod, and a gRPC client opens one per target.
-	counter := ProbeCounter(svc)
-	out = append(out, map[string]any{
-		"apiVersion": "apps/v1", "kind": "Deployment", "metadata": meta(counter),
-		"spec": map[string]any{
-			"replicas": 1,
-			"selector": map[string]any{"matchLabels": map[string]any{"app": counter}},
-			"template": map[string]any{
-				"metadata": pod(map[string]any{"app": counter}),
-				"spec": map[string]any{"containers": []any{container("client", []any{"client", "-target", ProbeTarget(svc, ns, sidecars),
-					"-listen", fmt.Sprintf(":%d", ProbeHTTPPort)}, ProbeHTTPPort, "http")}},
-			},
-		},
-	})
-	if sidecars {
-		plain := ProbePlain(svc)
-		out = append(out, map[string]any{
-			"apiVersion": "apps/v1", "kind": "Deployment", "metadata": meta(plain),
+	// A client Deployment calling the canary's service on demand.
+	caller := func(name string, podMeta map[string]any) map[string]any {
+		return map[string]any{
+			"apiVersion": "apps/v1", "kind": "Deployment", "metadata": meta(name),
 			"spec": map[string]any{
 				"replicas": 1,
-				"selector": map[string]any{"matchLabels": map[string]any{"app": plain}},
+				"selector": map[string]any{"matchLabels": map[string]any{"app": name}},
 				"template": map[string]any{
-					"metadata": map[string]any{"labels": map[string]any{"app": plain, "sidecar.istio.io/inject": "false"}},
+					"metadata": podMeta,
 					"spec": map[string]any{"containers": []any{container("client", []any{"client", "-target", ProbeTarget(svc, ns, sidecars),
 						"-listen", fmt.Sprintf(":%d", ProbeHTTPPort)}, ProbeHTTPPort, "http")}},
 				},
 			},
-		})
+		}
+	}
+	counter := ProbeCounter(svc)
+	out = append(out, caller(counter, pod(map[string]any{"app": counter})))
+	if sidecars {
+		plain := ProbePlain(svc)
+		out = append(out, caller(plain, map[string]any{"labels": map[string]any{"app": plain, injectOptOut: "false"}}))
 	}
 	return out
 }
