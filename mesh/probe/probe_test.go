@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"net"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -22,7 +23,9 @@ func TestPlainEchoOverLoopback(t *testing.T) {
 	ctx, cancel := context.WithCancel(t.Context())
 	done := make(chan error, 1)
 	go func() { done <- ServePlain(ctx, addr, "v2", "pod-a") }()
-	t.Cleanup(func() { cancel(); <-done })
+	var once sync.Once
+	stop := func() { once.Do(func() { cancel(); <-done }) }
+	t.Cleanup(stop)
 
 	c, err := NewClient("dns:///"+addr, slog.New(slog.DiscardHandler))
 	if err != nil {
@@ -41,9 +44,7 @@ func TestPlainEchoOverLoopback(t *testing.T) {
 	if p := Plaintext(t.Context(), addr, 3); p.Versions["v2"] != 3 {
 		t.Errorf("a plaintext client of a plain server: %+v", p)
 	}
-	cancel()
-	<-done
-	done <- nil
+	stop()
 	if p := Plaintext(t.Context(), addr, 2); p.Errors != 2 || !strings.Contains(p.FirstError, "Unavailable") && !strings.Contains(p.FirstError, "refused") {
 		t.Errorf("a stopped server: %+v", p)
 	}
