@@ -16,7 +16,7 @@ import (
 
 	"github.com/meshready/meshready/cli"
 	"github.com/meshready/meshready/config"
-	"github.com/meshready/meshready/infra/provider"
+	"github.com/meshready/meshready/plugin"
 	"github.com/meshready/meshready/stacks"
 	"github.com/meshready/meshready/version"
 )
@@ -24,8 +24,8 @@ import (
 func main() {
 	// The engine starts the resource provider plugin through a symlink named
 	// pulumi-resource-meshready: the same binary serves it.
-	if filepath.Base(os.Args[0]) == provider.PluginName {
-		if err := provider.Serve(version.Version); err != nil {
+	if filepath.Base(os.Args[0]) == plugin.Name {
+		if err := plugin.Serve(version.Version); err != nil {
 			fmt.Fprintln(os.Stderr, err)
 			os.Exit(1)
 		}

@@ -23,10 +23,7 @@ type Options struct {
 }
 
 // Node is one host to benchmark.
-type Node struct {
-	Name, Address, Role string
-	Runner              remote.Runner
-}
+type Node = remote.Node
 
 // RunNode runs the whole suite on one node: facts, disk, then CPU steal (one
 // after the other, so fio's work does not show up as load in the steal test).

@@ -14,14 +14,12 @@ import (
 	"time"
 
 	"github.com/meshready/meshready/config"
+	"github.com/meshready/meshready/kube"
 	"github.com/meshready/meshready/remote"
 )
 
 // Node is a node to bootstrap, control planes first.
-type Node struct {
-	Name, Role, Address string
-	Runner              remote.Runner
-}
+type Node = remote.Node
 
 // Source says where Kubernetes comes from: the air-gapped bundle mounted on
 // every node (local stack), or the Kubernetes package repository (Bundle "").
@@ -56,7 +54,7 @@ type Result struct {
 // when started again.
 func Bootstrap(ctx context.Context, p Plan) (Result, error) {
 	var res Result
-	if len(p.Nodes) == 0 || p.Nodes[0].Role != "control-plane" {
+	if len(p.Nodes) == 0 || p.Nodes[0].Role != config.RoleControlPlane {
 		return res, errors.New("bootstrap: the first node must be a control plane")
 	}
 	cp := p.Nodes[0]
@@ -97,7 +95,7 @@ func Bootstrap(ctx context.Context, p Plan) (Result, error) {
 	}
 	var workers []Node
 	for _, n := range p.Nodes[1:] {
-		if n.Role != "control-plane" {
+		if n.Role != config.RoleControlPlane {
 			workers = append(workers, n)
 			continue
 		}
@@ -119,7 +117,7 @@ func Bootstrap(ctx context.Context, p Plan) (Result, error) {
 		return res, err
 	}
 	// 6. The admin kubeconfig, for the stack's secret output.
-	out, err := cp.Runner.Run(ctx, "cat /etc/kubernetes/admin.conf")
+	out, err := cp.Runner.Run(ctx, "cat "+kube.AdminKubeconfig)
 	if err != nil {
 		return res, fmt.Errorf("%s: admin kubeconfig: %w", cp.Name, err)
 	}
@@ -129,7 +127,7 @@ func Bootstrap(ctx context.Context, p Plan) (Result, error) {
 
 func (p Plan) prepare(ctx context.Context, n Node) error {
 	if err := p.run(ctx, n, "host prep", func() (string, error) {
-		return PrepScript(n.Name, p.cgroupRoot(n), p.Etcd.Ionice && n.Role == "control-plane")
+		return PrepScript(n.Name, p.cgroupRoot(n), p.Etcd.Ionice && n.Role == config.RoleControlPlane)
 	}); err != nil {
 		return err
 	}
@@ -218,7 +216,7 @@ func (p Plan) params(n Node) ClusterParams {
 		AdvertiseAddress: n.Address, NodeName: n.Name, PodSubnet: p.PodSubnet, ServiceSubnet: p.ServiceSubnet,
 		Etcd: p.Etcd, CgroupDriver: p.cgroupDriver(), BootstrapToken: p.Token, CertificateKey: p.CertKey,
 		IgnorePreflightErrors: p.ignore(), KubeletCgroupRoot: p.cgroupRoot(n), SkipConntrackSysctls: p.Container, SharedHostDisk: p.Container,
-		Schedulable: n.Role == "control-plane" && !p.hasWorkers(),
+		Schedulable: n.Role == config.RoleControlPlane && !p.hasWorkers(),
 	}
 	if p.Source.Bundle != "" {
 		cp.ImagePullPolicy = "Never" // air-gapped: fail rather than reach out
@@ -228,7 +226,7 @@ func (p Plan) params(n Node) ClusterParams {
 
 func (p Plan) hasWorkers() bool {
 	for _, n := range p.Nodes {
-		if n.Role != "control-plane" {
+		if n.Role != config.RoleControlPlane {
 			return true
 		}
 	}
@@ -246,7 +244,7 @@ func (p Plan) ignore() []string {
 
 func (p Plan) join(ctx context.Context, n Node, hash string) error {
 	return p.run(ctx, n, "kubeadm join", func() (string, error) {
-		cfg, err := RenderJoin(p.params(n), n.Role == "control-plane", hash)
+		cfg, err := RenderJoin(p.params(n), n.Role == config.RoleControlPlane, hash)
 		if err != nil {
 			return "", err
 		}
@@ -288,7 +286,7 @@ type nodeList struct {
 
 func getNodes(ctx context.Context, cp Node) (nodeList, error) {
 	var l nodeList
-	out, err := cp.Runner.Run(ctx, "kubectl --kubeconfig /etc/kubernetes/admin.conf get nodes -o json")
+	out, err := cp.Runner.Run(ctx, kube.Command("get", "nodes", "-o", "json"))
 	if err != nil {
 		return l, err
 	}
@@ -350,7 +348,7 @@ func (p Plan) waitReady(ctx context.Context, cp Node) error {
 			}
 		}
 		if err == nil && len(l.Items) == len(p.Nodes) && len(notReady) == 0 {
-			out, err := cp.Runner.Run(ctx, "kubectl --kubeconfig /etc/kubernetes/admin.conf -n kube-system get pods -l k8s-app=kube-dns --field-selector=status.phase=Running -o name")
+			out, err := cp.Runner.Run(ctx, kube.Command("-n", "kube-system", "get", "pods", "-l", "k8s-app=kube-dns", "--field-selector=status.phase=Running", "-o", "name"))
 			if err == nil && len(strings.TrimSpace(string(out.Stdout))) > 0 {
 				p.Log.Info("cluster ready", "nodes", len(l.Items))
 				return nil
@@ -366,3 +364,29 @@ func (p Plan) waitReady(ctx context.Context, cp Node) error {
 		}
 	}
 }
+
+// Reset undoes kubeadm on nodes that outlive the cluster (static servers):
+// kubeadm reset and meshready's own files, on every node at once.
+func Reset(ctx context.Context, nodes []Node) error {
+	return remote.Parallel(ctx, nodes, len(nodes), func(ctx context.Context, n Node) error {
+		if _, err := n.Runner.Run(ctx, "if command -v kubeadm >/dev/null; then kubeadm reset -f; fi; rm -rf /etc/cni/net.d/10-meshready.conflist /etc/meshready"); err != nil {
+			return fmt.Errorf("%s: kubeadm reset: %w", n.Name, err)
+		}
+		return nil
+	})
+}
+
+// Flags are the etcd flags t gives, each with why, and ionice's why ("" =
+// etcd runs without it).
+func (t EtcdTuning) Flags() (flags []EtcdFlag, ionice string) {
+	for _, a := range t.ExtraArgs() {
+		flags = append(flags, EtcdFlag{Name: a.Name, Value: a.Value, Why: t.Why[a.Name]})
+	}
+	if t.Ionice {
+		ionice = t.Why["ionice"]
+	}
+	return flags, ionice
+}
+
+// EtcdFlag is one etcd flag and why it has its value.
+type EtcdFlag struct{ Name, Value, Why string }

@@ -41,6 +41,7 @@ func (f fakeRunner) Upload(context.Context, string, []byte, os.FileMode) error {
 }
 
 func (f fakeRunner) Run(_ context.Context, cmd string, _ ...remote.RunOption) (remote.Result, error) {
+	cmd = strings.ReplaceAll(cmd, "'", "") // kubectl's arguments arrive quoted
 	first, _, _ := strings.Cut(strings.TrimSpace(cmd), "\n")
 	f.mu.Lock()
 	*f.log = append(*f.log, f.host+": "+first)

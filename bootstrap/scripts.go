@@ -2,6 +2,7 @@ package bootstrap
 
 import (
 	"bytes"
+	"context"
 	"embed"
 	"encoding/json"
 	"fmt"
@@ -133,4 +134,16 @@ func CNIScript(node, podCIDR string, routes []Route) (string, error) {
 		Node, PodCIDR, Conflist string
 		Routes                  []Route
 	}{node, podCIDR, string(b), routes})
+}
+
+// ImportImages imports image tarballs the node sees into containerd.
+func ImportImages(ctx context.Context, n Node, images []BundleImage) error {
+	script, err := ImagesScript(n.Name, images)
+	if err != nil {
+		return err
+	}
+	if _, err := n.Runner.Run(ctx, script); err != nil {
+		return fmt.Errorf("%s: import images: %w", n.Name, err)
+	}
+	return nil
 }

@@ -22,6 +22,12 @@ const (
 	ProviderHetzner Provider = "hetzner" // Hetzner Cloud servers
 )
 
+// The node roles, as every step names them.
+const (
+	RoleControlPlane = "control-plane"
+	RoleWorker       = "worker"
+)
+
 // Config is a stack's whole configuration, typed.
 type Config struct {
 	// Region labels the stack's reports and, on hetzner, is the location (fsn1, nbg1, hel1, ...).

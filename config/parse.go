@@ -209,3 +209,16 @@ func (Auto[T]) decodeAuto(data any, decode func(in, out any) error) (any, error)
 	}
 	return Auto[T]{Value: v, Set: true}, nil
 }
+
+// ParseEtcd reads the meshready:etcd knobs from their JSON (as the cluster
+// resource carries them), checked as in a stack file.
+func ParseEtcd(js string) (Etcd, error) {
+	if js == "" {
+		return Defaults().Etcd, nil
+	}
+	cfg, err := Parse(Raw{Values: map[string]string{Namespace + ":region": "x", Namespace + ":etcd": js}, Secrets: map[string]bool{}})
+	if err != nil {
+		return Etcd{}, fmt.Errorf("etcd settings: %w", err)
+	}
+	return cfg.Etcd, nil
+}

@@ -150,8 +150,6 @@ func Open(o Options) (*Project, error) {
 			// reset to the committed one, take the salt from the state instead of
 			// minting a new one that could not decrypt the state's secrets.
 			"PULUMI_FALLBACK_TO_STATE_SECRETS_MANAGER": "true",
-			// The provider plugin finds the tool pins (tools/) through this.
-			"MESHREADY_PROJECT_DIR": o.ProjectDir,
 		},
 	}
 	if p.secretsProvider == "" {

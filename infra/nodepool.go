@@ -6,17 +6,10 @@ import (
 	"fmt"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumix"
 
 	"github.com/meshready/meshready/config"
-)
-
-// Role is what a node does in the cluster.
-type Role string
-
-// The node roles.
-const (
-	RoleControlPlane Role = "control-plane"
-	RoleWorker       Role = "worker"
+	"github.com/meshready/meshready/contract"
 )
 
 // NodeSpec is one node a stack asks for.
@@ -31,10 +24,10 @@ type NodeSpec struct {
 func Plan(stack string, cfg *config.Config) []NodeSpec {
 	var nodes []NodeSpec
 	for i := range cfg.Nodes.ControlPlanes {
-		nodes = append(nodes, NodeSpec{Name: fmt.Sprintf("%s-cp-%d", stack, i+1), Role: string(RoleControlPlane)})
+		nodes = append(nodes, NodeSpec{Name: fmt.Sprintf("%s-cp-%d", stack, i+1), Role: config.RoleControlPlane})
 	}
 	for i := range cfg.Nodes.Workers {
-		nodes = append(nodes, NodeSpec{Name: fmt.Sprintf("%s-worker-%d", stack, i+1), Role: string(RoleWorker)})
+		nodes = append(nodes, NodeSpec{Name: fmt.Sprintf("%s-worker-%d", stack, i+1), Role: config.RoleWorker})
 	}
 	return nodes
 }
@@ -50,60 +43,67 @@ type NodePool struct {
 	pulumi.ResourceState
 
 	// Servers are the pool's servers, control planes first.
-	Servers []*ServerResource
-	// Nodes lists each node's name, role, address, SSH port, user and host key.
+	Servers []*contract.ServerResource
+	// Refs reach every node (name, role, address, SSH port, user, host
+	// key): what the steps after the servers are given.
+	Refs pulumix.Output[[]contract.NodeRef]
+	// Nodes lists each node with its disk and virtualisation, for the stack's outputs.
 	Nodes pulumi.ArrayOutput `pulumi:"nodes"`
-	// SSHPrivateKey logs in to the nodes (a secret); empty for static stacks,
-	// which log in with the configured identity.
-	SSHPrivateKey pulumi.StringOutput `pulumi:"sshPrivateKey"`
+	// Access logs in to the nodes: the stack's key pair (a secret) where
+	// meshready made the servers, the configured identity for static ones.
+	Access contract.AccessArgs
 }
 
 // NewNodePool registers the pool and its servers.
 func NewNodePool(ctx *pulumi.Context, name string, args *NodePoolArgs, opts ...pulumi.ResourceOption) (*NodePool, error) {
 	cfg := args.Config
-	pool := &NodePool{SSHPrivateKey: pulumi.String("").ToStringOutput()}
-	if err := ctx.RegisterComponentResource("meshready:infra:NodePool", name, pool, opts...); err != nil {
+	pool := &NodePool{Access: contract.AccessArgs{SSHPrivateKey: pulumi.String("").ToStringOutput(), IdentityFile: cfg.SSH.IdentityFile}}
+	if err := ctx.RegisterComponentResource(contract.NodePoolComponent, name, pool, opts...); err != nil {
 		return nil, fmt.Errorf("register node pool %s: %w", name, err)
 	}
-	var key *SSHKey
+	var key contract.SSHKeyResource
 	if cfg.Provider != config.ProviderStatic {
-		var err error
-		key, err = NewSSHKey(ctx, name+"-ssh", "meshready "+args.Stack, pulumi.Parent(pool))
-		if err != nil {
+		if err := contract.Register(ctx, contract.SSHKey(), name+"-ssh", contract.SSHKeyArgs{Comment: "meshready " + args.Stack}, &key, pulumi.Parent(pool)); err != nil {
 			return nil, fmt.Errorf("ssh key: %w", err)
 		}
-		pool.SSHPrivateKey = key.PrivateKey
+		pool.Access.SSHPrivateKey = key.PrivateKey
 	}
 	var nodes pulumi.Array
+	var refs pulumix.Array[contract.NodeRef]
 	for i, n := range Plan(args.Stack, cfg) {
-		a := ServerArgs{
+		a := contract.ServerArgs{
 			Backend: string(cfg.Provider), Stack: args.Stack, Name: n.Name, Role: n.Role, Region: cfg.Region,
 			ServerType: cfg.Nodes.ServerType, Image: cfg.Nodes.Image,
 		}
 		switch cfg.Provider {
 		case config.ProviderStatic:
 			h := cfg.Nodes.Static[i]
-			a.Static = pulumi.Map{"address": pulumi.String(h.Address), "port": pulumi.Int(h.Port), "user": pulumi.String(h.User), "hostKey": pulumi.String(h.HostKey)}
-			a.IdentityFile = cfg.SSH.IdentityFile
+			a.Static = &contract.StaticInputs{Address: h.Address, Port: h.Port, User: h.User, HostKey: h.HostKey}
+			a.Access.IdentityFile = cfg.SSH.IdentityFile
 		case config.ProviderHetzner:
-			a.Hetzner = pulumi.Map{"token": pulumi.ToSecret(pulumi.String(cfg.Hetzner.Token.Reveal())).(pulumi.StringOutput)}
+			a.Hetzner = &contract.HetznerInputs{Token: cfg.Hetzner.Token.Reveal()}
 		case config.ProviderLocal:
-			a.Local = pulumi.Map{"bridge": pulumi.String(cfg.Local.Bridge), "subnet": pulumi.String(cfg.Local.Subnet)}
+			a.Local = &contract.LocalInputs{Bridge: cfg.Local.Bridge, Subnet: cfg.Local.Subnet}
 		}
-		if key != nil {
-			a.SSHPublicKey, a.SSHPrivateKey = key.PublicKey, key.PrivateKey
+		if cfg.Provider != config.ProviderStatic {
+			a.SSHPublicKey, a.Access.SSHPrivateKey = key.PublicKey, key.PrivateKey
 		}
-		srv, err := NewServer(ctx, n.Name, a, pulumi.Parent(pool))
-		if err != nil {
+		var srv contract.ServerResource
+		if err := contract.Register(ctx, contract.Server(), n.Name, a, &srv, pulumi.Parent(pool)); err != nil {
 			return nil, fmt.Errorf("server %s: %w", n.Name, err)
 		}
-		pool.Servers = append(pool.Servers, srv)
+		pool.Servers = append(pool.Servers, &srv)
+		refs = append(refs, pulumix.Apply6(srv.Name, srv.Role, srv.Address, srv.SSHPort, srv.SSHUser, srv.HostKey,
+			func(name, role, addr string, port int, user, hostKey string) contract.NodeRef {
+				return contract.NodeRef{Name: name, Role: role, Address: addr, SSHPort: port, SSHUser: user, HostKey: hostKey}
+			}))
 		nodes = append(nodes, pulumi.Map{
 			"name": srv.Name, "role": srv.Role, "address": srv.Address, "sshPort": srv.SSHPort,
 			"sshUser": srv.SSHUser, "hostKey": srv.HostKey, "hostKeyFingerprint": srv.HostKeyFingerprint,
 			"disk": srv.Disk, "virtualization": srv.Virtualization,
 		})
 	}
+	pool.Refs = refs.ToOutput(ctx.Context())
 	pool.Nodes = nodes.ToArrayOutput()
 	if err := ctx.RegisterResourceOutputs(pool, pulumi.Map{"nodes": pool.Nodes}); err != nil {
 		return nil, fmt.Errorf("node pool %s outputs: %w", name, err)

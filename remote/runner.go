@@ -109,3 +109,10 @@ func (w *lineWriter) flush() {
 		w.buf = nil
 	}
 }
+
+// Node is a cluster node the steps run on: its name, role and address, and
+// a Runner to it.
+type Node struct {
+	Name, Role, Address string
+	Runner              Runner
+}

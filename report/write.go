@@ -66,3 +66,6 @@ func Read(dir string) (Report, error) {
 	}
 	return r, nil
 }
+
+// Dir is where a stack's region report lives, relative to the project.
+func Dir(stack string) string { return filepath.Join(".meshready", "reports", stack) }

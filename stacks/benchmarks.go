@@ -4,49 +4,25 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
 	"github.com/meshready/meshready/config"
+	"github.com/meshready/meshready/contract"
 	"github.com/meshready/meshready/infra"
 )
 
-// suite is a meshready:benchmarks:Suite: the hardware checks of a stack's
-// nodes, run by the provider plugin once per set of nodes.
-type suite struct {
-	pulumi.CustomResourceState
-
-	Claims         pulumi.ArrayOutput   `pulumi:"claims"`
-	ReportDir      pulumi.StringOutput  `pulumi:"reportDir"`
-	PeerRTTP99Ms   pulumi.Float64Output `pulumi:"peerRttP99Ms"`
-	FdatasyncP99Ms pulumi.Float64Output `pulumi:"fdatasyncP99Ms"`
-}
-
-// newSuite registers the benchmark run of the pool's nodes. Its report goes to
-// .meshready/reports/<stack>; with benchmarks.gate it fails on hardware that
-// fails etcd's disk test or steals CPU, before anything is bootstrapped.
-func newSuite(ctx *pulumi.Context, cfg *config.Config, pool *infra.NodePool, reportDir string, opts ...pulumi.ResourceOption) (*suite, error) {
+// newSuite registers the benchmark run of the pool's nodes (contract.Suite).
+func newSuite(ctx *pulumi.Context, cfg *config.Config, pool *infra.NodePool, opts ...pulumi.ResourceOption) (*contract.SuiteResource, error) {
 	b := cfg.Benchmarks
-	props := pulumi.Map{
-		"stack":         pulumi.String(ctx.Stack()),
-		"region":        pulumi.String(cfg.Region),
-		"provider":      pulumi.String(cfg.Provider),
-		"nodes":         pool.Nodes,
-		"sshPrivateKey": pulumi.ToSecret(pool.SSHPrivateKey),
-		"dir":           pulumi.String(b.Dir),
-		"diskRuntime":   pulumi.String(b.DiskRuntime.String()),
-		"stealIdle":     pulumi.String(b.StealIdle.String()),
-		"stealLoaded":   pulumi.String(b.StealLoaded.String()),
-		"thresholds": pulumi.Map{
-			"fdatasyncP99":     pulumi.String(b.Thresholds.FdatasyncP99.String()),
-			"readP99":          pulumi.String(b.Thresholds.ReadP99.String()),
-			"stealMeanPercent": pulumi.Float64(b.Thresholds.StealMeanPercent),
-			"stealMaxPercent":  pulumi.Float64(b.Thresholds.StealMaxPercent),
+	args := contract.SuiteArgs{
+		Stack: ctx.Stack(), Region: cfg.Region, Provider: string(cfg.Provider),
+		Nodes: pool.Refs, Access: pool.Access,
+		Dir: b.Dir, DiskRuntime: b.DiskRuntime.String(), StealIdle: b.StealIdle.String(), StealLoaded: b.StealLoaded.String(),
+		Thresholds: contract.Thresholds{
+			FdatasyncP99: b.Thresholds.FdatasyncP99.String(), ReadP99: b.Thresholds.ReadP99.String(),
+			StealMeanPercent: b.Thresholds.StealMeanPercent, StealMaxPercent: b.Thresholds.StealMaxPercent,
 		},
-		"gate":      pulumi.Bool(b.Gate),
-		"reportDir": pulumi.String(reportDir),
+		Gate: b.Gate,
 	}
-	if cfg.SSH.IdentityFile != "" {
-		props["identityFile"] = pulumi.String(cfg.SSH.IdentityFile)
-	}
-	var s suite
-	if err := ctx.RegisterResource("meshready:benchmarks:Suite", "benchmarks", props, &s, opts...); err != nil {
+	var s contract.SuiteResource
+	if err := contract.Register(ctx, contract.Suite(), "benchmarks", args, &s, opts...); err != nil {
 		return nil, err
 	}
 	return &s, nil

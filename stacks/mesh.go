@@ -14,12 +14,11 @@ import (
 	corev1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/core/v1"
 	helmv3 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/helm/v3"
 	metav1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/meta/v1"
-	yamlv2 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/yaml/v2"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
-	"github.com/meshready/meshready/bootstrap"
 	"github.com/meshready/meshready/bundle"
 	"github.com/meshready/meshready/config"
+	"github.com/meshready/meshready/contract"
 	"github.com/meshready/meshready/infra/local"
 	"github.com/meshready/meshready/mesh"
 	"github.com/meshready/meshready/toolchain"
@@ -31,7 +30,7 @@ import (
 type meshSource struct {
 	mesh.Source
 	// Images are image tarballs as the nodes see them, imported before the charts (local).
-	Images []bootstrap.BundleImage
+	Images []contract.Image
 	// Addons maps an addon to its manifest as YAML (local: adapted to the
 	// pre-loaded images) or to why it cannot be installed (Missing); addons
 	// in neither come from Istio's release (AddonURL).
@@ -48,15 +47,12 @@ type meshSource struct {
 }
 
 // meshCluster is what the mesh is installed on: the cluster's kubeconfig,
-// and its nodes for the preflight (kubectl on a control plane over SSH).
+// and its nodes for the steps that run kubectl on a control plane.
 type meshCluster struct {
-	Kubeconfig    pulumi.StringOutput
-	Nodes         pulumi.ArrayOutput
-	SSHPrivateKey pulumi.StringOutput
-	IdentityFile  string
-	Cluster       pulumi.Resource
-	// ReportDir is the region report the checks add their rows to.
-	ReportDir string
+	Kubeconfig pulumi.StringOutput
+	Nodes      contract.NodeRefsInput
+	Access     contract.AccessArgs
+	Cluster    pulumi.Resource
 }
 
 // meshComponents are what newMesh registers, for outputs and tests.
@@ -66,8 +62,10 @@ type meshComponents struct {
 	Policy     *meshComponent
 	Canary     *meshComponent
 	Addons     *meshComponent
-	Checks     *meshComponent
-	Latency    *pulumi.CustomResourceState
+	Probes     *meshComponent
+	// Checks and Latency report what they measured (nil when off).
+	Checks  []*contract.ChecksResource
+	Latency *contract.LatencyResource
 	// Dashboards tells, per addon, how to open it (or why it is not there).
 	Dashboards pulumi.StringMap
 }
@@ -89,29 +87,17 @@ func component(ctx *pulumi.Context, typ, name string, opts ...pulumi.ResourceOpt
 // the PeerAuthentication policies, the canary routes. Everything talks to the
 // cluster through one pulumi-kubernetes provider built from its kubeconfig.
 func newMesh(ctx *pulumi.Context, cfg *config.Config, cl meshCluster, src meshSource, opts ...pulumi.ResourceOption) (*meshComponents, error) {
-	root, err := component(ctx, "meshready:mesh:Mesh", "mesh", opts...)
+	root, err := component(ctx, contract.MeshComponent, "mesh", opts...)
 	if err != nil {
 		return nil, err
 	}
 	// 0. Preflight: images on the nodes (local), then the precheck; nothing
 	// of Istio is installed unless it passes.
-	pre := pulumi.Map{
-		"nodes": cl.Nodes, "sshPrivateKey": pulumi.ToSecret(cl.SSHPrivateKey), "istioVersion": pulumi.String(cfg.Istio.Version),
-	}
-	if cl.IdentityFile != "" {
-		pre["identityFile"] = pulumi.String(cl.IdentityFile)
-	}
-	if len(src.Images) > 0 {
-		imgs := pulumi.Array{}
-		for _, im := range src.Images {
-			imgs = append(imgs, pulumi.StringMap{"Ref": pulumi.String(im.Ref), "Tarball": pulumi.String(im.Tarball)})
-		}
-		pre["images"] = imgs
-	}
 	var preflight pulumi.CustomResourceState
-	if err := ctx.RegisterResource("meshready:mesh:Preflight", "preflight", pre, &preflight,
-		pulumi.Parent(root), pulumi.DependsOn([]pulumi.Resource{cl.Cluster})); err != nil {
-		return nil, fmt.Errorf("mesh preflight: %w", err)
+	if err := contract.Register(ctx, contract.Preflight(), "preflight",
+		contract.PreflightArgs{Nodes: cl.Nodes, Access: cl.Access, IstioVersion: cfg.Istio.Version, Images: src.Images},
+		&preflight, pulumi.Parent(root), pulumi.DependsOn([]pulumi.Resource{cl.Cluster})); err != nil {
+		return nil, err
 	}
 	k8s, err := kubernetes.NewProvider(ctx, "cluster", &kubernetes.ProviderArgs{
 		Kubeconfig: cl.Kubeconfig,
@@ -132,7 +118,7 @@ func newMesh(ctx *pulumi.Context, cfg *config.Config, cl meshCluster, src meshSo
 	var out meshComponents
 
 	// 1. Istio: each release waits for the one before (istiod needs the CRDs).
-	if out.Istio, err = component(ctx, "meshready:mesh:Istio", "istio", pulumi.Parent(root)); err != nil {
+	if out.Istio, err = component(ctx, contract.IstioComponent, "istio", pulumi.Parent(root)); err != nil {
 		return nil, err
 	}
 	prev := []pulumi.Resource{&preflight}
@@ -163,7 +149,7 @@ func newMesh(ctx *pulumi.Context, cfg *config.Config, cl meshCluster, src meshSo
 	istio := prev
 
 	// 2. Namespaces whose pods get sidecars.
-	if out.Namespaces, err = component(ctx, "meshready:mesh:Namespaces", "namespaces", pulumi.Parent(root)); err != nil {
+	if out.Namespaces, err = component(ctx, contract.NamespacesComponent, "namespaces", pulumi.Parent(root)); err != nil {
 		return nil, err
 	}
 	var namespaces, injections []pulumi.Resource
@@ -177,12 +163,9 @@ func newMesh(ctx *pulumi.Context, cfg *config.Config, cl meshCluster, src meshSo
 		namespaces = append(namespaces, r)
 		// Pods that ran before the label have no proxy: restart their
 		// Deployments, once, when the namespace joins (istiod's injector is up).
-		inj := pulumi.Map{"nodes": cl.Nodes, "sshPrivateKey": pulumi.ToSecret(cl.SSHPrivateKey), "namespace": pulumi.String(ns.Name)}
-		if cl.IdentityFile != "" {
-			inj["identityFile"] = pulumi.String(cl.IdentityFile)
-		}
 		var injection pulumi.CustomResourceState
-		if err := ctx.RegisterResource("meshready:mesh:Injection", ns.Name, inj, &injection,
+		if err := contract.Register(ctx, contract.Injection(), ns.Name,
+			contract.InjectionArgs{Nodes: cl.Nodes, Access: cl.Access, Namespace: ns.Name}, &injection,
 			pulumi.Parent(out.Namespaces), pulumi.DependsOn(append([]pulumi.Resource{r}, istio...))); err != nil {
 			return nil, fmt.Errorf("namespace %s: %w", ns.Name, err)
 		}
@@ -195,7 +178,7 @@ func newMesh(ctx *pulumi.Context, cfg *config.Config, cl meshCluster, src meshSo
 	// 3. mTLS policies, 4. canary routes: Istio resources, after the CRDs
 	// (istio) and the namespaces they live in.
 	after := append(append([]pulumi.Resource{}, istio...), namespaces...)
-	if out.Policy, err = component(ctx, "meshready:mesh:Policy", "mtls", pulumi.Parent(root)); err != nil {
+	if out.Policy, err = component(ctx, contract.PolicyComponent, "mtls", pulumi.Parent(root)); err != nil {
 		return nil, err
 	}
 	var routed []pulumi.Resource // policies and routes, which the checks need in force
@@ -209,7 +192,7 @@ func newMesh(ctx *pulumi.Context, cfg *config.Config, cl meshCluster, src meshSo
 	if err := ctx.RegisterResourceOutputs(out.Policy, pulumi.Map{"mode": pulumi.String(cfg.Istio.MTLS)}); err != nil {
 		return nil, err
 	}
-	if out.Canary, err = component(ctx, "meshready:mesh:Canary", "canary", pulumi.Parent(root)); err != nil {
+	if out.Canary, err = component(ctx, contract.CanaryComponent, "canary", pulumi.Parent(root)); err != nil {
 		return nil, err
 	}
 	for _, cn := range cfg.Canary {
@@ -230,7 +213,7 @@ func newMesh(ctx *pulumi.Context, cfg *config.Config, cl meshCluster, src meshSo
 	}
 
 	// 5. Addons (Prometheus, Kiali) from Istio's manifests for the release.
-	if out.Addons, err = component(ctx, "meshready:mesh:Addons", "addons", pulumi.Parent(root)); err != nil {
+	if out.Addons, err = component(ctx, contract.AddonsComponent, "addons", pulumi.Parent(root)); err != nil {
 		return nil, err
 	}
 	dashboards := pulumi.StringMap{}
@@ -243,13 +226,13 @@ func newMesh(ctx *pulumi.Context, cfg *config.Config, cl meshCluster, src meshSo
 		}
 		var addon pulumi.Resource
 		if y, ok := src.Addons[a]; ok {
-			addon, err = yamlv2.NewConfigGroup(ctx, a, &yamlv2.ConfigGroupArgs{Yaml: pulumi.StringPtr(y)}, in(out.Addons, istio...)...)
+			addon, err = configGroup(ctx, a, pulumi.Map{"yaml": pulumi.String(y)}, in(out.Addons, istio...)...)
 		} else {
 			var url string
 			if url, err = mesh.AddonURL(cfg.Istio.Version, a); err != nil {
 				return nil, err
 			}
-			addon, err = yamlv2.NewConfigFile(ctx, a, &yamlv2.ConfigFileArgs{File: pulumi.String(url)}, in(out.Addons, istio...)...)
+			addon, err = configFile(ctx, a, url, in(out.Addons, istio...)...)
 		}
 		if err != nil {
 			return nil, fmt.Errorf("addon %s: %w", a, err)
@@ -272,7 +255,7 @@ func newMesh(ctx *pulumi.Context, cfg *config.Config, cl meshCluster, src meshSo
 			// A registry tag may move: pull it every time, as the input would not change.
 			image, pull = cfg.Istio.ProbeImage, "Always"
 		}
-		if out.Checks, err = component(ctx, "meshready:mesh:Checks", "checks", pulumi.Parent(root)); err != nil {
+		if out.Probes, err = component(ctx, contract.ProbesComponent, "checks", pulumi.Parent(root), pulumi.Aliases(contract.ProbesAliases())); err != nil {
 			return nil, err
 		}
 		for _, cn := range cfg.Canary {
@@ -283,29 +266,22 @@ func newMesh(ctx *pulumi.Context, cfg *config.Config, cl meshCluster, src meshSo
 				objs = append(objs, pulumi.ToMap(o))
 			}
 			// After the restarts of un-injected Deployments, which must not catch the probe's.
-			workloads, err := yamlv2.NewConfigGroup(ctx, name, &yamlv2.ConfigGroupArgs{Objs: objs},
-				in(out.Checks, slices.Concat([]pulumi.Resource{&preflight}, after, routed, injections)...)...)
+			workloads, err := configGroup(ctx, name, pulumi.Map{"objs": objs},
+				in(out.Probes, slices.Concat([]pulumi.Resource{&preflight}, after, routed, injections)...)...)
 			if err != nil {
 				return nil, fmt.Errorf("probe workloads %s/%s: %w", cn.Namespace, cn.Service, err)
 			}
-			props := pulumi.Map{
-				"nodes": cl.Nodes, "sshPrivateKey": pulumi.ToSecret(cl.SSHPrivateKey),
-				"namespace": pulumi.String(cn.Namespace), "service": pulumi.String(cn.Service),
-				"weights": pulumi.ToIntMap(cn.Subsets), "mtls": pulumi.String(mode),
-				"calls": pulumi.Int(2000), "runs": pulumi.Int(20), "tolerancePts": pulumi.Float64(3),
-				"image": pulumi.String(image), "sidecars": pulumi.Bool(sidecars), "reportDir": pulumi.String(cl.ReportDir),
-			}
-			if cl.IdentityFile != "" {
-				props["identityFile"] = pulumi.String(cl.IdentityFile)
-			}
-			var checks pulumi.CustomResourceState
-			if err := ctx.RegisterResource("meshready:mesh:Checks", cn.Namespace+"-"+cn.Service, props, &checks,
-				pulumi.Parent(out.Checks), pulumi.DependsOn([]pulumi.Resource{workloads})); err != nil {
+			var checks contract.ChecksResource
+			if err := contract.Register(ctx, contract.Checks(), cn.Namespace+"-"+cn.Service, contract.ChecksArgs{
+				Nodes: cl.Nodes, Access: cl.Access, Namespace: cn.Namespace, Service: cn.Service,
+				Weights: cn.Subsets, MTLS: mode, Calls: 2000, Runs: 20, TolerancePts: 3, Image: image, Sidecars: sidecars,
+			}, &checks, pulumi.Parent(out.Probes), pulumi.DependsOn([]pulumi.Resource{workloads})); err != nil {
 				return nil, fmt.Errorf("mesh checks %s/%s: %w", cn.Namespace, cn.Service, err)
 			}
+			out.Checks = append(out.Checks, &checks)
 			checked = append(checked, &checks)
 		}
-		if err := ctx.RegisterResourceOutputs(out.Checks, pulumi.Map{}); err != nil {
+		if err := ctx.RegisterResourceOutputs(out.Probes, pulumi.Map{}); err != nil {
 			return nil, err
 		}
 	}
@@ -314,26 +290,18 @@ func newMesh(ctx *pulumi.Context, cfg *config.Config, cl meshCluster, src meshSo
 	// mTLS off; last, after the checks, the addons and the restarts of
 	// injected Deployments, so that no other work runs during the loads.
 	if ml := cfg.Benchmarks.MeshLatency; ml.Enabled && cfg.Benchmarks.Enabled {
-		props := pulumi.Map{
-			"nodes": cl.Nodes, "sshPrivateKey": pulumi.ToSecret(cl.SSHPrivateKey),
-			"sidecars": pulumi.Bool(src.NoSidecars == ""), "image": pulumi.String(ml.Image), "pullPolicy": pulumi.String("IfNotPresent"),
-			"qps": pulumi.Int(ml.QPS), "connections": pulumi.Int(ml.Connections), "payloadBytes": pulumi.Int(ml.PayloadBytes),
-			"duration": pulumi.String(ml.Duration.String()), "istioVersion": pulumi.String(cfg.Istio.Version),
-			"reportDir": pulumi.String(cl.ReportDir),
-		}
-		if src.NoSidecars != "" {
-			props["noSidecars"] = pulumi.String(src.NoSidecars)
+		args := contract.LatencyArgs{
+			Nodes: cl.Nodes, Access: cl.Access, Sidecars: src.NoSidecars == "", NoSidecars: src.NoSidecars,
+			Image: ml.Image, PullPolicy: "IfNotPresent", QPS: ml.QPS, Connections: ml.Connections, PayloadBytes: ml.PayloadBytes,
+			Duration: ml.Duration.String(), IstioVersion: cfg.Istio.Version,
 		}
 		if src.Fortio != "" {
-			props["image"], props["pullPolicy"] = pulumi.String(src.Fortio), pulumi.String("Never")
+			args.Image, args.PullPolicy = src.Fortio, "Never"
 		}
-		if cl.IdentityFile != "" {
-			props["identityFile"] = pulumi.String(cl.IdentityFile)
-		}
-		out.Latency = &pulumi.CustomResourceState{}
-		if err := ctx.RegisterResource("meshready:mesh:Latency", "latency", props, out.Latency,
+		out.Latency = &contract.LatencyResource{}
+		if err := contract.Register(ctx, contract.Latency(), "latency", args, out.Latency,
 			pulumi.Parent(root), pulumi.DependsOn(slices.Concat([]pulumi.Resource{&preflight}, istio, routed, injections, addons, checked))); err != nil {
-			return nil, fmt.Errorf("mesh latency: %w", err)
+			return nil, err
 		}
 	}
 	return &out, ctx.RegisterResourceOutputs(root, pulumi.Map{"dashboards": dashboards})
@@ -362,7 +330,7 @@ func customResource(ctx *pulumi.Context, o mesh.Object, opts []pulumi.ResourceOp
 // offline (its module is not in the proxy, nor is its UI), so it is named
 // missing rather than installed half-working.
 func (env Env) meshSource(ctx *pulumi.Context, cfg *config.Config) (meshSource, error) {
-	if cfg.Provider != "local" {
+	if cfg.Provider != config.ProviderLocal {
 		return meshSource{}, nil
 	}
 	m := env.LocalMesh
@@ -396,7 +364,7 @@ func (env Env) meshSource(ctx *pulumi.Context, cfg *config.Config) (meshSource, 
 		if err != nil || strings.HasPrefix(rel, "..") {
 			return meshSource{}, fmt.Errorf("mesh image %s is outside the bundle folder %s", im.Path, filepath.Dir(m.Dir))
 		}
-		src.Images = append(src.Images, bootstrap.BundleImage{Ref: im.Ref, Tarball: path.Join(local.BundleMount, filepath.ToSlash(rel))})
+		src.Images = append(src.Images, contract.Image{Ref: im.Ref, Tarball: path.Join(local.BundleMount, filepath.ToSlash(rel))})
 	}
 	for _, a := range cfg.Addons {
 		switch a {

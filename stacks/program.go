@@ -12,7 +12,9 @@ import (
 
 	"github.com/meshready/meshready/bundle"
 	"github.com/meshready/meshready/config"
+	"github.com/meshready/meshready/contract"
 	"github.com/meshready/meshready/infra"
+	"github.com/meshready/meshready/report"
 )
 
 // Env is what the program needs to know about where it runs.
@@ -23,6 +25,9 @@ type Env struct {
 	// LocalMesh is what a local stack installs its mesh from; nil builds or
 	// finds it in meshready's cache (MESHREADY_CACHE) when a local stack needs it.
 	LocalMesh *bundle.Mesh
+	// ReportDir is where up writes the region report; "" is report.Dir of
+	// the stack, in ProjectDir.
+	ReportDir string
 }
 
 // Program returns the Pulumi program for a stack's raw configuration. It
@@ -52,6 +57,10 @@ func Pipeline(ctx *pulumi.Context, cfg *config.Config, env Env) error {
 	if err != nil {
 		return err
 	}
+	reports := reportWriter{dir: filepath.Join(env.ProjectDir, report.Dir(ctx.Stack())), shown: report.Dir(ctx.Stack())}
+	if env.ReportDir != "" {
+		reports.dir, reports.shown = env.ReportDir, env.ReportDir
+	}
 
 	// 1. Nodes: the servers Kubernetes will run on.
 	pool, err := infra.NewNodePool(ctx, "nodes", &infra.NodePoolArgs{Stack: ctx.Stack(), Config: cfg}, pulumi.Parent(region))
@@ -59,28 +68,23 @@ func Pipeline(ctx *pulumi.Context, cfg *config.Config, env Env) error {
 		return err
 	}
 
-	// 2. Benchmarks: measure disk, CPU steal and RTT on every node, write the
-	// region's report, and stop here if the hardware gate fails.
-	var suite *suite
-	reportDir := filepath.Join(env.ProjectDir, ".meshready", "reports", ctx.Stack())
+	// 2. Benchmarks: measure disk, CPU steal and RTT on every node; the
+	// hardware gate stops here when the run fails it.
+	var suite *contract.SuiteResource
+	var measured *gated
 	if cfg.Benchmarks.Enabled {
-		suite, err = newSuite(ctx, cfg, pool, reportDir, pulumi.Parent(region))
-		if err != nil {
+		if suite, err = newSuite(ctx, cfg, pool, pulumi.Parent(region)); err != nil {
 			return err
 		}
-		ctx.Export("benchmarks", pulumi.Map{
-			"claims":         suite.Claims,
-			"report":         suite.ReportDir,
-			"peerRttP99Ms":   suite.PeerRTTP99Ms,
-			"fdatasyncP99Ms": suite.FdatasyncP99Ms,
-		})
+		measured = gate(ctx, suite, cfg.Benchmarks.Gate, reports)
 	}
 
 	// 3. Kubernetes: host prep, containerd, kubeadm init, joins, pod network,
 	// all nodes Ready; etcd tuned from the RTT and fdatasync measured above.
+	var cl *contract.ClusterResource
+	var m *meshComponents
 	if cfg.Kubernetes.Enabled {
-		cl, err := newCluster(ctx, cfg, pool, suite, reportDir, pulumi.Parent(region))
-		if err != nil {
+		if cl, err = newCluster(ctx, cfg, pool, measured, pulumi.Parent(region)); err != nil {
 			return err
 		}
 		ctx.Export("kubeconfig", cl.Kubeconfig)
@@ -88,14 +92,14 @@ func Pipeline(ctx *pulumi.Context, cfg *config.Config, env Env) error {
 		ctx.Export("etcd", cl.EtcdArgs)
 
 		// 4. Mesh: Istio (base, istiod), injected namespaces, mTLS policy,
-		// canary routes, on a Kubernetes provider built from the kubeconfig.
+		// canary routes, addons, checks and latency, on a Kubernetes
+		// provider built from the kubeconfig.
 		if cfg.Istio.Enabled {
 			src, err := env.meshSource(ctx, cfg)
 			if err != nil {
 				return err
 			}
-			m, err := newMesh(ctx, cfg, meshCluster{Kubeconfig: cl.Kubeconfig, Nodes: pool.Nodes, SSHPrivateKey: pool.SSHPrivateKey,
-				IdentityFile: cfg.SSH.IdentityFile, Cluster: cl, ReportDir: reportDir}, src, pulumi.Parent(region))
+			m, err = newMesh(ctx, cfg, meshCluster{Kubeconfig: cl.Kubeconfig, Nodes: pool.Refs, Access: pool.Access, Cluster: cl}, src, pulumi.Parent(region))
 			if err != nil {
 				return err
 			}
@@ -103,11 +107,21 @@ func Pipeline(ctx *pulumi.Context, cfg *config.Config, env Env) error {
 		}
 	}
 
+	// 5. The region report, assembled from what every step output.
+	if suite != nil {
+		ctx.Export("benchmarks", pulumi.Map{
+			"claims":         suite.Claims,
+			"report":         regionReport(ctx, reports, suite, cl, m),
+			"peerRttP99Ms":   suite.PeerRTTP99Ms,
+			"fdatasyncP99Ms": suite.FdatasyncP99Ms,
+		})
+	}
+
 	ctx.Export("region", pulumi.String(cfg.Region))
 	ctx.Export("provider", pulumi.String(cfg.Provider))
 	ctx.Export("kubernetesVersion", pulumi.String(cfg.Kubernetes.Version.Tag()))
 	ctx.Export("nodes", pool.Nodes)
-	ctx.Export("sshPrivateKey", pulumi.ToSecret(pool.SSHPrivateKey))
+	ctx.Export("sshPrivateKey", pulumi.ToSecret(pool.Access.SSHPrivateKey))
 	return region.finish(ctx, pulumi.Map{"nodes": pool.Nodes})
 }
 
@@ -119,7 +133,7 @@ type region struct {
 
 func newRegion(ctx *pulumi.Context, cfg *config.Config) (*region, error) {
 	r := &region{}
-	if err := ctx.RegisterComponentResource("meshready:stack:Region", cfg.Region, r); err != nil {
+	if err := ctx.RegisterComponentResource(contract.RegionComponent, cfg.Region, r); err != nil {
 		return nil, fmt.Errorf("register region %s: %w", cfg.Region, err)
 	}
 	return r, nil

@@ -120,7 +120,7 @@ func TestMeshGraph(t *testing.T) {
 	}
 	pre := g.byName["meshready:mesh:Preflight::preflight"]
 	if img := pre.Inputs["images"].ArrayValue(); len(img) != 1 ||
-		img[0].ObjectValue()["Tarball"].StringValue() != "/opt/meshready/bundle/mesh-1.31-alpha.eed52ebb66ad/images/pilot.tar" {
+		img[0].ObjectValue()["tarball"].StringValue() != "/opt/meshready/bundle/mesh-1.31-alpha.eed52ebb66ad/images/pilot.tar" {
 		t.Errorf("preflight images %v", pre.Inputs["images"])
 	}
 	if deps := strings.Join(g.byName["kubernetes:helm.sh/v3:Release::istio-base"].RegisterRPC.GetDependencies(), " "); !strings.Contains(deps, "::preflight") {

@@ -1,4 +1,4 @@
-package provider
+package plugin
 
 import (
 	"context"
@@ -11,7 +11,7 @@ import (
 	"testing"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
-	"github.com/pulumi/pulumi/sdk/v3/go/common/resource/plugin"
+	pplugin "github.com/pulumi/pulumi/sdk/v3/go/common/resource/plugin"
 	pulumirpc "github.com/pulumi/pulumi/sdk/v3/proto/go"
 	"golang.org/x/crypto/ssh"
 	"google.golang.org/grpc"
@@ -19,6 +19,7 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/structpb"
 
+	"github.com/meshready/meshready/contract"
 	"github.com/meshready/meshready/infra"
 	"github.com/meshready/meshready/remote"
 )
@@ -78,14 +79,22 @@ func (c fakeConnector) Probe(_ context.Context, t remote.Target, a remote.Auth) 
 	if t.HostKey != last.HostKey.Public || len(a.PrivateKey) == 0 {
 		return Facts{}, errors.New("pinned a different host key than the server got, or no login key")
 	}
-	return Facts{Device: "vda", FSType: "ext4", Rotational: new(false)}, nil
+	return Facts{Disk: contract.Disk{Device: "vda", FSType: "ext4", Rotational: new(false)}}, nil
 }
 
 func serve(t *testing.T, conn Connector, b *fakeBackend) pulumirpc.ResourceProviderClient {
 	t.Helper()
-	p := New("0.1.0", map[string]BackendFactory{"local": func(ServerInputs) (infra.Backend, error) { return b, nil }},
-		conn, slog.New(slog.DiscardHandler))
-	return serveProvider(t, p)
+	return serveProvider(t, testProvider(conn, b))
+}
+
+func testProvider(conn Connector, b *fakeBackend) *Provider {
+	return New("0.1.0", Deps{
+		Backends: map[string]BackendFactory{"local": func(contract.ServerInputs) (infra.Backend, error) { return b, nil }},
+		Connect:  conn, Log: slog.New(slog.DiscardHandler),
+		Dial: func(context.Context, remote.Target, remote.Auth) (remote.Runner, error) {
+			return nil, errors.New("this test dials no node")
+		},
+	})
 }
 
 func serveProvider(t *testing.T, p *Provider) pulumirpc.ResourceProviderClient {
@@ -95,7 +104,7 @@ func serveProvider(t *testing.T, p *Provider) pulumirpc.ResourceProviderClient {
 		t.Fatal(err)
 	}
 	s := grpc.NewServer()
-	pulumirpc.RegisterResourceProviderServer(s, plugin.NewProviderServer(p))
+	pulumirpc.RegisterResourceProviderServer(s, pplugin.NewProviderServer(p))
 	go s.Serve(l)
 	t.Cleanup(s.Stop)
 	cc, err := grpc.NewClient(l.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
@@ -112,7 +121,7 @@ func props(t *testing.T, m map[string]any) *structpb.Struct {
 	if k, ok := m["sshPrivateKey"]; ok {
 		pm["sshPrivateKey"] = resource.MakeSecret(resource.NewProperty(k.(string)))
 	}
-	s, err := plugin.MarshalProperties(pm, plugin.MarshalOptions{KeepSecrets: true})
+	s, err := pplugin.MarshalProperties(pm, pplugin.MarshalOptions{KeepSecrets: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -133,7 +142,7 @@ func TestCheckNamesBadInputs(t *testing.T) {
 	c := serve(t, fakeConnector{}, &fakeBackend{servers: map[string]infra.Server{}})
 	in := inputs("n1")
 	in["backend"], in["role"] = "aws", "boss"
-	res, err := c.Check(t.Context(), &pulumirpc.CheckRequest{Urn: urn, Type: string(ServerType), News: props(t, in)})
+	res, err := c.Check(t.Context(), &pulumirpc.CheckRequest{Urn: urn, Type: contract.Server().Token, News: props(t, in)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -151,7 +160,7 @@ func TestDiffReplacesImmutableFieldsAndUpdatesLabels(t *testing.T) {
 	diff := func(mod func(map[string]any)) *pulumirpc.DiffResponse {
 		n := inputs("n1")
 		mod(n)
-		res, err := c.Diff(t.Context(), &pulumirpc.DiffRequest{Urn: urn, Type: string(ServerType), Id: "id-n1",
+		res, err := c.Diff(t.Context(), &pulumirpc.DiffRequest{Urn: urn, Type: contract.Server().Token, Id: "id-n1",
 			OldInputs: props(t, inputs("n1")), Olds: props(t, inputs("n1")), News: props(t, n)})
 		if err != nil {
 			t.Fatal(err)
@@ -174,11 +183,11 @@ func TestDiffReplacesImmutableFieldsAndUpdatesLabels(t *testing.T) {
 func TestCreateReadDelete(t *testing.T) {
 	b := &fakeBackend{servers: map[string]infra.Server{}}
 	c := serve(t, fakeConnector{backend: b}, b)
-	res, err := c.Create(t.Context(), &pulumirpc.CreateRequest{Urn: urn, Type: string(ServerType), Properties: props(t, inputs("n1"))})
+	res, err := c.Create(t.Context(), &pulumirpc.CreateRequest{Urn: urn, Type: contract.Server().Token, Properties: props(t, inputs("n1"))})
 	if err != nil {
 		t.Fatal(err)
 	}
-	out, err := plugin.UnmarshalProperties(res.GetProperties(), plugin.MarshalOptions{KeepSecrets: true})
+	out, err := pplugin.UnmarshalProperties(res.GetProperties(), pplugin.MarshalOptions{KeepSecrets: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -194,15 +203,18 @@ func TestCreateReadDelete(t *testing.T) {
 	if err != nil || strings.TrimSpace(string(ssh.MarshalAuthorizedKey(signer.PublicKey()))) != spec.HostKey.Public {
 		t.Fatalf("host key pair does not match: %v", err)
 	}
-	if s := fmt.Sprint(out); strings.Contains(s, "PRIVATE") || strings.Contains(s, "OPENSSH PRIVATE") {
-		t.Errorf("a private key leaked into outputs")
+	// The login key the inputs carry stays a secret in the outputs.
+	rest := out.Copy()
+	delete(rest, "sshPrivateKey")
+	if s := fmt.Sprint(rest); strings.Contains(s, "PRIVATE") || !out["sshPrivateKey"].IsSecret() {
+		t.Errorf("a private key leaked into outputs: %s", s)
 	}
 	if spec.Labels["meshready"] != "true" || spec.Labels["meshready-stack"] != "s1" {
 		t.Errorf("labels = %v", spec.Labels)
 	}
 
 	read := func() string {
-		r, err := c.Read(t.Context(), &pulumirpc.ReadRequest{Urn: urn, Type: string(ServerType), Id: "id-n1",
+		r, err := c.Read(t.Context(), &pulumirpc.ReadRequest{Urn: urn, Type: contract.Server().Token, Id: "id-n1",
 			Inputs: props(t, inputs("n1")), Properties: res.GetProperties()})
 		if err != nil {
 			t.Fatal(err)
@@ -217,7 +229,7 @@ func TestCreateReadDelete(t *testing.T) {
 		t.Errorf("a vanished server read as %q, want gone", id)
 	}
 	for range 2 {
-		if _, err := c.Delete(t.Context(), &pulumirpc.DeleteRequest{Urn: urn, Type: string(ServerType), Id: "id-n1",
+		if _, err := c.Delete(t.Context(), &pulumirpc.DeleteRequest{Urn: urn, Type: contract.Server().Token, Id: "id-n1",
 			OldInputs: props(t, inputs("n1")), Properties: res.GetProperties()}); err != nil {
 			t.Errorf("delete: %v", err)
 		}
@@ -227,7 +239,7 @@ func TestCreateReadDelete(t *testing.T) {
 func TestCreateThatNeverAnswersSSHStillReportsTheServer(t *testing.T) {
 	b := &fakeBackend{servers: map[string]infra.Server{}}
 	c := serve(t, fakeConnector{backend: b, fail: errors.New("host key mismatch")}, b)
-	_, err := c.Create(t.Context(), &pulumirpc.CreateRequest{Urn: urn, Type: string(ServerType), Properties: props(t, inputs("n1"))})
+	_, err := c.Create(t.Context(), &pulumirpc.CreateRequest{Urn: urn, Type: contract.Server().Token, Properties: props(t, inputs("n1"))})
 	if err == nil || !strings.Contains(err.Error(), "does not answer SSH with its pinned host key") {
 		t.Fatalf("want a partial failure, got %v", err)
 	}
@@ -249,7 +261,7 @@ func TestCreateThatNeverAnswersSSHStillReportsTheServer(t *testing.T) {
 func TestCreateInPreviewMakesNothing(t *testing.T) {
 	b := &fakeBackend{servers: map[string]infra.Server{}}
 	c := serve(t, fakeConnector{backend: b}, b)
-	for _, typ := range []string{string(ServerType), string(SuiteType), string(ClusterType)} {
+	for _, typ := range []string{contract.Server().Token, contract.Suite().Token, contract.Cluster().Token} {
 		u := "urn:pulumi:s1::meshready::" + typ + "::n1"
 		resp, err := c.Create(t.Context(), &pulumirpc.CreateRequest{Urn: u, Type: typ, Properties: props(t, inputs("n1")), Preview: true})
 		if err != nil {

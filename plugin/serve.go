@@ -1,4 +1,4 @@
-package provider
+package plugin
 
 import (
 	"context"
@@ -17,6 +17,7 @@ import (
 	"github.com/meshready/meshready/bootstrap"
 	"github.com/meshready/meshready/bundle"
 	"github.com/meshready/meshready/config"
+	"github.com/meshready/meshready/contract"
 	"github.com/meshready/meshready/infra"
 	"github.com/meshready/meshready/infra/hetzner"
 	"github.com/meshready/meshready/infra/local"
@@ -24,21 +25,21 @@ import (
 	"github.com/meshready/meshready/toolchain"
 )
 
-// PluginName is the file name the engine starts the plugin by; the meshready
+// Name is the file name the engine starts the plugin by; the meshready
 // binary serves the plugin when started under this name (a symlink).
-const PluginName = "pulumi-resource-meshready"
+const Name = "pulumi-resource-meshready"
 
 // Backends returns the backends the plugin serves, by the name a server's
 // inputs give.
 func Backends(log *slog.Logger) map[string]BackendFactory {
 	return map[string]BackendFactory{
-		"static": func(in ServerInputs) (infra.Backend, error) {
+		string(config.ProviderStatic): func(in contract.ServerInputs) (infra.Backend, error) {
 			if in.Static == nil {
 				return nil, fmt.Errorf("static server %s has no address", in.Name)
 			}
 			return static.New(static.Host{Address: in.Static.Address, Port: in.Static.Port, User: in.Static.User}), nil
 		},
-		"local": func(in ServerInputs) (infra.Backend, error) {
+		string(config.ProviderLocal): func(in contract.ServerInputs) (infra.Backend, error) {
 			if in.Local == nil {
 				return nil, fmt.Errorf("local server %s has no bridge and subnet", in.Name)
 			}
@@ -52,7 +53,7 @@ func Backends(log *slog.Logger) map[string]BackendFactory {
 			}
 			return local.New(local.Options{CacheDir: cache, Bridge: in.Local.Bridge, Subnet: subnet, Stack: in.Stack, Log: log})
 		},
-		"hetzner": func(in ServerInputs) (infra.Backend, error) {
+		string(config.ProviderHetzner): func(in contract.ServerInputs) (infra.Backend, error) {
 			if in.Hetzner == nil {
 				return nil, fmt.Errorf("hetzner server %s has no API token", in.Name)
 			}
@@ -65,7 +66,10 @@ func Backends(log *slog.Logger) map[string]BackendFactory {
 // engine shows with -v; the protocol itself runs over gRPC.
 func Serve(version string) error {
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
-	p := New(version, Backends(log), SSHConnector{Wait: 10 * time.Minute, Log: log}, log).WithBundle(localBundle(log))
+	p := New(version, Deps{
+		Backends: Backends(log), Connect: SSHConnector{Wait: 10 * time.Minute, Log: log},
+		Dial: SSHDialer(log), Bundle: localBundle(log), Log: log,
+	})
 	go watchEngine(os.Getppid(), time.Second, func() {
 		log.Warn("the Pulumi engine that started this plugin is gone: cancelling and exiting")
 		p.Orphaned(30 * time.Second)
@@ -95,11 +99,10 @@ func localBundle(log *slog.Logger) BundleFunc {
 		if err != nil {
 			return bootstrap.Source{}, err
 		}
-		project := os.Getenv("MESHREADY_PROJECT_DIR")
-		if project == "" {
-			if project, err = os.Getwd(); err != nil {
-				return bootstrap.Source{}, err
-			}
+		// The engine starts plugins in the project's folder, whose tools/ holds the pins.
+		project, err := os.Getwd()
+		if err != nil {
+			return bootstrap.Source{}, err
 		}
 		b, err := bundle.Ensure(ctx, toolchain.Cache{Dir: cacheDir, ProjectDir: project, Log: log}, version, log)
 		if err != nil {

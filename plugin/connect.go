@@ -1,4 +1,4 @@
-package provider
+package plugin
 
 import (
 	"context"
@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/meshready/meshready/benchmarks"
+	"github.com/meshready/meshready/contract"
 	"github.com/meshready/meshready/remote"
 )
 
@@ -43,5 +44,5 @@ func (c SSHConnector) Probe(ctx context.Context, t remote.Target, a remote.Auth)
 	if f.VirtContainer != "" && f.VirtContainer != "none" {
 		virt = f.VirtContainer + " container on " + f.VirtVM + " (not KVM itself)"
 	}
-	return Facts{Device: f.Device.Device, Model: f.Device.Model, FSType: f.Device.FSType, Rotational: f.Device.Rotational, Virtualization: virt}, nil
+	return Facts{Disk: contract.Disk{Device: f.Device.Device, Model: f.Device.Model, FSType: f.Device.FSType, Rotational: f.Device.Rotational}, Virtualization: virt}, nil
 }

@@ -1,8 +1,7 @@
-package provider
+package plugin
 
 import (
 	"context"
-	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -11,6 +10,7 @@ import (
 
 	pulumirpc "github.com/pulumi/pulumi/sdk/v3/proto/go"
 
+	"github.com/meshready/meshready/contract"
 	"github.com/meshready/meshready/infra"
 	"github.com/meshready/meshready/remote"
 )
@@ -29,12 +29,11 @@ func (c hangingConnector) Probe(ctx context.Context, _ remote.Target, _ remote.A
 func TestOrphanedCancelsWhatRuns(t *testing.T) {
 	b := &fakeBackend{servers: map[string]infra.Server{}}
 	conn := hangingConnector{started: make(chan struct{})}
-	p := New("0.1.0", map[string]BackendFactory{"local": func(ServerInputs) (infra.Backend, error) { return b, nil }},
-		conn, slog.New(slog.DiscardHandler))
+	p := testProvider(conn, b)
 	c := serveProvider(t, p)
 	errc := make(chan error, 1)
 	go func() {
-		_, err := c.Create(context.Background(), &pulumirpc.CreateRequest{Urn: urn, Type: string(ServerType), Properties: props(t, inputs("n1"))})
+		_, err := c.Create(context.Background(), &pulumirpc.CreateRequest{Urn: urn, Type: contract.Server().Token, Properties: props(t, inputs("n1"))})
 		errc <- err
 	}()
 	<-conn.started

@@ -1,0 +1,221 @@
+package mesh
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"math"
+	"net/url"
+	"sort"
+	"time"
+
+	"github.com/meshready/meshready/kube"
+	"github.com/meshready/meshready/mesh/probe"
+	"github.com/meshready/meshready/report"
+)
+
+// CheckSpec is what the mesh checks of one canary test.
+type CheckSpec struct {
+	Namespace, Service string
+	Weights            map[string]int
+	// MTLS is the PeerAuthentication mode in force in Namespace.
+	MTLS string
+	// Calls is how many calls the split check makes, Runs how many
+	// convergence runs; TolerancePts is the split's allowed deviation.
+	Calls, Runs  int
+	TolerancePts float64
+	// Sidecars: the probe runs behind Envoy sidecars, not proxyless.
+	Sidecars bool
+}
+
+// Checker runs the mesh checks (METHODS.md: canary split, STRICT mTLS,
+// convergence) against meshready's probe workloads, with kubectl. A check
+// that finds the mesh wrong is a result; one that cannot run is an error.
+type Checker struct {
+	Kubectl kube.Kubectl
+	Spec    CheckSpec
+	Log     *slog.Logger
+	// Poll is how often settling clients are asked again (250 ms when 0).
+	Poll time.Duration
+	// Limit bounds one convergence run (30 s, the FAIL band × 2, when 0).
+	Limit time.Duration
+}
+
+// Run does the checks, one after the other, and returns what they found.
+func (c Checker) Run(ctx context.Context) (report.MeshResult, error) {
+	res := report.MeshResult{DataPlane: "proxyless gRPC: pilot-agent, no Envoy"}
+	if c.Spec.Sidecars {
+		res.DataPlane = "Envoy sidecars"
+	}
+	pods, err := c.waitForProbes(ctx)
+	if err != nil {
+		return res, err
+	}
+	if res.Split, err = c.split(ctx, pods.counter); err != nil {
+		return res, err
+	}
+	if res.Plaintext, err = c.plaintext(ctx, pods.plain); err != nil {
+		return res, err
+	}
+	if err := c.convergence(ctx, pods.clients, &res); err != nil {
+		return res, err
+	}
+	res.Unavailable = "per-hop latency and the mTLS cost come from the fortio latency benchmark (benchmarks.meshLatency), which has not reported"
+	if !c.Spec.Sidecars {
+		res.Unavailable = "no Envoy binary exists offline: proxyless gRPC has no proxy hop, so per-hop latency and the mTLS cost of a proxy are not measurable here"
+	}
+	return res, nil
+}
+
+// probePods are the pods the checks call through.
+type probePods struct {
+	clients []string // one per node, for convergence
+	counter string   // counts the split
+	plain   string   // makes the plaintext calls: it has no proxy
+}
+
+func (c Checker) subsets() []string {
+	out := make([]string, 0, len(c.Spec.Weights))
+	for s := range c.Spec.Weights {
+		out = append(out, s)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// waitForProbes waits for the probe workloads' rollouts and finds their pods.
+func (c Checker) waitForProbes(ctx context.Context) (probePods, error) {
+	s := c.Spec
+	c.Log.Info("waiting for the probe workloads", "namespace", s.Namespace, "service", s.Service)
+	var pods probePods
+	rollouts := []string{"daemonset/" + ProbeClient(s.Service), "deployment/" + ProbeCounter(s.Service)}
+	for _, sub := range c.subsets() {
+		rollouts = append(rollouts, "deployment/"+s.Service+"-"+sub)
+	}
+	if s.Sidecars {
+		rollouts = append(rollouts, "deployment/"+ProbePlain(s.Service))
+	}
+	for _, r := range rollouts {
+		if _, err := c.Kubectl.Run(ctx, "--namespace", s.Namespace, "rollout", "status", r, "--timeout=300s"); err != nil {
+			return pods, err
+		}
+	}
+	var err error
+	if pods.clients, err = c.ready(ctx, ProbeClient(s.Service)); err != nil {
+		return pods, err
+	}
+	counters, err := c.ready(ctx, ProbeCounter(s.Service))
+	if err != nil {
+		return pods, err
+	}
+	// The plaintext client must have no proxy: proxyless pods do not
+	// encrypt plain dials, but a sidecar would upgrade them to mTLS.
+	pods.counter, pods.plain = counters[0], counters[0]
+	if s.Sidecars {
+		plain, err := c.ready(ctx, ProbePlain(s.Service))
+		if err != nil {
+			return pods, err
+		}
+		pods.plain = plain[0]
+	}
+	return pods, nil
+}
+
+// ready lists the Ready pods of app.
+func (c Checker) ready(ctx context.Context, app string) ([]string, error) {
+	out, err := c.Kubectl.Run(ctx, "--namespace", c.Spec.Namespace, "get", "pods", "-l", "app="+app, "-o", "json")
+	if err != nil {
+		return nil, err
+	}
+	pods, err := ReadyPods(out)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", c.Kubectl.Host(), err)
+	}
+	if len(pods) == 0 {
+		return nil, fmt.Errorf("%s: no ready %s pod in %s", c.Kubectl.Host(), app, c.Spec.Namespace)
+	}
+	return pods, nil
+}
+
+// client asks a probe client pod's HTTP API through the API server's pod proxy.
+func (c Checker) client(ctx context.Context, pod, path string, v any) error {
+	out, err := c.Kubectl.Run(ctx, "get", "--raw", fmt.Sprintf("/api/v1/namespaces/%s/pods/%s:%d/proxy%s", c.Spec.Namespace, pod, ProbeHTTPPort, path))
+	if err != nil {
+		return err
+	}
+	if err := json.Unmarshal([]byte(out), v); err != nil {
+		return fmt.Errorf("%s: probe client %s%s: %w", c.Kubectl.Host(), pod, path, err)
+	}
+	return nil
+}
+
+// split warms up until calls succeed (the client's xDS routes arrive after
+// the pod is ready), then counts where Calls calls went.
+func (c Checker) split(ctx context.Context, counter string) (*report.SplitResult, error) {
+	s := c.Spec
+	var sp probe.Split
+	for deadline := time.Now().Add(2 * time.Minute); ; {
+		if err := c.client(ctx, counter, "/count?n=100", &sp); err != nil {
+			return nil, err
+		}
+		if sp.Errors == 0 || time.Now().After(deadline) {
+			break
+		}
+		if err := sleep(ctx, time.Second); err != nil {
+			return nil, err
+		}
+	}
+	if err := c.client(ctx, counter, fmt.Sprintf("/count?n=%d", s.Calls), &sp); err != nil {
+		return nil, err
+	}
+	r := &report.SplitResult{Service: s.Namespace + "/" + s.Service, Weights: s.Weights, Observed: sp.Versions,
+		Calls: sp.Calls, Errors: sp.Errors, FirstError: sp.FirstError,
+		DeviationPts: probe.Deviation(sp, s.Weights), TolerancePts: s.TolerancePts}
+	c.Log.Info("canary split", "observed", sp.Versions, "calls", sp.Calls, "errors", sp.Errors, "deviation_pts", r.DeviationPts)
+	if r.DeviationPts > r.TolerancePts {
+		c.Log.Warn("the canary split is off its weights", "service", r.Service, "observed", r.Observed, "weights", r.Weights, "errors", r.Errors)
+	}
+	return r, nil
+}
+
+// plaintext calls the service from a client with no xDS and no TLS.
+func (c Checker) plaintext(ctx context.Context, pod string) (*report.PlaintextResult, error) {
+	s := c.Spec
+	var plain probe.Split
+	addr := fmt.Sprintf("%s.%s.svc.cluster.local:%d", s.Service, s.Namespace, ProbePort)
+	if err := c.client(ctx, pod, "/plaintext?n=5&addr="+url.QueryEscape(addr), &plain); err != nil {
+		return nil, err
+	}
+	r := &report.PlaintextResult{Service: s.Namespace + "/" + s.Service, Mode: s.MTLS,
+		Calls: plain.Calls, Answered: plain.Calls - plain.Errors, Error: plain.FirstError}
+	c.Log.Info("plaintext calls", "mode", s.MTLS, "answered", r.Answered, "of", plain.Calls)
+	if r.Mode == "STRICT" && r.Answered > 0 {
+		c.Log.Warn("STRICT mTLS answered plaintext calls", "service", r.Service, "answered", r.Answered)
+	}
+	return r, nil
+}
+
+func sleep(ctx context.Context, d time.Duration) error {
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-time.After(d):
+		return nil
+	}
+}
+
+// bound says where quantile q of h lies, as a histogram can: "≤ 0.1 s".
+func bound(h Histogram, q float64) string {
+	b, ok := h.UpperBound(q)
+	switch {
+	case !ok:
+		return ""
+	case math.IsInf(b, 1):
+		if len(h.Bounds) > 1 {
+			return fmt.Sprintf("> %g s", h.Bounds[len(h.Bounds)-2])
+		}
+		return "unbounded"
+	}
+	return fmt.Sprintf("≤ %g s", b)
+}

@@ -1,0 +1,148 @@
+package mesh
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/meshready/meshready/mesh/probe"
+	"github.com/meshready/meshready/report"
+)
+
+// convergence moves a probe-owned route from the first subset to the last,
+// Runs times; T_conv is when every client last began a whole second of
+// answers from the new subset (samples carry the clients' clocks; local
+// nodes share the host's, real ones need NTP). Beside it, istiod's own
+// pilot_proxy_convergence_time over the runs' pushes.
+func (c Checker) convergence(ctx context.Context, clients []string, res *report.MeshResult) error {
+	s := c.Spec
+	subsets := c.subsets()
+	from, to := subsets[0], subsets[len(subsets)-1]
+	limit := c.Limit
+	if limit == 0 {
+		limit = 30 * time.Second
+	}
+	pushesBefore, metricsErr := c.istiodConvergence(ctx)
+	var convs []time.Duration
+	for i := 0; i < s.Runs; i++ {
+		start := time.Now()
+		if err := c.route(ctx, from); err != nil {
+			return err
+		}
+		if _, _, ok, err := c.settle(ctx, clients, start, from, limit); err != nil {
+			return err
+		} else if !ok {
+			return fmt.Errorf("%s: convergence run %d: clients did not settle on %s within %s", c.Kubectl.Host(), i+1, from, limit)
+		}
+		t0 := time.Now()
+		if err := c.route(ctx, to); err != nil {
+			return err
+		}
+		_, last, ok, err := c.settle(ctx, clients, t0, to, limit)
+		if err != nil {
+			return err
+		}
+		res.ConvergenceRuns++
+		if !ok {
+			res.Unconverged++
+			convs = append(convs, limit)
+			continue
+		}
+		convs = append(convs, last.Sub(t0))
+	}
+	if _, err := c.Kubectl.Run(ctx, "--namespace", s.Namespace, "delete", "virtualservice", ConvergenceService(s.Service), "--ignore-not-found"); err != nil {
+		return err
+	}
+	res.Istiod = &report.IstiodConvergence{}
+	pushes, err := c.istiodConvergence(ctx)
+	if metricsErr == nil {
+		metricsErr = err
+	}
+	if metricsErr == nil {
+		pushes, metricsErr = pushes.Since(pushesBefore)
+	}
+	if metricsErr != nil {
+		res.Istiod.Error = metricsErr.Error()
+		c.Log.Info("istiod's convergence metric not read", "err", metricsErr)
+	} else {
+		res.Istiod.Pushes = pushes.Count
+		res.Istiod.P50, res.Istiod.P99 = bound(pushes, 0.5), bound(pushes, 0.99)
+		c.Log.Info("istiod convergence metric", "pushes", pushes.Count, "p50", res.Istiod.P50, "p99", res.Istiod.P99)
+	}
+	if len(convs) > 0 {
+		p99, _ := probe.Percentile(convs, 99)
+		p50, _ := probe.Percentile(convs, 50)
+		res.ConvergenceP99, res.ConvergenceP50 = &p99, &p50
+		c.Log.Info("convergence", "runs", len(convs), "p50", p50.Round(time.Millisecond).String(), "p99", p99.Round(time.Millisecond).String())
+	}
+	return nil
+}
+
+// route points the convergence Service at subset to (server-side apply).
+func (c Checker) route(ctx context.Context, to string) error {
+	b, err := json.Marshal(ConvergenceRoute(c.Spec.Service, c.Spec.Namespace, to))
+	if err != nil {
+		return err
+	}
+	return c.Kubectl.Apply(ctx, b, "--server-side", "--field-manager", "meshready-checks")
+}
+
+// samples reads every client's samples since t.
+func (c Checker) samples(ctx context.Context, pods []string, since time.Time) (map[string][]probe.Sample, error) {
+	out := map[string][]probe.Sample{}
+	for _, p := range pods {
+		var s []probe.Sample
+		if err := c.client(ctx, p, "/samples?since="+fmt.Sprint(since.UnixNano()), &s); err != nil {
+			return nil, err
+		}
+		out[p] = s
+	}
+	return out, nil
+}
+
+// settle waits until every client gets only subset to over a whole second
+// after since, and returns when the last of them did (ok false at the limit).
+func (c Checker) settle(ctx context.Context, pods []string, since time.Time, to string, limit time.Duration) (first, last time.Time, ok bool, err error) {
+	poll := c.Poll
+	if poll == 0 {
+		poll = 250 * time.Millisecond
+	}
+	deadline := time.Now().Add(limit)
+	for {
+		all, err := c.samples(ctx, pods, since)
+		if err != nil {
+			return first, last, false, err
+		}
+		first, last, ok = time.Time{}, time.Time{}, true
+		for _, p := range pods {
+			f, conv, done := probe.Converged(all[p], since, to, time.Second)
+			if !f.IsZero() && (first.IsZero() || f.Before(first)) {
+				first = f
+			}
+			if !done {
+				ok = false
+				break
+			}
+			if conv.After(last) {
+				last = conv
+			}
+		}
+		if ok || time.Now().After(deadline) {
+			return first, last, ok, nil
+		}
+		if err := sleep(ctx, poll); err != nil {
+			return first, last, false, err
+		}
+	}
+}
+
+// istiodConvergence reads istiod's pilot_proxy_convergence_time through
+// the API server's service proxy (istiod's monitoring port).
+func (c Checker) istiodConvergence(ctx context.Context) (Histogram, error) {
+	out, err := c.Kubectl.Run(ctx, "get", "--raw", "/api/v1/namespaces/istio-system/services/istiod:15014/proxy/metrics")
+	if err != nil {
+		return Histogram{}, err
+	}
+	return ParseHistogram(out, ConvergenceMetric)
+}

@@ -1,0 +1,80 @@
+package mesh
+
+import (
+	"context"
+	"fmt"
+	"regexp"
+	"strings"
+
+	"github.com/meshready/meshready/kube"
+)
+
+// Preflight runs what `istioctl x precheck` checks that matters here
+// (Precheck) against the cluster, and returns its Kubernetes version. Any
+// problem is an error listing them all, before any chart is installed.
+func Preflight(ctx context.Context, k kube.Kubectl, istioVersion string) (string, error) {
+	f, err := clusterFacts(ctx, k)
+	if err != nil {
+		return "", fmt.Errorf("mesh preflight: %w", err)
+	}
+	if problems := Precheck(istioVersion, f); len(problems) > 0 {
+		return "", fmt.Errorf("mesh precheck on %s failed; nothing of Istio was installed:\n  - %s", k.Host(), strings.Join(problems, "\n  - "))
+	}
+	return f.ServerVersion, nil
+}
+
+// clusterFacts runs the precheck's three kubectl queries.
+func clusterFacts(ctx context.Context, k kube.Kubectl) (ClusterFacts, error) {
+	var f ClusterFacts
+	out, err := k.Run(ctx, "version", "-o", "json")
+	if err != nil {
+		return f, err
+	}
+	if f.ServerVersion, f.ServerMinor, err = ParseServerVersion(out); err != nil {
+		return f, err
+	}
+	if out, err = k.Run(ctx, "api-versions"); err != nil {
+		return f, err
+	}
+	f.APIVersions = ParseAPIVersions(out)
+	if out, err = k.Run(ctx, "get", "deployments", "--all-namespaces", "-l", "app=istiod", "-o", "json"); err != nil {
+		return f, err
+	}
+	f.Istiods, err = ParseIstiods(out)
+	return f, err
+}
+
+// RestartUninjected restarts the Deployments of namespace whose pods run
+// without a proxy (Istio injects only into new pods) and returns their
+// names. The names come from the cluster, so they go to kubectl as
+// arguments, never through a shell unquoted.
+func RestartUninjected(ctx context.Context, k kube.Kubectl, namespace string) ([]string, error) {
+	pods, err := k.Run(ctx, "--namespace", namespace, "get", "pods", "-o", "json")
+	if err != nil {
+		return nil, fmt.Errorf("namespace %s: list pods: %w", namespace, err)
+	}
+	names, err := UninjectedDeployments(pods)
+	if err != nil {
+		return nil, fmt.Errorf("%s: namespace %s: %w", k.Host(), namespace, err)
+	}
+	args := []string{"--namespace", namespace, "rollout", "restart"}
+	var restart []string
+	for _, n := range names {
+		// A pod's owner names what a tenant wrote: only a name a Deployment
+		// can have is restarted (and it reaches kubectl quoted either way).
+		if dnsSubdomain.MatchString(n) && len(n) <= 253 {
+			args = append(args, "deployment/"+n)
+			restart = append(restart, n)
+		}
+	}
+	if len(restart) == 0 {
+		return nil, nil
+	}
+	if _, err := k.Run(ctx, args...); err != nil {
+		return nil, fmt.Errorf("namespace %s: rollout restart: %w", namespace, err)
+	}
+	return restart, nil
+}
+
+// dnsSubdomain is what Kubernetes allows as a Deployment's name (RFC 1123).
+var dnsSubdomain = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$`)

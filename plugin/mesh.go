@@ -1,0 +1,156 @@
+package plugin
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/meshready/meshready/bootstrap"
+	"github.com/meshready/meshready/contract"
+	"github.com/meshready/meshready/kube"
+	"github.com/meshready/meshready/mesh"
+)
+
+// preflights serve contract.Preflight: the images imported on every node
+// (local stacks), then mesh.Preflight; again in place on a change.
+type preflights struct {
+	noop[contract.PreflightInputs, contract.PreflightOutputs]
+	nodes nodeDialer
+	log   *slog.Logger
+}
+
+func (p preflights) create(ctx context.Context, in contract.PreflightInputs) (string, contract.PreflightOutputs, error) {
+	out, err := p.update(ctx, "preflight", contract.PreflightOutputs{}, in)
+	return "preflight", out, err
+}
+
+func (p preflights) update(ctx context.Context, _ string, _ contract.PreflightOutputs, in contract.PreflightInputs) (contract.PreflightOutputs, error) {
+	out := contract.PreflightOutputs{PreflightInputs: in}
+	nodes, closeAll, err := p.nodes.all(ctx, in.Nodes, in.Access)
+	if err != nil {
+		return out, fmt.Errorf("mesh preflight: %w", err)
+	}
+	defer closeAll()
+	if len(in.Images) > 0 {
+		images := make([]bootstrap.BundleImage, len(in.Images))
+		for i, im := range in.Images {
+			images[i] = bootstrap.BundleImage{Ref: im.Ref, Tarball: im.Tarball}
+		}
+		for _, n := range nodes {
+			p.log.Info("importing mesh images", "host", n.Name, "images", len(images))
+			if err := bootstrap.ImportImages(ctx, n, images); err != nil {
+				return out, fmt.Errorf("mesh preflight: %w", err)
+			}
+		}
+	}
+	cp, err := firstControlPlane(nodes)
+	if err != nil {
+		return out, fmt.Errorf("mesh preflight: %w", err)
+	}
+	out.KubernetesVersion, err = mesh.Preflight(ctx, kube.OnNode{Runner: cp.Runner}, in.IstioVersion)
+	return out, err
+}
+
+// injections serve contract.Injection: mesh.RestartUninjected, once.
+type injections struct {
+	noop[contract.InjectionInputs, contract.InjectionOutputs]
+	nodes nodeDialer
+	log   *slog.Logger
+}
+
+func (j injections) create(ctx context.Context, in contract.InjectionInputs) (string, contract.InjectionOutputs, error) {
+	out := contract.InjectionOutputs{InjectionInputs: in}
+	cp, done, err := j.nodes.controlPlane(ctx, in.Nodes, in.Access)
+	if err != nil {
+		return "", out, fmt.Errorf("namespace %s: %w", in.Namespace, err)
+	}
+	defer done()
+	if out.Restarted, err = mesh.RestartUninjected(ctx, kube.OnNode{Runner: cp.Runner}, in.Namespace); err != nil {
+		return "", out, err
+	}
+	if len(out.Restarted) > 0 {
+		j.log.Info("restarted deployments that ran without a proxy", "namespace", in.Namespace, "deployments", out.Restarted)
+	}
+	return in.Namespace, out, nil
+}
+
+// checks serve contract.Checks: a mesh.Checker per canary; again in place
+// on a change.
+type checks struct {
+	noop[contract.ChecksInputs, contract.ChecksOutputs]
+	nodes nodeDialer
+	log   *slog.Logger
+}
+
+func (c checks) create(ctx context.Context, in contract.ChecksInputs) (string, contract.ChecksOutputs, error) {
+	out, err := c.update(ctx, "", contract.ChecksOutputs{}, in)
+	return in.Namespace + "-" + in.Service, out, err
+}
+
+func (c checks) update(ctx context.Context, _ string, _ contract.ChecksOutputs, in contract.ChecksInputs) (contract.ChecksOutputs, error) {
+	out := contract.ChecksOutputs{ChecksInputs: in}
+	cp, done, err := c.nodes.controlPlane(ctx, in.Nodes, in.Access)
+	if err != nil {
+		return out, fmt.Errorf("mesh checks: %w", err)
+	}
+	defer done()
+	chk := mesh.Checker{Kubectl: kube.OnNode{Runner: cp.Runner}, Log: c.log, Spec: mesh.CheckSpec{
+		Namespace: in.Namespace, Service: in.Service, Weights: in.Weights, MTLS: in.MTLS,
+		Calls: in.Calls, Runs: in.Runs, TolerancePts: in.TolerancePts, Sidecars: in.Sidecars,
+	}}
+	if out.Results, err = chk.Run(ctx); err != nil {
+		return out, fmt.Errorf("mesh checks of %s/%s: %w", in.Namespace, in.Service, err)
+	}
+	return out, nil
+}
+
+// latencies serve contract.Latency: mesh.Latency; again in place on a
+// change; on delete, what a killed run left is removed.
+type latencies struct {
+	noop[contract.LatencyInputs, contract.LatencyOutputs]
+	nodes nodeDialer
+	log   *slog.Logger
+}
+
+func (l latencies) create(ctx context.Context, in contract.LatencyInputs) (string, contract.LatencyOutputs, error) {
+	out, err := l.update(ctx, "", contract.LatencyOutputs{}, in)
+	return "latency", out, err
+}
+
+func (l latencies) update(ctx context.Context, _ string, _ contract.LatencyOutputs, in contract.LatencyInputs) (contract.LatencyOutputs, error) {
+	out := contract.LatencyOutputs{LatencyInputs: in}
+	d, err := time.ParseDuration(in.Duration)
+	if err != nil {
+		return out, fmt.Errorf("mesh latency: duration %q: %w", in.Duration, err)
+	}
+	cp, done, err := l.nodes.controlPlane(ctx, in.Nodes, in.Access)
+	if err != nil {
+		return out, fmt.Errorf("mesh latency: %w", err)
+	}
+	defer done()
+	m := mesh.Latency{Kubectl: kube.OnNode{Runner: cp.Runner}, Log: l.log, Spec: mesh.LatencySpec{
+		Sidecars: in.Sidecars, NoSidecars: in.NoSidecars, Image: in.Image, PullPolicy: in.PullPolicy,
+		Load: mesh.LoadOptions{QPS: in.QPS, Connections: in.Connections, Duration: d, PayloadBytes: in.PayloadBytes},
+	}}
+	if out.Results, err = m.Measure(ctx); err != nil {
+		return out, fmt.Errorf("mesh latency: %w", err)
+	}
+	return out, nil
+}
+
+// delete is best effort: a cluster that cannot be reached (being
+// destroyed, its nodes gone) must not block the destroy.
+func (l latencies) delete(ctx context.Context, _ string, in contract.LatencyInputs, _ contract.LatencyOutputs) error {
+	ctx, cancel := context.WithTimeout(ctx, 4*time.Minute)
+	defer cancel()
+	cp, done, err := l.nodes.controlPlane(ctx, in.Nodes, in.Access)
+	if err == nil {
+		defer done()
+		err = mesh.Latency{Kubectl: kube.OnNode{Runner: cp.Runner}}.Cleanup(ctx)
+	}
+	if err != nil {
+		l.log.Warn("could not check the cluster for latency namespaces left behind", "err", err)
+	}
+	return nil
+}

@@ -1,0 +1,235 @@
+package plugin
+
+import (
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+
+	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
+	pplugin "github.com/pulumi/pulumi/sdk/v3/go/common/resource/plugin"
+	"github.com/pulumi/pulumi/sdk/v3/go/common/util/rpcutil/rpcerror"
+	pulumirpc "github.com/pulumi/pulumi/sdk/v3/proto/go"
+	"golang.org/x/crypto/ssh"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/protobuf/types/known/structpb"
+
+	"github.com/meshready/meshready/config"
+	"github.com/meshready/meshready/contract"
+	"github.com/meshready/meshready/infra"
+	"github.com/meshready/meshready/remote"
+)
+
+// BackendFactory makes the backend a server's inputs name.
+type BackendFactory func(in contract.ServerInputs) (infra.Backend, error)
+
+// Facts are what the plugin reads from a server once it answers SSH.
+type Facts struct {
+	Disk           contract.Disk
+	Virtualization string
+}
+
+// Connector waits until a server answers SSH with its pinned host key, then
+// reads its disk and virtualisation facts.
+type Connector interface {
+	Probe(ctx context.Context, t remote.Target, auth remote.Auth) (Facts, error)
+}
+
+// servers serves contract.Server through the VPS backends.
+type servers struct {
+	backends map[string]BackendFactory
+	connect  Connector
+	log      *slog.Logger
+}
+
+func (s servers) backend(in contract.ServerInputs) (infra.Backend, error) {
+	f, ok := s.backends[in.Backend]
+	if !ok {
+		return nil, fmt.Errorf("backend %q is not served by this plugin", in.Backend)
+	}
+	return f(in)
+}
+
+func (s servers) check(in contract.ServerInputs) []pplugin.CheckFailure {
+	var f []pplugin.CheckFailure
+	fail := func(k, format string, args ...any) {
+		f = append(f, pplugin.CheckFailure{Property: resource.PropertyKey(k), Reason: fmt.Sprintf(format, args...)})
+	}
+	if _, ok := s.backends[in.Backend]; !ok {
+		fail("backend", "%q is not a backend this plugin serves", in.Backend)
+	}
+	if in.Name == "" {
+		fail("name", "required")
+	}
+	if in.Role != config.RoleControlPlane && in.Role != config.RoleWorker {
+		fail("role", "%q is not %s or %s", in.Role, config.RoleControlPlane, config.RoleWorker)
+	}
+	switch config.Provider(in.Backend) {
+	case config.ProviderStatic:
+		if in.Static == nil || in.Static.Address == "" || in.Static.HostKey == "" {
+			fail("static", "address and hostKey are required for a static server")
+		}
+	case config.ProviderHetzner:
+		if in.Hetzner == nil {
+			fail("hetzner", "the API token is required")
+		}
+	case config.ProviderLocal:
+		if in.Local == nil {
+			fail("local", "bridge and subnet are required")
+		}
+	}
+	return f
+}
+
+func (s servers) create(ctx context.Context, in contract.ServerInputs) (string, contract.ServerOutputs, error) {
+	b, err := s.backend(in)
+	if err != nil {
+		return "", contract.ServerOutputs{}, err
+	}
+	spec := infra.ServerSpec{
+		Name: in.Name, Role: in.Role, Region: in.Region, ServerType: in.ServerType, Image: in.Image,
+		SSHPublicKey: in.SSHPublicKey, Labels: ownLabels(in),
+	}
+	hostKey := ""
+	if in.Static != nil {
+		hostKey = in.Static.HostKey
+	} else {
+		// The server gets a host key made here, so the first connect is already verified.
+		if spec.HostKey, err = newKeyPair(); err != nil {
+			return "", contract.ServerOutputs{}, err
+		}
+		hostKey = spec.HostKey.Public
+	}
+	s.log.Info("creating server", "host", in.Name, "backend", in.Backend)
+	srv, err := b.Create(ctx, spec)
+	if err != nil {
+		return "", contract.ServerOutputs{}, fmt.Errorf("create %s: %w", in.Name, err)
+	}
+	t := remote.Target{Name: in.Name, Address: srv.Address(), Port: srv.SSHPort, User: srv.SSHUser, HostKey: hostKey}
+	facts, err := s.connect.Probe(ctx, t, in.Auth())
+	if err != nil {
+		msg := fmt.Sprintf("%s was created but does not answer SSH with its pinned host key: %v", in.Name, err)
+		return "", contract.ServerOutputs{}, initFailed(srv.ID, serverOutputs(in, srv, hostKey, Facts{}), msg)
+	}
+	if facts.Virtualization == "" {
+		facts.Virtualization = srv.Virtualization
+	}
+	s.log.Info("server ready", "host", in.Name, "address", srv.Address(), "disk", facts.Disk.Device)
+	return srv.ID, serverOutputs(in, srv, hostKey, facts), nil
+}
+
+func (s servers) read(ctx context.Context, id string, in contract.ServerInputs, state contract.ServerOutputs) (contract.ServerOutputs, bool, error) {
+	b, err := s.backend(in)
+	if err != nil {
+		return state, false, err
+	}
+	srv, err := b.Get(ctx, id)
+	if errors.Is(err, infra.ErrNotFound) {
+		s.log.Warn("server is gone", "host", in.Name, "id", id)
+		return state, false, nil
+	}
+	if err != nil {
+		return state, false, fmt.Errorf("read %s: %w", in.Name, err)
+	}
+	// Facts are read once, at create.
+	return serverOutputs(in, srv, state.HostKey, Facts{Disk: state.Disk, Virtualization: state.Virtualization}), true, nil
+}
+
+func (s servers) update(_ context.Context, _ string, old contract.ServerOutputs, in contract.ServerInputs) (contract.ServerOutputs, error) {
+	old.ServerInputs = in
+	old.Labels = ownLabels(in)
+	return old, nil
+}
+
+func (s servers) delete(ctx context.Context, id string, in contract.ServerInputs, _ contract.ServerOutputs) error {
+	b, err := s.backend(in)
+	if err != nil {
+		return err
+	}
+	s.log.Info("deleting server", "host", in.Name, "id", id)
+	if err := b.Delete(ctx, id); err != nil && !errors.Is(err, infra.ErrNotFound) {
+		return fmt.Errorf("delete %s: %w", in.Name, err)
+	}
+	return nil
+}
+
+// initFailed reports a server that exists but is not usable. The engine then
+// records it in state with its ID (so a re-run or destroy deals with it)
+// instead of leaking it; the provider server passes this gRPC error through.
+func initFailed(id string, out contract.ServerOutputs, msg string) error {
+	pm, err := encode(out, append(contract.Server().SecretInputs, contract.Server().SecretOutputs...))
+	if err == nil {
+		var props *structpb.Struct
+		props, err = pplugin.MarshalProperties(pm, pplugin.MarshalOptions{KeepSecrets: true})
+		if err == nil {
+			return rpcerror.WithDetails(rpcerror.New(codes.Unknown, msg),
+				&pulumirpc.ErrorResourceInitFailed{Id: id, Properties: props, Reasons: []string{msg}})
+		}
+	}
+	return fmt.Errorf("%s (and its outputs: %w)", msg, err)
+}
+
+// ownLabels are the labels that mark what meshready owns, plus the user's.
+func ownLabels(in contract.ServerInputs) map[string]string {
+	l := map[string]string{"meshready": "true", "meshready-stack": in.Stack, "meshready-role": in.Role}
+	for k, v := range in.Labels {
+		l[k] = v
+	}
+	return l
+}
+
+func serverOutputs(in contract.ServerInputs, srv infra.Server, hostKey string, f Facts) contract.ServerOutputs {
+	return contract.ServerOutputs{
+		ServerInputs: in, Status: srv.Status, PublicIP: srv.PublicIPv4, PrivateIP: srv.PrivateIPv4,
+		Address: srv.Address(), SSHPort: srv.SSHPort, SSHUser: srv.SSHUser,
+		HostKey: strings.TrimSpace(hostKey), HostKeyFingerprint: fingerprint(hostKey),
+		Labels: ownLabels(in), Disk: f.Disk, Virtualization: f.Virtualization,
+	}
+}
+
+// fingerprint is the SHA256 fingerprint of an authorized_keys line; a
+// fingerprint given as such is returned unchanged.
+func fingerprint(key string) string {
+	if pk, _, _, _, err := ssh.ParseAuthorizedKey([]byte(key)); err == nil {
+		return ssh.FingerprintSHA256(pk)
+	}
+	return key
+}
+
+// newKeyPair makes an ed25519 SSH key pair (host keys and the login key alike).
+func newKeyPair() (infra.HostKeyPair, error) {
+	pub, priv, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		return infra.HostKeyPair{}, err
+	}
+	block, err := ssh.MarshalPrivateKey(priv, "")
+	if err != nil {
+		return infra.HostKeyPair{}, err
+	}
+	sp, err := ssh.NewPublicKey(pub)
+	if err != nil {
+		return infra.HostKeyPair{}, err
+	}
+	return infra.HostKeyPair{
+		PrivatePEM: string(pem.EncodeToMemory(block)),
+		Public:     strings.TrimSpace(string(ssh.MarshalAuthorizedKey(sp))),
+	}, nil
+}
+
+// sshKeys serves contract.SSHKey: a key pair made once, kept in state.
+type sshKeys struct {
+	noop[contract.SSHKeyInputs, contract.SSHKeyOutputs]
+}
+
+func (sshKeys) create(_ context.Context, in contract.SSHKeyInputs) (string, contract.SSHKeyOutputs, error) {
+	kp, err := newKeyPair()
+	if err != nil {
+		return "", contract.SSHKeyOutputs{}, err
+	}
+	fp := fingerprint(kp.Public)
+	return fp, contract.SSHKeyOutputs{SSHKeyInputs: in, PublicKey: kp.Public, PrivateKey: kp.PrivatePEM, Fingerprint: fp}, nil
+}
