@@ -2,22 +2,18 @@ package cli
 
 import (
 	"context"
-	"encoding/json"
-	"errors"
 	"fmt"
 	"net"
-	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
 
-	"github.com/pulumi/pulumi/sdk/v3/go/auto"
 	"github.com/spf13/cobra"
 
 	"github.com/meshready/meshready/benchmarks"
 	"github.com/meshready/meshready/config"
-	"github.com/meshready/meshready/engine"
+	"github.com/meshready/meshready/ops"
 	"github.com/meshready/meshready/remote"
 	"github.com/meshready/meshready/report"
 )
@@ -63,48 +59,40 @@ func (a *app) bench(ctx context.Context, f benchFlags) error {
 	if (f.stack == "") == (f.host == "") {
 		return badInputf("give exactly one of --stack or --host")
 	}
-	th := config.Defaults().Benchmarks.Thresholds
-	var targets []benchmarks.Node
-	var region, provider string
-	var err error
+	req := ops.Bench{Stack: f.stack, Region: f.region, Out: f.out, Auth: remote.Auth{AgentSocket: a.getenv("SSH_AUTH_SOCK")},
+		Options: benchmarks.Options{Dir: f.dir, DiskRuntime: f.diskRuntime, StealIdle: f.stealIdle, StealLoaded: f.stealLoaded}}
 	if f.host != "" {
 		if f.region == "" {
 			return badInputf("--host needs --region, the label the report carries")
 		}
-		region, provider = f.region, "ssh"
-		targets, err = a.hostTarget(ctx, f)
-	} else {
-		var cfg *config.Config
-		cfg, targets, err = a.stackTargets(ctx, f)
-		if cfg != nil {
-			region, provider, th = cfg.Region, string(cfg.Provider), cfg.Benchmarks.Thresholds
+		if (f.knownHosts == "") == (f.fingerprint == "") {
+			return badInputf("--host needs exactly one of --known-hosts or --host-key-fingerprint: the host key is checked before the first connect")
 		}
+		if f.fingerprint != "" && !strings.HasPrefix(f.fingerprint, "SHA256:") {
+			return badInputf("--host-key-fingerprint %q: want SHA256:... (ssh-keygen -lf prints it)", f.fingerprint)
+		}
+		t, err := parseHost(f.host)
+		if err != nil {
+			return badInput{Err: err}
+		}
+		t.HostKey, t.KnownHosts = f.fingerprint, f.knownHosts
+		req.Host, req.Auth.IdentityFile = t, f.identity
 	}
+	w, err := a.workspace()
 	if err != nil {
 		return err
 	}
-	defer func() {
-		for _, t := range targets {
-			t.Runner.Close()
-		}
-	}()
-	out := f.out
-	if out == "" {
-		out = filepath.Join(a.projectDir, ".meshready", "reports", region)
-	}
-	o := benchmarks.Options{Dir: f.dir, DiskRuntime: f.diskRuntime, StealIdle: f.stealIdle, StealLoaded: f.stealLoaded, Log: a.log}
-	results, rtts, notes := benchmarks.RunAll(ctx, targets, o)
-	r := report.Evaluate(region, provider, results, rtts, th, time.Now().UTC())
-	r.Notes = append(r.Notes, notes...)
-	if err := report.Write(out, r); err != nil {
+	res, err := w.Bench(ctx, req)
+	if err != nil {
 		return err
 	}
-	fmt.Fprintf(a.stdout, "report: %s\n", filepath.Join(out, "report.html"))
+	r := res.Report
+	fmt.Fprintf(a.stdout, "report: %s\n", filepath.Join(res.Dir, report.HTMLFile))
 	failed := 0
 	for _, c := range r.Claims {
 		node := c.Node
 		if node == "" {
-			node = region
+			node = r.Region
 		}
 		what := c.Measured
 		if what == "" {
@@ -116,29 +104,9 @@ func (a *app) bench(ctx context.Context, f benchFlags) error {
 		}
 	}
 	if failed > 0 {
-		return fmt.Errorf("%d claim(s) FAIL (see %s)", failed, filepath.Join(out, "report.md"))
+		return fmt.Errorf("%d claim(s) FAIL (see %s)", failed, filepath.Join(res.Dir, report.MarkdownFile))
 	}
 	return nil
-}
-
-// hostTarget connects to the one --host.
-func (a *app) hostTarget(ctx context.Context, f benchFlags) ([]benchmarks.Node, error) {
-	if (f.knownHosts == "") == (f.fingerprint == "") {
-		return nil, badInputf("--host needs exactly one of --known-hosts or --host-key-fingerprint: the host key is checked before the first connect")
-	}
-	if f.fingerprint != "" && !strings.HasPrefix(f.fingerprint, "SHA256:") {
-		return nil, badInputf("--host-key-fingerprint %q: want SHA256:... (ssh-keygen -lf prints it)", f.fingerprint)
-	}
-	t, err := parseHost(f.host)
-	if err != nil {
-		return nil, badInput{err}
-	}
-	t.HostKey, t.KnownHosts = f.fingerprint, f.knownHosts
-	r, err := remote.Dial(ctx, t, remote.Auth{IdentityFile: f.identity, AgentSocket: a.getenv("SSH_AUTH_SOCK")}, remote.DialOptions{Log: a.log})
-	if err != nil {
-		return nil, err
-	}
-	return []benchmarks.Node{{Name: t.Name, Address: t.Address, Role: "host", Runner: r}}, nil
 }
 
 // parseHost reads [user@]addr[:port] (IPv6 in brackets).
@@ -162,95 +130,4 @@ func parseHost(s string) (remote.Target, error) {
 	}
 	t.Address, t.Name = host, host
 	return t, nil
-}
-
-// stackTargets connects to a stack's nodes. Static stacks are known from their
-// config alone; created nodes (local, hetzner) come from the stack's outputs.
-func (a *app) stackTargets(ctx context.Context, f benchFlags) (*config.Config, []benchmarks.Node, error) {
-	p, err := a.project()
-	if err != nil {
-		return nil, nil, err
-	}
-	cfg, err := a.readConfig(p, f.stack)
-	if err != nil {
-		return nil, nil, err
-	}
-	auth := remote.Auth{IdentityFile: expandHome(cfg.SSH.IdentityFile), AgentSocket: a.getenv("SSH_AUTH_SOCK")}
-	var targets []benchTarget
-	if cfg.Provider == config.ProviderStatic {
-		for i, h := range cfg.Nodes.Static {
-			role := "worker"
-			if i < cfg.Nodes.ControlPlanes {
-				role = "control-plane"
-			}
-			targets = append(targets, benchTarget{role, remote.Target{Name: h.Address, Address: h.Address, Port: h.Port, User: h.User, HostKey: h.HostKey}})
-		}
-	} else {
-		// Created nodes are known from the stack's outputs: addresses, pinned
-		// host keys, and the stack's login key (a secret output).
-		targets, auth.PrivateKey, err = a.nodesFromOutputs(ctx, p, f.stack)
-		if err != nil {
-			return cfg, nil, err
-		}
-	}
-	var nodes []benchmarks.Node
-	var errs []error
-	for _, bt := range targets {
-		r, err := remote.Dial(ctx, bt.target, auth, remote.DialOptions{Log: a.log})
-		if err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		nodes = append(nodes, benchmarks.Node{Name: bt.target.Name, Address: bt.target.Address, Role: bt.role, Runner: r})
-	}
-	if len(errs) > 0 {
-		for _, n := range nodes {
-			n.Runner.Close()
-		}
-		return cfg, nil, errors.Join(errs...)
-	}
-	return cfg, nodes, nil
-}
-
-type benchTarget struct {
-	role   string
-	target remote.Target
-}
-
-// nodesFromOutputs reads the nodes and the login key that up exported.
-func (a *app) nodesFromOutputs(ctx context.Context, p *engine.Project, stack string) ([]benchTarget, []byte, error) {
-	st, err := p.Select(ctx, stack)
-	if auto.IsSelectStack404Error(err) {
-		return nil, nil, badInputf("stack %s has no nodes yet: run meshready up --stack %s first", stack, stack)
-	}
-	if err != nil {
-		return nil, nil, err
-	}
-	outs, err := st.Outputs(ctx)
-	if err != nil {
-		return nil, nil, fmt.Errorf("outputs of %s: %w", stack, err)
-	}
-	var nodes []struct {
-		Name, Role, Address, SSHUser, HostKey string
-		SSHPort                               int
-	}
-	b, _ := json.Marshal(outs["nodes"].Value)
-	if err := json.Unmarshal(b, &nodes); err != nil || len(nodes) == 0 {
-		return nil, nil, badInputf("stack %s has no nodes in its outputs: run meshready up --stack %s first", stack, stack)
-	}
-	key, _ := outs["sshPrivateKey"].Value.(string)
-	var out []benchTarget
-	for _, n := range nodes {
-		out = append(out, benchTarget{n.Role, remote.Target{Name: n.Name, Address: n.Address, Port: n.SSHPort, User: n.SSHUser, HostKey: n.HostKey}})
-	}
-	return out, []byte(key), nil
-}
-
-func expandHome(p string) string {
-	if rest, ok := strings.CutPrefix(p, "~/"); ok {
-		if home, err := os.UserHomeDir(); err == nil {
-			return filepath.Join(home, rest)
-		}
-	}
-	return p
 }

@@ -29,7 +29,7 @@ compare.md and compare.html to --out: one row per claim, one column per region.
 			for _, dir := range in {
 				r, err := report.Read(dir)
 				if err != nil {
-					return badInput{err}
+					return badInput{Err: err}
 				}
 				reports = append(reports, r)
 			}

@@ -14,6 +14,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/meshready/meshready/config"
+	"github.com/meshready/meshready/ops"
 	"github.com/meshready/meshready/toolchain"
 )
 
@@ -25,12 +26,9 @@ const (
 )
 
 // badInput marks errors that are the caller's to fix (flags, config): exit 2.
-type badInput struct{ err error }
+type badInput = ops.BadInput
 
-func (b badInput) Error() string { return b.err.Error() }
-func (b badInput) Unwrap() error { return b.err }
-
-func badInputf(format string, args ...any) error { return badInput{fmt.Errorf(format, args...)} }
+func badInputf(format string, args ...any) error { return ops.Inputf(format, args...) }
 
 // app is what every command shares; built once in Main, passed explicitly.
 type app struct {
@@ -89,14 +87,14 @@ in .meshready/passphrase (unless PULUMI_CONFIG_PASSPHRASE or PULUMI_CONFIG_PASSP
 			if a.projectDir == "" {
 				dir, err := findProject()
 				if err != nil {
-					return badInput{err}
+					return badInput{Err: err}
 				}
 				a.projectDir = dir
 			}
 			return nil
 		},
 	}
-	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return badInput{err} })
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return badInput{Err: err} })
 	pf := root.PersistentFlags()
 	pf.StringVar(&a.projectDir, "project-dir", "", "the meshready project (default: the nearest folder upwards with Pulumi.yaml)")
 	pf.BoolVarP(&a.verbose, "verbose", "v", false, "debug logs")

@@ -1,0 +1,195 @@
+package ops
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/pulumi/pulumi/sdk/v3/go/auto"
+	"github.com/pulumi/pulumi/sdk/v3/go/auto/optdestroy"
+	"github.com/pulumi/pulumi/sdk/v3/go/auto/optpreview"
+	"github.com/pulumi/pulumi/sdk/v3/go/auto/optrefresh"
+	"github.com/pulumi/pulumi/sdk/v3/go/auto/optup"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+
+	"github.com/meshready/meshready/config"
+	"github.com/meshready/meshready/stacks"
+)
+
+// Lifecycle is an up, preview, refresh or destroy of one stack.
+type Lifecycle struct {
+	Verb, Stack string
+	// Yes skips the confirmation; without it Confirm is asked after a
+	// preview, and a caller that cannot ask (Confirm nil) gets BadInput.
+	Yes     bool
+	Confirm func(question string) bool
+}
+
+// LifecycleResult is what a lifecycle run left for the caller to say.
+type LifecycleResult struct {
+	// Missing: the stack does not exist in the backend (nothing to refresh or destroy).
+	Missing bool
+	// Kubeconfig is where up wrote the admin kubeconfig ("" = not asked for).
+	Kubeconfig string
+}
+
+// Run runs a lifecycle verb on a stack.
+func (w Workspace) Run(ctx context.Context, l Lifecycle) (LifecycleResult, error) {
+	var res LifecycleResult
+	p := w.Project
+	// up and preview run the program: refuse bad config before the engine starts.
+	// destroy and refresh must work even for a stack whose config went bad.
+	env := stacks.Env{ProjectDir: p.Dir}
+	if l.Verb == "up" || l.Verb == "preview" {
+		cfg, err := w.ReadConfig(l.Stack)
+		if err != nil {
+			return res, err
+		}
+		if env, err = w.ProgramEnv(ctx, cfg); err != nil {
+			return res, err
+		}
+	} else if cfg, err := w.ReadConfig(l.Stack); err == nil && cfg.Istio.Enabled {
+		// Deleting the mesh's resources needs the pulumi-kubernetes plugin.
+		if err := p.EnsureKubernetesPlugin(ctx); err != nil {
+			return res, err
+		}
+	}
+	if l.Verb != "preview" && !l.Yes && l.Confirm == nil {
+		return res, Inputf("%s changes real infrastructure: pass --yes (there is no terminal to ask on)", l.Verb)
+	}
+	if l.Verb != "preview" {
+		unlock, err := p.Lock(l.Stack)
+		if err != nil {
+			return res, err
+		}
+		defer unlock()
+	}
+	restore := p.KeepStackFile(l.Stack)
+	defer func() {
+		if err := restore(); err != nil {
+			w.Log.Warn("could not take Pulumi's passphrase salt back out of the stack file", "stack", l.Stack, "err", err)
+		}
+	}()
+	var st auto.Stack
+	var err error
+	switch l.Verb {
+	case "up", "preview":
+		st, err = p.Upsert(ctx, l.Stack, func(raw config.Raw) pulumi.RunFunc { return stacks.Program(raw, env) })
+	default:
+		st, err = p.Select(ctx, l.Stack)
+		if auto.IsSelectStack404Error(err) {
+			res.Missing = true
+			return res, nil
+		}
+	}
+	if err != nil {
+		return res, err
+	}
+	if l.Verb != "preview" && !l.Yes {
+		if err := w.preview(ctx, st, l.Verb); err != nil {
+			return res, err
+		}
+		if !l.Confirm(fmt.Sprintf("Do you want to perform this %s on stack %s?", l.Verb, l.Stack)) {
+			return res, Inputf("%s cancelled", l.Verb)
+		}
+	}
+	if err := w.run(ctx, st, l.Verb); err != nil {
+		return res, err
+	}
+	if l.Verb == "up" {
+		res.Kubeconfig, err = w.writeKubeconfig(ctx, st, l.Stack)
+	}
+	return res, err
+}
+
+// writeKubeconfig writes the cluster's admin kubeconfig (a secret output) to
+// meshready:kubernetes.kubeconfigFile, mode 0600, when the stack asks for it.
+func (w Workspace) writeKubeconfig(ctx context.Context, st auto.Stack, stack string) (string, error) {
+	cfg, err := w.ReadConfig(stack)
+	if err != nil || cfg.Kubernetes.KubeconfigFile == "" {
+		return "", err
+	}
+	outs, err := st.Outputs(ctx)
+	if err != nil {
+		return "", fmt.Errorf("outputs of %s: %w", stack, err)
+	}
+	kc, _ := outs["kubeconfig"].Value.(string)
+	if kc == "" {
+		return "", nil
+	}
+	path := ExpandHome(cfg.Kubernetes.KubeconfigFile)
+	if !filepath.IsAbs(path) {
+		path = filepath.Join(w.Project.Dir, path)
+	}
+	if err := writeFile(path, []byte(kc), 0o600); err != nil {
+		return "", fmt.Errorf("kubeconfig: %w", err)
+	}
+	return path, nil
+}
+
+func (w Workspace) run(ctx context.Context, st auto.Stack, verb string) error {
+	var err error
+	switch verb {
+	case "up":
+		_, err = st.Up(ctx, optup.ProgressStreams(w.Progress), optup.ErrorProgressStreams(w.Errors))
+	case "preview":
+		_, err = st.Preview(ctx, optpreview.ProgressStreams(w.Progress), optpreview.ErrorProgressStreams(w.Errors))
+	case "refresh":
+		_, err = st.Refresh(ctx, optrefresh.ProgressStreams(w.Progress), optrefresh.ErrorProgressStreams(w.Errors))
+	case "destroy":
+		_, err = st.Destroy(ctx, optdestroy.ProgressStreams(w.Progress), optdestroy.ErrorProgressStreams(w.Errors))
+	}
+	if err != nil {
+		// Pulumi already streamed its diagnostics; keep the error short.
+		if auto.IsConcurrentUpdateError(err) {
+			return fmt.Errorf("%s %s: another update holds the stack's lock (if it died, run: pulumi cancel)", verb, st.Name())
+		}
+		return fmt.Errorf("%s %s failed (see the output above)", verb, st.Name())
+	}
+	return nil
+}
+
+// preview shows what verb would do, for the confirmation prompt.
+func (w Workspace) preview(ctx context.Context, st auto.Stack, verb string) error {
+	var err error
+	switch verb {
+	case "up":
+		_, err = st.Preview(ctx, optpreview.ProgressStreams(w.Progress), optpreview.ErrorProgressStreams(w.Errors))
+	case "destroy":
+		_, err = st.PreviewDestroy(ctx, optdestroy.ProgressStreams(w.Progress), optdestroy.ErrorProgressStreams(w.Errors))
+	case "refresh":
+		_, err = st.PreviewRefresh(ctx, optrefresh.ProgressStreams(w.Progress), optrefresh.ErrorProgressStreams(w.Errors))
+	}
+	if err != nil {
+		return fmt.Errorf("preview of %s %s failed (see the output above)", verb, st.Name())
+	}
+	return nil
+}
+
+// Outputs are a stack's outputs; a stack not yet in the backend is BadInput.
+func (w Workspace) Outputs(ctx context.Context, stack string) (auto.OutputMap, error) {
+	st, err := w.Project.Select(ctx, stack)
+	if auto.IsSelectStack404Error(err) {
+		return nil, Inputf("stack %s does not exist yet: run meshready up --stack %s", stack, stack)
+	}
+	if err != nil {
+		return nil, err
+	}
+	outs, err := st.Outputs(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("outputs of %s: %w", stack, err)
+	}
+	return outs, nil
+}
+
+// ExpandHome turns a leading ~/ into the user's home folder.
+func ExpandHome(p string) string {
+	if rest, ok := strings.CutPrefix(p, "~/"); ok {
+		if home, err := os.UserHomeDir(); err == nil {
+			return filepath.Join(home, rest)
+		}
+	}
+	return p
+}

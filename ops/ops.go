@@ -1,0 +1,105 @@
+// Package ops is what each meshready command does, one call each. The CLI
+// (cli/) turns flags into a request, calls one function here and prints
+// what it returns; everything between — reading config, preparing tools,
+// driving the engine, deriving and collecting envs — is here.
+package ops
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/meshready/meshready/bundle"
+	"github.com/meshready/meshready/config"
+	"github.com/meshready/meshready/engine"
+	"github.com/meshready/meshready/internal/fsutil"
+	"github.com/meshready/meshready/stacks"
+	"github.com/meshready/meshready/toolchain"
+)
+
+// BadInput is an error that is the caller's to fix (flags, config, names):
+// the CLI exits 2 on it.
+type BadInput struct{ Err error }
+
+func (b BadInput) Error() string { return b.Err.Error() }
+func (b BadInput) Unwrap() error { return b.Err }
+
+// Inputf is a BadInput from a format.
+func Inputf(format string, args ...any) error { return BadInput{fmt.Errorf(format, args...)} }
+
+// Workspace is one project as the operations see it.
+type Workspace struct {
+	Project *engine.Project
+	Cache   toolchain.Cache
+	Log     *slog.Logger
+	Getenv  func(string) string
+	// Progress receives the engine's progress, Errors its diagnostics.
+	Progress, Errors io.Writer
+}
+
+// KnownStacks names the stacks with a file in the stack folder.
+func (w Workspace) KnownStacks() []string {
+	p := w.Project
+	files, _ := filepath.Glob(filepath.Join(p.Dir, p.StackConfigDir, "Pulumi.*.yaml"))
+	var names []string
+	for _, f := range files {
+		names = append(names, strings.TrimSuffix(strings.TrimPrefix(filepath.Base(f), "Pulumi."), ".yaml"))
+	}
+	sort.Strings(names)
+	return names
+}
+
+// ReadConfig reads and validates a stack's file; problems come back as
+// config.Problems, a missing file as BadInput.
+func (w Workspace) ReadConfig(stack string) (*config.Config, error) {
+	p := w.Project
+	if _, err := os.Stat(p.StackFile(stack)); err != nil {
+		return nil, Inputf("stack %q: no file %s (stacks here: %s)", stack, p.StackFile(stack), strings.Join(w.KnownStacks(), ", "))
+	}
+	raw, err := p.ReadStackFile(stack)
+	if err != nil {
+		return nil, BadInput{err}
+	}
+	return config.Parse(raw)
+}
+
+// ProgramEnv prepares, before the engine starts, what a stack's program
+// needs from meshready's cache: the pulumi-kubernetes plugin where the
+// mesh is on, and for a local stack the mesh bundle (Istio's charts and
+// images, Prometheus). The first time this takes minutes, with progress
+// in the log.
+func (w Workspace) ProgramEnv(ctx context.Context, cfg *config.Config) (stacks.Env, error) {
+	env := stacks.Env{ProjectDir: w.Project.Dir}
+	if !cfg.Istio.Enabled {
+		return env, nil
+	}
+	if err := w.Project.EnsureKubernetesPlugin(ctx); err != nil {
+		return env, err
+	}
+	if cfg.Provider != config.ProviderLocal {
+		return env, nil
+	}
+	m, err := bundle.EnsureMesh(ctx, w.Cache, w.Log)
+	if err != nil {
+		return env, err
+	}
+	if cfg.Istio.Version != m.Version {
+		return env, Inputf("meshready:istio.version is %s, but a local stack installs the Istio pinned in tools/istio, %s: set it to %q",
+			cfg.Istio.Version, m.Version, m.Version)
+	}
+	env.LocalMesh = m
+	return env, nil
+}
+
+// writeFile writes data to path atomically, making its folder (0700).
+func writeFile(path string, data []byte, mode os.FileMode) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return err
+	}
+	return fsutil.WriteFile(path, data, mode)
+}
