@@ -10,7 +10,7 @@ import (
 // ProbePort is the echo servers' gRPC port.
 const ProbePort = 7070
 
-// ProbeHTTPPort is the probe clients' HTTP API (mesh/probe.Handler).
+// ProbeHTTPPort is the probe clients' HTTP API (mesh/probe/grpcprobe.Handler).
 const ProbeHTTPPort = 8080
 
 // ProbeTarget is what a probe client dials: the service's xDS target

@@ -5,6 +5,17 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 )
 
+// helmRelease registers a kubernetes:helm.sh/v3:Release with args (keys
+// as helm/v3.ReleaseArgs names them), as helm/v3.NewRelease does. Direct
+// for the reason below: the SDK's helm/v3 package imports its yaml (v1)
+// package, and so every API group's types.
+func helmRelease(ctx *pulumi.Context, name string, args pulumi.Map, opts ...pulumi.ResourceOption) (pulumi.Resource, error) {
+	args["compat"] = pulumi.String("true") // what NewRelease sets
+	var r pulumi.CustomResourceState
+	err := ctx.RegisterResource("kubernetes:helm.sh/v3:Release", name, args, &r, utilities.PkgResourceDefaultOpts(opts)...)
+	return &r, err
+}
+
 // yamlComponent is a pulumi-kubernetes yaml/v2 component: the plugin
 // parses the manifests and registers every object as its own resource.
 //

@@ -12,7 +12,6 @@ import (
 	"github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes"
 	"github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/apiextensions"
 	corev1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/core/v1"
-	helmv3 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/helm/v3"
 	metav1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/meta/v1"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
@@ -123,21 +122,21 @@ func newMesh(ctx *pulumi.Context, cfg *config.Config, cl meshCluster, src meshSo
 	}
 	prev := []pulumi.Resource{&preflight}
 	for _, ch := range mesh.Charts(cfg.Istio, src.Source) {
-		args := &helmv3.ReleaseArgs{
-			Name:            pulumi.String(ch.Release),
-			Chart:           pulumi.String(ch.Chart),
-			Namespace:       pulumi.String(ch.Namespace),
-			CreateNamespace: pulumi.BoolPtr(true),
-			Values:          pulumi.ToMap(ch.Values),
+		args := pulumi.Map{
+			"name":            pulumi.String(ch.Release),
+			"chart":           pulumi.String(ch.Chart),
+			"namespace":       pulumi.String(ch.Namespace),
+			"createNamespace": pulumi.Bool(true),
+			"values":          pulumi.ToMap(ch.Values),
 			// istiod waits for the API server through the kubernetes Service;
 			// 10 minutes (Helm's default wait) is the bound here too, stated.
-			Timeout: pulumi.IntPtr(600),
+			"timeout": pulumi.Int(600),
 		}
 		if ch.Repo != "" {
-			args.Version = pulumi.StringPtr(ch.Version)
-			args.RepositoryOpts = &helmv3.RepositoryOptsArgs{Repo: pulumi.StringPtr(ch.Repo)}
+			args["version"] = pulumi.String(ch.Version)
+			args["repositoryOpts"] = pulumi.Map{"repo": pulumi.String(ch.Repo)}
 		}
-		rel, err := helmv3.NewRelease(ctx, ch.Release, args, in(out.Istio, prev...)...)
+		rel, err := helmRelease(ctx, ch.Release, args, in(out.Istio, prev...)...)
 		if err != nil {
 			return nil, fmt.Errorf("helm release %s: %w", ch.Release, err)
 		}

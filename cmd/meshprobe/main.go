@@ -24,7 +24,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/meshready/meshready/mesh/probe"
+	"github.com/meshready/meshready/mesh/probe/grpcprobe"
 )
 
 func main() {
@@ -55,9 +55,9 @@ func run(ctx context.Context, args []string, log *slog.Logger) (err error) {
 		}
 		host, _ := os.Hostname()
 		if *plain {
-			return probe.ServePlain(ctx, *addr, *version, host)
+			return grpcprobe.ServePlain(ctx, *addr, *version, host)
 		}
-		return probe.Serve(ctx, *addr, *version, host, log)
+		return grpcprobe.Serve(ctx, *addr, *version, host, log)
 	case "client":
 		target := fs.String("target", "", "xds:///<service>.<namespace>.svc.cluster.local:<port> (proxyless) or dns:///… (behind a sidecar), called on demand (/count)")
 		watch := fs.String("watch", "", "the target called all the time at -rate (/samples), xds:/// or dns:/// as -target")
@@ -69,20 +69,20 @@ func run(ctx context.Context, args []string, log *slog.Logger) (err error) {
 		if (*target == "") == (*watch == "") || *rate < 1 {
 			return errors.New("client: one of -target or -watch, and a positive -rate, are required")
 		}
-		var counter, watcher *probe.Client
+		var counter, watcher *grpcprobe.Client
 		if *target != "" {
-			if counter, err = probe.NewClient(*target, log); err != nil {
+			if counter, err = grpcprobe.NewClient(*target, log); err != nil {
 				return err
 			}
 			defer counter.Close()
 		} else {
-			if watcher, err = probe.NewClient(*watch, log); err != nil {
+			if watcher, err = grpcprobe.NewClient(*watch, log); err != nil {
 				return err
 			}
 			defer watcher.Close()
 			go watcher.Run(ctx, *rate)
 		}
-		srv := &http.Server{Addr: *listen, Handler: probe.Handler(counter, watcher), ReadHeaderTimeout: 10 * time.Second}
+		srv := &http.Server{Addr: *listen, Handler: grpcprobe.Handler(counter, watcher), ReadHeaderTimeout: 10 * time.Second}
 		go func() { <-ctx.Done(); srv.Close() }()
 		if err := srv.ListenAndServe(); !errors.Is(err, http.ErrServerClosed) {
 			return err

@@ -1,4 +1,4 @@
-package probe
+package grpcprobe
 
 import (
 	"context"
@@ -8,6 +8,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/meshready/meshready/mesh/probe"
 )
 
 // TestPlainEchoOverLoopback: the sidecar mode's server and client over a
@@ -32,7 +34,7 @@ func TestPlainEchoOverLoopback(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	var split Split
+	var split probe.Split
 	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
 		if split = c.Count(t.Context(), 50); split.Errors == 0 {
 			break

@@ -1,4 +1,4 @@
-package probe
+package grpcprobe
 
 import (
 	"context"
@@ -17,6 +17,8 @@ import (
 	xdscreds "google.golang.org/grpc/credentials/xds"
 	testpb "google.golang.org/grpc/interop/grpc_testing"
 	"google.golang.org/grpc/xds"
+
+	"github.com/meshready/meshready/mesh/probe"
 )
 
 // The echo service is gRPC's own interop TestService (UnaryCall); the
@@ -83,7 +85,7 @@ type Client struct {
 	log  *slog.Logger
 
 	mu      sync.Mutex
-	samples []Sample // a ring of the last keep samples
+	samples []probe.Sample // a ring of the last keep samples
 	keep    int
 }
 
@@ -104,11 +106,11 @@ func NewClient(target string, log *slog.Logger) (*Client, error) {
 }
 
 // Call makes one call and returns its sample.
-func (c *Client) Call(ctx context.Context) Sample {
+func (c *Client) Call(ctx context.Context) probe.Sample {
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
 	r, err := c.stub.UnaryCall(ctx, &testpb.SimpleRequest{})
-	s := Sample{At: time.Now()}
+	s := probe.Sample{At: time.Now()}
 	if err != nil {
 		s.Err = err.Error()
 	} else {
@@ -138,10 +140,10 @@ func (c *Client) Run(ctx context.Context, rate int) {
 }
 
 // Since returns the recorded samples at or after t.
-func (c *Client) Since(t time.Time) []Sample {
+func (c *Client) Since(t time.Time) []probe.Sample {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	var out []Sample
+	var out []probe.Sample
 	for _, s := range c.samples {
 		if !s.At.Before(t) {
 			out = append(out, s)
@@ -151,8 +153,8 @@ func (c *Client) Since(t time.Time) []Sample {
 }
 
 // Count makes n calls one after the other and tallies who answered.
-func (c *Client) Count(ctx context.Context, n int) Split {
-	s := Split{Versions: map[string]int{}}
+func (c *Client) Count(ctx context.Context, n int) probe.Split {
+	s := probe.Split{Versions: map[string]int{}}
 	for i := 0; i < n && ctx.Err() == nil; i++ {
 		r := c.Call(ctx)
 		s.Calls++
@@ -170,11 +172,11 @@ func (c *Client) Count(ctx context.Context, n int) Split {
 
 // Plaintext calls addr (host:port, resolved by DNS, no xDS) n times without
 // TLS, as a client outside the mesh would, and tallies the answers.
-func Plaintext(ctx context.Context, addr string, n int) Split {
-	s := Split{Versions: map[string]int{}}
+func Plaintext(ctx context.Context, addr string, n int) probe.Split {
+	s := probe.Split{Versions: map[string]int{}}
 	conn, err := grpc.NewClient("dns:///"+addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {
-		return Split{Calls: n, Errors: n, FirstError: err.Error()}
+		return probe.Split{Calls: n, Errors: n, FirstError: err.Error()}
 	}
 	defer conn.Close()
 	stub := testpb.NewTestServiceClient(conn)
@@ -202,7 +204,7 @@ func Plaintext(ctx context.Context, addr string, n int) Split {
 // stream per pod.
 //
 //	GET /samples?since=<unix ns>   watcher's samples since then (JSON)
-//	GET /count?n=<calls>           n calls by counter now, tallied (JSON Split)
+//	GET /count?n=<calls>           n calls by counter now, tallied (JSON probe.Split)
 //	GET /plaintext?addr=<host:port>&n=<calls>  plaintext calls, tallied
 func Handler(counter, watcher *Client) http.Handler {
 	mux := http.NewServeMux()
