@@ -20,12 +20,9 @@ type preflights struct {
 	log   *slog.Logger
 }
 
-func (p preflights) create(ctx context.Context, in contract.PreflightInputs) (string, contract.PreflightOutputs, error) {
-	out, err := p.update(ctx, "preflight", contract.PreflightOutputs{}, in)
-	return "preflight", out, err
-}
+func (preflights) id(contract.PreflightInputs) string { return "preflight" }
 
-func (p preflights) update(ctx context.Context, _ string, _ contract.PreflightOutputs, in contract.PreflightInputs) (contract.PreflightOutputs, error) {
+func (p preflights) run(ctx context.Context, in contract.PreflightInputs) (contract.PreflightOutputs, error) {
 	out := contract.PreflightOutputs{PreflightInputs: in}
 	nodes, closeAll, err := p.nodes.all(ctx, in.Nodes, in.Access)
 	if err != nil {
@@ -83,12 +80,9 @@ type checks struct {
 	log   *slog.Logger
 }
 
-func (c checks) create(ctx context.Context, in contract.ChecksInputs) (string, contract.ChecksOutputs, error) {
-	out, err := c.update(ctx, "", contract.ChecksOutputs{}, in)
-	return in.Namespace + "-" + in.Service, out, err
-}
+func (checks) id(in contract.ChecksInputs) string { return in.Namespace + "-" + in.Service }
 
-func (c checks) update(ctx context.Context, _ string, _ contract.ChecksOutputs, in contract.ChecksInputs) (contract.ChecksOutputs, error) {
+func (c checks) run(ctx context.Context, in contract.ChecksInputs) (contract.ChecksOutputs, error) {
 	out := contract.ChecksOutputs{ChecksInputs: in}
 	cp, done, err := c.nodes.controlPlane(ctx, in.Nodes, in.Access)
 	if err != nil {
@@ -113,12 +107,9 @@ type latencies struct {
 	log   *slog.Logger
 }
 
-func (l latencies) create(ctx context.Context, in contract.LatencyInputs) (string, contract.LatencyOutputs, error) {
-	out, err := l.update(ctx, "", contract.LatencyOutputs{}, in)
-	return "latency", out, err
-}
+func (latencies) id(contract.LatencyInputs) string { return "latency" }
 
-func (l latencies) update(ctx context.Context, _ string, _ contract.LatencyOutputs, in contract.LatencyInputs) (contract.LatencyOutputs, error) {
+func (l latencies) run(ctx context.Context, in contract.LatencyInputs) (contract.LatencyOutputs, error) {
 	out := contract.LatencyOutputs{LatencyInputs: in}
 	d, err := time.ParseDuration(in.Duration)
 	if err != nil {

@@ -25,25 +25,36 @@ type Resource interface {
 	Delete(ctx context.Context, id resource.ID, inputs, outputs resource.PropertyMap) error
 }
 
-// handler is one resource type's behaviour on its contract types. Embed
-// noop for the verbs a type does not need.
+// handler is one resource type's behaviour on its contract types: read
+// and delete (embed noop where the resource lives only in state), and one
+// of creator or rerunner, with updater for a type with Update keys.
 type handler[I, O any] interface {
-	create(ctx context.Context, in I) (id string, out O, err error)
-	// update runs for a change of an Update key; old are the stored outputs.
-	update(ctx context.Context, id string, old O, in I) (O, error)
 	// read returns the resource as it is now; ok false means it is gone.
 	read(ctx context.Context, id string, in I, state O) (out O, ok bool, err error)
 	delete(ctx context.Context, id string, in I, state O) error
 }
 
+// creator makes the resource.
+type creator[I, O any] interface {
+	create(ctx context.Context, in I) (id string, out O, err error)
+}
+
+// updater applies a change of an Update key; old are the stored outputs.
+type updater[I, O any] interface {
+	update(ctx context.Context, id string, old O, in I) (O, error)
+}
+
+// rerunner is a step that does the same work when created and whenever an
+// Update key changes (a check, a benchmark); id names it.
+type rerunner[I, O any] interface {
+	run(ctx context.Context, in I) (O, error)
+	id(in I) string
+}
+
 // noop is the embeddable handler part for resources that live only in
-// state: read keeps the state, delete does nothing, update is not expected
-// (a type with Update keys implements it).
+// state: read keeps the state, delete does nothing.
 type noop[I, O any] struct{}
 
-func (noop[I, O]) update(_ context.Context, _ string, old O, _ I) (O, error) {
-	return old, fmt.Errorf("this resource has nothing to update in place")
-}
 func (noop[I, O]) read(_ context.Context, _ string, _ I, state O) (O, bool, error) {
 	return state, true, nil
 }
@@ -98,7 +109,17 @@ func (t typed[I, O]) Create(ctx context.Context, news resource.PropertyMap) (res
 	if err != nil {
 		return "", nil, fmt.Errorf("%s inputs: %w", t.def.Token, err)
 	}
-	id, out, err := t.h.create(ctx, in)
+	var id string
+	var out O
+	switch h := t.h.(type) {
+	case creator[I, O]:
+		id, out, err = h.create(ctx, in)
+	case rerunner[I, O]:
+		id = h.id(in)
+		out, err = h.run(ctx, in)
+	default:
+		err = fmt.Errorf("%s: the plugin cannot create it", t.def.Token)
+	}
 	if err != nil {
 		return "", nil, err
 	}
@@ -132,7 +153,15 @@ func (t typed[I, O]) Update(ctx context.Context, id resource.ID, oldOutputs, new
 	if err != nil {
 		return nil, fmt.Errorf("%s state: %w", t.def.Token, err)
 	}
-	out, err := t.h.update(ctx, string(id), old, in)
+	var out O
+	switch h := t.h.(type) {
+	case updater[I, O]:
+		out, err = h.update(ctx, string(id), old, in)
+	case rerunner[I, O]:
+		out, err = h.run(ctx, in)
+	default:
+		err = fmt.Errorf("%s has nothing to update in place", t.def.Token)
+	}
 	if err != nil {
 		return nil, err
 	}
