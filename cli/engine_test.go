@@ -6,11 +6,13 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
 	"github.com/meshready/meshready/engine"
 	"github.com/meshready/meshready/internal/sshdtest"
+	"github.com/meshready/meshready/report"
 	"github.com/meshready/meshready/toolchain"
 )
 
@@ -123,7 +125,7 @@ func TestUpOutputsDestroyThroughTheRealEngine(t *testing.T) {
 	if verdicts["disk-etcd"] == "" || verdicts["cpu-steal"] == "" || verdicts["envoy-per-hop"] != "NOT MEASURABLE" {
 		t.Errorf("benchmark summary = %+v", outs.Benchmarks)
 	}
-	if _, err := os.Stat(filepath.Join(outs.Benchmarks.Report, "report.html")); err != nil || !strings.HasPrefix(outs.Benchmarks.Report, dir) {
+	if _, err := os.Stat(filepath.Join(dir, outs.Benchmarks.Report, "report.html")); err != nil || outs.Benchmarks.Report != report.Dir("it") {
 		t.Errorf("report %q: %v", outs.Benchmarks.Report, err)
 	}
 	if outs.SSHPrivateKey != "[secret]" {
@@ -202,5 +204,54 @@ func TestUpRefusesAServerWithTheWrongHostKey(t *testing.T) {
 	r = runCLI(t, env, "--project-dir", dir, "destroy", "--stack", "bad", "--yes")
 	if r.code != ExitOK {
 		t.Fatalf("destroy: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+}
+
+// changes matches the lines of Pulumi's summary that count changes.
+var changes = regexp.MustCompile(`(?m)^\s+[-+~]?\s*\d+ (to update|to replace|to create|to delete|updated|replaced|created|deleted)`)
+
+// TestSecondCloneChangesNothing: a stack brought up from one clone, then
+// previewed and brought up from a second clone at another path with its
+// own copy of the SSH identity (as another CI workspace would), sharing
+// the backend and passphrase: nothing is replaced or updated, the
+// benchmarks do not run again, and the second clone gets the region report
+// from the state.
+func TestSecondCloneChangesNothing(t *testing.T) {
+	if testing.Short() {
+		t.Skip("needs the Pulumi CLI")
+	}
+	sshd := sshdtest.Start(t)
+	isolatePulumi(t)
+	t.Setenv("PULUMI_BACKEND_URL", "file://"+t.TempDir())
+	t.Setenv("PULUMI_CONFIG_PASSPHRASE", "second-clone-test")
+	benchDir := t.TempDir()
+	first := newProject(t, map[string]string{"clone": itStack(sshd, benchDir)})
+	t.Cleanup(func() { runCLI(t, nil, "--project-dir", first, "destroy", "--stack", "clone", "--yes") })
+	r := runCLI(t, nil, "--project-dir", first, "up", "--stack", "clone", "--yes")
+	if r.code != ExitOK {
+		t.Fatalf("up from the first clone: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	before, err := report.Read(filepath.Join(first, report.Dir("clone")))
+	must(t, err)
+
+	moved := *sshd
+	key, err := os.ReadFile(sshd.ClientKeyFile)
+	must(t, err)
+	moved.ClientKeyFile = filepath.Join(t.TempDir(), "ci-workspace-key")
+	must(t, os.WriteFile(moved.ClientKeyFile, key, 0o600))
+	second := newProject(t, map[string]string{"clone": itStack(&moved, benchDir)})
+	for _, verb := range []string{"preview", "up"} {
+		args := []string{"--project-dir", second, verb, "--stack", "clone"}
+		if verb == "up" {
+			args = append(args, "--yes")
+		}
+		r = runCLI(t, nil, args...)
+		if r.code != ExitOK || !strings.Contains(r.stdout, "5 unchanged") || changes.MatchString(r.stdout) {
+			t.Errorf("%s from the second clone changed something: exit %d\n%s\n%s", verb, r.code, r.stdout, r.stderr)
+		}
+	}
+	after, err := report.Read(filepath.Join(second, report.Dir("clone")))
+	if err != nil || !after.Generated.Equal(before.Generated) || len(after.Nodes) != 1 {
+		t.Errorf("the second clone's report is not the first run's (benchmarks ran again?): %v, generated %v vs %v", err, after.Generated, before.Generated)
 	}
 }
