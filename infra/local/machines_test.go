@@ -32,7 +32,7 @@ import (
 // local stack (mr-br0, 10.213.0.0/24).
 const testBridge = "mr-test0"
 
-var testSubnet = netip.MustParsePrefix("10.213.250.0/24")
+var testSubnet = netip.MustParsePrefix("10.213.249.0/24")
 
 // TestMachines boots two real machines, logs in to each with its pinned host
 // key, checks what the provider relies on, and deletes them, leaving nothing.
