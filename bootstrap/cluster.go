@@ -2,6 +2,7 @@ package bootstrap
 
 import (
 	"context"
+	"crypto/rand"
 	"crypto/sha256"
 	"crypto/x509"
 	"encoding/hex"
@@ -69,12 +70,8 @@ func Bootstrap(ctx context.Context, p Plan) (Result, error) {
 	}
 	// 2. kubeadm init on the first control plane.
 	log.Info("kubeadm init", "host", cp.Name)
-	if err := p.run(ctx, cp, "init", func() (string, error) {
-		cfg, err := RenderInit(p.params(cp))
-		if err != nil {
-			return "", err
-		}
-		return InitScript(cp.Name, string(cfg), p.ignore())
+	if err := p.withSecret(ctx, cp, "init", func() ([]byte, error) { return RenderInit(p.params(cp)) }, func(path string) (string, error) {
+		return InitScript(cp.Name, path, p.ignore())
 	}); err != nil {
 		return res, err
 	}
@@ -86,11 +83,10 @@ func Bootstrap(ctx context.Context, p Plan) (Result, error) {
 	// 3. Joins: fresh token and re-uploaded certificates first (both expire), then
 	// control planes one by one (etcd grows a member at a time), workers together.
 	if len(p.Nodes) > 1 {
-		// The first line is what errors quote: keep the secrets off it.
-		renew := fmt.Sprintf("# meshready: renew the join token and the uploaded certificates\nkubeadm token create %s --ttl 2h >/dev/null 2>&1 || true\nkubeadm init phase upload-certs --upload-certs --certificate-key %s >/dev/null",
-			p.Token.Reveal(), p.CertKey.Reveal())
-		if _, err := cp.Runner.Run(ctx, renew); err != nil {
-			return res, fmt.Errorf("%s: renew join token and certificates: %w", cp.Name, err)
+		if err := p.withSecret(ctx, cp, "renew join token and certificates", func() ([]byte, error) { return RenderInit(p.params(cp)) }, func(path string) (string, error) {
+			return RenewScript(cp.Name, path)
+		}); err != nil {
+			return res, err
 		}
 	}
 	var workers []Node
@@ -243,13 +239,34 @@ func (p Plan) ignore() []string {
 }
 
 func (p Plan) join(ctx context.Context, n Node, hash string) error {
-	return p.run(ctx, n, "kubeadm join", func() (string, error) {
-		cfg, err := RenderJoin(p.params(n), n.Role == config.RoleControlPlane, hash)
-		if err != nil {
-			return "", err
-		}
-		return JoinScript(n.Name, string(cfg), p.ignore())
+	return p.withSecret(ctx, n, "kubeadm join", func() ([]byte, error) {
+		return RenderJoin(p.params(n), n.Role == config.RoleControlPlane, hash)
+	}, func(path string) (string, error) {
+		return JoinScript(n.Name, path, p.ignore())
 	})
+}
+
+// withSecret runs a step whose kubeadm config holds secrets (the join token,
+// the certificate key): the config goes to the node as a file of its own
+// for this run (0600, never on a command line, where every local user
+// could read it in /proc), and the step's script removes it when it ends.
+func (p Plan) withSecret(ctx context.Context, n Node, step string, render func() ([]byte, error), script func(path string) (string, error)) error {
+	cfg, err := render()
+	if err != nil {
+		return fmt.Errorf("%s: %s: %w", n.Name, step, err)
+	}
+	path := "/etc/meshready/kubeadm-" + randomName() + ".yaml"
+	if err := n.Runner.Upload(ctx, path, cfg, 0o600); err != nil {
+		return fmt.Errorf("%s: %s: %w", n.Name, step, err)
+	}
+	return p.run(ctx, n, step, func() (string, error) { return script(path) })
+}
+
+// randomName is 16 hex digits, unique per run.
+func randomName() string {
+	b := make([]byte, 8)
+	rand.Read(b)
+	return hex.EncodeToString(b)
 }
 
 // caCertHash is kubeadm's discovery hash: sha256 of the CA's public key info.

@@ -10,6 +10,7 @@ import (
 	"crypto/x509/pkix"
 	"encoding/hex"
 	"encoding/pem"
+	"fmt"
 	"log/slog"
 	"math/big"
 	"os"
@@ -32,15 +33,27 @@ type fakeRunner struct {
 	log   *[]string
 	caPEM []byte
 	nodes string
+	// seen has every command whole, and every upload as "upload PATH MODE\nDATA".
+	seen *[]string
 }
 
 func (f fakeRunner) Host() string { return f.host }
 func (f fakeRunner) Close() error { return nil }
-func (f fakeRunner) Upload(context.Context, string, []byte, os.FileMode) error {
+func (f fakeRunner) Upload(_ context.Context, path string, data []byte, mode os.FileMode) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.seen != nil {
+		*f.seen = append(*f.seen, fmt.Sprintf("upload %s %o\n%s", path, mode, data))
+	}
 	return nil
 }
 
 func (f fakeRunner) Run(_ context.Context, cmd string, _ ...remote.RunOption) (remote.Result, error) {
+	f.mu.Lock()
+	if f.seen != nil {
+		*f.seen = append(*f.seen, cmd)
+	}
+	f.mu.Unlock()
 	cmd = strings.ReplaceAll(cmd, "'", "") // kubectl's arguments arrive quoted
 	first, _, _ := strings.Cut(strings.TrimSpace(cmd), "\n")
 	f.mu.Lock()
@@ -78,9 +91,9 @@ func TestBootstrapRunsTheStepsInOrder(t *testing.T) {
 		`{"metadata":{"name":"s-cp-1"},"spec":{"podCIDR":"10.244.0.0/24"},"status":{"conditions":[{"type":"Ready","status":"True"}]}},` +
 		`{"metadata":{"name":"s-worker-1"},"spec":{"podCIDR":"10.244.1.0/24"},"status":{"conditions":[{"type":"Ready","status":"True"}]}}]}`
 	var mu sync.Mutex
-	var log []string
+	var log, seen []string
 	mk := func(name, role, addr string) Node {
-		return Node{Name: name, Role: role, Address: addr, Runner: fakeRunner{name, &mu, &log, caPEM, nodes}}
+		return Node{Name: name, Role: role, Address: addr, Runner: fakeRunner{name, &mu, &log, caPEM, nodes, &seen}}
 	}
 	etcd, err := TuneEtcd(Measured{ControlPlanes: 1}, config.Etcd{})
 	if err != nil {
@@ -125,6 +138,37 @@ func TestBootstrapRunsTheStepsInOrder(t *testing.T) {
 	for _, n := range []string{"s-cp-1", "s-worker-1"} {
 		if index(n+": # meshready host prep") > index("s-cp-1: # meshready kubeadm init") {
 			t.Errorf("%s was not prepared before kubeadm init", n)
+		}
+	}
+	// The join token and the certificate key never reach a command: they go
+	// in 0600 files made for the run, which the step that reads them removes.
+	var secretFiles []string
+	for _, c := range seen {
+		if strings.HasPrefix(c, "upload ") {
+			head, data, _ := strings.Cut(c, "\n")
+			if strings.Contains(data, p.Token.Reveal()) || strings.Contains(data, p.CertKey.Reveal()) {
+				if f := strings.Fields(head); f[2] != "600" {
+					t.Errorf("a secret went to a file of mode %s: %s", f[2], head)
+				} else {
+					secretFiles = append(secretFiles, f[1])
+				}
+			}
+			continue
+		}
+		if strings.Contains(c, p.Token.Reveal()) || strings.Contains(c, p.CertKey.Reveal()) {
+			t.Errorf("a secret is on a command:\n%s", c)
+		}
+	}
+	if len(secretFiles) != 3 { // init, renew, join
+		t.Errorf("secret files %v, want one for init, renew and the join", secretFiles)
+	}
+	for _, f := range secretFiles {
+		removed := false
+		for _, c := range seen {
+			removed = removed || strings.Contains(c, "trap \"rm -f '"+f+"'\" EXIT")
+		}
+		if !removed {
+			t.Errorf("no step removes %s", f)
 		}
 	}
 }

@@ -100,13 +100,24 @@ func KubeAptScript(node, version string) (string, error) {
 }
 
 // InitScript runs kubeadm init with the rendered config, unless the API server already answers.
+// config is the path of its kubeadm config on the node (uploaded, 0600),
+// which the script removes when it ends.
 func InitScript(node, config string, ignore []string) (string, error) {
 	return render("init.sh.tmpl", struct{ Node, Config, Ignore string }{node, config, strings.Join(ignore, ",")})
 }
 
 // JoinScript runs kubeadm join with the rendered config, unless the node already joined.
+// config is the path of its kubeadm config on the node (uploaded, 0600),
+// which the script removes when it ends.
 func JoinScript(node, config string, ignore []string) (string, error) {
 	return render("join.sh.tmpl", struct{ Node, Config, Ignore string }{node, config, strings.Join(ignore, ",")})
+}
+
+// RenewScript makes the join token again and re-uploads the control-plane
+// certificates (both expire) from the init config at path config on the
+// node (uploaded, 0600), which the script removes when it ends.
+func RenewScript(node, config string) (string, error) {
+	return render("renew.sh.tmpl", struct{ Node, Config string }{node, config})
 }
 
 // Route sends a pod CIDR to the node that hosts it.

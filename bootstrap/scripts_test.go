@@ -26,9 +26,14 @@ func TestNodeScriptsGolden(t *testing.T) {
 		},
 		"kube-apt": func() (string, error) { return KubeAptScript("hel1-cp-1", "v1.34.4") },
 		"init": func() (string, error) {
-			return InitScript("local-cp-1", "kind: InitConfiguration\n", []string{"SystemVerification", "FileContent--proc-sys-net-bridge-bridge-nf-call-iptables"})
+			return InitScript("local-cp-1", "/etc/meshready/kubeadm-0123456789abcdef.yaml", []string{"SystemVerification", "FileContent--proc-sys-net-bridge-bridge-nf-call-iptables"})
 		},
-		"join": func() (string, error) { return JoinScript("local-worker-1", "kind: JoinConfiguration\n", nil) },
+		"join": func() (string, error) {
+			return JoinScript("local-worker-1", "/etc/meshready/kubeadm-0123456789abcdef.yaml", nil)
+		},
+		"renew": func() (string, error) {
+			return RenewScript("local-cp-1", "/etc/meshready/kubeadm-0123456789abcdef.yaml")
+		},
 		"cni": func() (string, error) {
 			return CNIScript("local-cp-1", "10.244.0.0/24", []Route{{"10.244.1.0/24", "10.213.0.3"}, {"10.244.2.0/24", "10.213.0.4"}})
 		},

@@ -334,11 +334,17 @@ func (s *SSH) Run(ctx context.Context, cmd string, opts ...RunOption) (Result, e
 		outW, errW = io.MultiWriter(&stdout, lwOut), io.MultiWriter(&stderr, lwErr)
 	}
 	sess.Stdout, sess.Stderr = outW, errW
+	runID := newRunID()
+	// The script goes on stdin, never on a command line: every local user
+	// (and every hostPID pod) can read a command line in /proc. It lands in
+	// a file only root can read, which is gone when the script ends. A caller
+	// with stdin of its own passes a short command that carries no secret.
+	wrapped := fmt.Sprintf("exec env MESHREADY_RUN=%s /bin/sh -c %s", runID, Quote(fromStdin))
+	sess.Stdin = strings.NewReader(cmd)
 	if o.Stdin != nil {
 		sess.Stdin = o.Stdin
+		wrapped = fmt.Sprintf("exec env MESHREADY_RUN=%s /bin/sh -c %s", runID, Quote(cmd))
 	}
-	runID := newRunID()
-	wrapped := fmt.Sprintf("exec env MESHREADY_RUN=%s /bin/sh -c %s", runID, Quote(cmd))
 	if err := sess.Start(wrapped); err != nil {
 		return Result{}, fmt.Errorf("%s: start %q: %w", s.name, firstLine(cmd), err)
 	}
@@ -368,6 +374,11 @@ func (s *SSH) Run(ctx context.Context, cmd string, opts ...RunOption) (Result, e
 		return res, fmt.Errorf("%s: %q: %w", s.name, firstLine(cmd), err)
 	}
 }
+
+// fromStdin runs the script that arrives on stdin: saved to a private file
+// first (mktemp makes it 0600), as a script read straight from stdin would
+// hand the rest of itself to any command in it that reads stdin.
+const fromStdin = `umask 077; f=$(mktemp) || exit 125; trap 'rm -f "$f"' EXIT HUP INT TERM; cat >"$f" && /bin/sh "$f" </dev/null`
 
 // stopRun ends a cancelled command and its children. SSH "signal" requests
 // would be the obvious tool, but OpenSSH refuses them for root sessions
@@ -411,7 +422,9 @@ func newRunID() string {
 // node has a shell and coreutils) into a temp file, then renames it.
 func (s *SSH) Upload(ctx context.Context, dst string, data []byte, mode os.FileMode) error {
 	tmp := dst + ".meshready-tmp"
-	cmd := fmt.Sprintf("mkdir -p %s && cat > %s && chmod %o %s && mv -f %s %s",
+	// umask 077: the file is the owner's alone from its first byte, until
+	// chmod sets the mode asked for (a secret's 0600 stays 0600 throughout).
+	cmd := fmt.Sprintf("mkdir -p %s && umask 077 && cat > %s && chmod %o %s && mv -f %s %s",
 		Quote(path.Dir(dst)), Quote(tmp), mode.Perm(), Quote(tmp), Quote(tmp), Quote(dst))
 	if _, err := s.Run(ctx, cmd, WithStdin(bytes.NewReader(data))); err != nil {
 		return fmt.Errorf("upload %s: %w", dst, err)

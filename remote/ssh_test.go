@@ -241,3 +241,40 @@ func TestDialThroughTheNode(t *testing.T) {
 		t.Errorf("dial to a closed port: %v", err)
 	}
 }
+
+// TestScriptsNeverOnACommandLine: while a script runs, no process on the
+// host (sshd runs here) shows its text in /proc/PID/cmdline, where every
+// local user could read it; the script still gets no stdin of its own, and
+// its private copy is gone afterwards.
+func TestScriptsNeverOnACommandLine(t *testing.T) {
+	s := sshdtest.Start(t)
+	c := dial(t, s, target(s))
+	const marker = "token-abcdef.0123456789abcdef"
+	script := "# " + marker + "\nread x || echo no-stdin\necho \"$(mktemp -u)\" >/dev/null\nsleep 1\necho done"
+	found := make(chan string, 1)
+	go func() {
+		for deadline := time.Now().Add(900 * time.Millisecond); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+			all, _ := filepath.Glob("/proc/[0-9]*/cmdline")
+			for _, f := range all {
+				if b, _ := os.ReadFile(f); strings.Contains(string(b), marker) {
+					found <- f + ": " + strings.ReplaceAll(string(b), "\x00", " ")
+					return
+				}
+			}
+		}
+		found <- ""
+	}()
+	res, err := c.Run(t.Context(), script)
+	if err != nil || string(res.Stdout) != "no-stdin\ndone\n" {
+		t.Fatalf("run: %q %q %v", res.Stdout, res.Stderr, err)
+	}
+	if f := <-found; f != "" {
+		t.Errorf("the script was on a command line: %s", f)
+	}
+	// A failing script still says how it failed.
+	_, err = c.Run(t.Context(), "# "+marker+"\nexit 7")
+	var exit *ExitError
+	if !errors.As(err, &exit) || exit.Code != 7 {
+		t.Errorf("want exit 7, got %v", err)
+	}
+}

@@ -1,5 +1,8 @@
 # meshready kubeadm init on local-cp-1, skipped when this control plane already runs.
 set -eu
+# The config (it holds the join token and the certificate key) was uploaded
+# 0600 for this run alone; it goes when the step ends, however it ends.
+trap "rm -f '/etc/meshready/kubeadm-0123456789abcdef.yaml'" EXIT
 export KUBECONFIG=/etc/kubernetes/admin.conf
 # The marker is written only after kubeadm init succeeded: an API server that
 # answers is not enough (a killed init leaves static pods that come up).
@@ -15,11 +18,7 @@ if [ -f "$KUBECONFIG" ] || [ -d /etc/kubernetes/manifests ] && [ -n "$(ls -A /et
   kubeadm reset -f >/dev/null 2>&1 || true
 fi
 mkdir -p /etc/meshready
-cat > /etc/meshready/kubeadm-init.yaml <<'YAML'
-kind: InitConfiguration
-YAML
-chmod 600 /etc/meshready/kubeadm-init.yaml
-if ! kubeadm init --config /etc/meshready/kubeadm-init.yaml --upload-certs --ignore-preflight-errors=SystemVerification,FileContent--proc-sys-net-bridge-bridge-nf-call-iptables; then
+if ! kubeadm init --config '/etc/meshready/kubeadm-0123456789abcdef.yaml' --upload-certs --ignore-preflight-errors=SystemVerification,FileContent--proc-sys-net-bridge-bridge-nf-call-iptables; then
   # kubeadm says only that the kubelet did not get healthy; the kubelet says why.
   echo "the kubelet's last lines:" >&2
   journalctl -u kubelet --no-pager -n 8 -o cat 2>/dev/null | cut -c1-300 >&2 || true
