@@ -134,6 +134,16 @@ func TestBenchBadInputExit2(t *testing.T) {
 		{"bench", "--host", "h", "--region", "r", "--host-key-fingerprint", "MD5:x"}, // not SHA256
 		{"bench", "--host", "h", "--host-key-fingerprint", "SHA256:x"},               // no region
 		{"report", "--out", "x"},
+		// Values that become paths or reach a node's shell, refused before any connect.
+		{"bench", "--host", "h", "--region", "../../x", "--host-key-fingerprint", "SHA256:x"},
+		{"bench", "--host", "h", "--region", "r", "--host-key-fingerprint", "SHA256:x", "--dir", "/var/lib;touch /tmp/x"},
+		{"bench", "--host", "h", "--region", "r", "--host-key-fingerprint", "SHA256:x", "--dir", "/var/lib/../../etc"},
+		{"bench", "--stack", "../../x"},
+		{"validate", "--stack", "../../x"},
+		{"up", "--stack", "../x", "--yes"},
+		{"destroy", "--stack", "../x", "--yes"},
+		{"outputs", "--stack", "a/b"},
+		{"env", "destroy", "--name", "../x"},
 	} {
 		r := runCLI(t, nil, append([]string{"--project-dir", repoRoot(t)}, args...)...)
 		if r.code != ExitBadInput {

@@ -79,7 +79,9 @@ func (v Version) Parse() (major, minor, patch int, err error) {
 	nums := make([]int, 3)
 	for i, p := range parts {
 		n, err := strconv.Atoi(p)
-		if err != nil || n < 0 {
+		// Atoi takes "+34" and "034": a version reaches package names and
+		// URLs, so only plain digits, without leading zeros, are one.
+		if err != nil || n < 0 || strconv.Itoa(n) != p {
 			return 0, 0, 0, fmt.Errorf("%q is not MAJOR.MINOR.PATCH (e.g. \"1.34.4\")", string(v))
 		}
 		nums[i] = n

@@ -22,7 +22,7 @@ var hetznerLocations = []string{"fsn1", "nbg1", "hel1", "ash", "hil", "sin"}
 var (
 	dnsLabel   = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$`)
 	regionName = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]{0,30}[a-z0-9])?$`)
-	semver3    = regexp.MustCompile(`^[0-9]+\.[0-9]+\.[0-9]+$`)
+	semver3    = regexp.MustCompile(`^(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)$`)
 )
 
 // Validate checks a decoded Config and returns every problem with its key.
@@ -173,6 +173,11 @@ func (v *validator) kubernetes(c *Config) {
 	case major != 1 || minor < MinKubernetesMinor:
 		v.add("kubernetes.version", "%s is below the minimum 1.%d", k.Version, MinKubernetesMinor)
 	}
+	if k.KubeconfigFile != "" {
+		if err := CheckProjectFile(k.KubeconfigFile); err != nil {
+			v.add("kubernetes.kubeconfigFile", "%v", err)
+		}
+	}
 	nets := map[string]string{"kubernetes.podSubnet": k.PodSubnet, "kubernetes.serviceSubnet": k.ServiceSubnet}
 	if c.Provider == ProviderLocal {
 		nets["local.subnet"] = c.Local.Subnet
@@ -241,8 +246,9 @@ func (v *validator) istio(i *Istio) {
 	if i.MTLS != "STRICT" && i.MTLS != "PERMISSIVE" {
 		v.add("istio.mtls", "%q is not STRICT or PERMISSIVE", i.MTLS)
 	}
-	if u, err := url.Parse(i.ChartRepository); err != nil || (u.Scheme != "https" && u.Scheme != "http" && u.Scheme != "oci") || u.Host == "" {
-		v.add("istio.chartRepository", "%q is not an http(s):// or oci:// URL", i.ChartRepository)
+	// Plain http would let anyone on the path swap the charts istiod runs from.
+	if u, err := url.Parse(i.ChartRepository); err != nil || (u.Scheme != "https" && u.Scheme != "oci") || u.Host == "" || u.User != nil {
+		v.add("istio.chartRepository", "%q is not an https:// or oci:// URL (without credentials)", i.ChartRepository)
 	}
 	for _, ns := range sortedKeys(i.NamespaceMTLS) {
 		key := "istio.namespaceMTLS." + ns
@@ -382,8 +388,8 @@ func (v *validator) benchmarks(b *Benchmarks) {
 			v.add(key, "%s is outside 5s..10m", d)
 		}
 	}
-	if !strings.HasPrefix(b.Dir, "/") {
-		v.add("benchmarks.dir", "%q must be an absolute path on the nodes", b.Dir)
+	if err := CheckNodePath(b.Dir); err != nil {
+		v.add("benchmarks.dir", "%v", err)
 	}
 	t := b.Thresholds
 	if t.FdatasyncP99 <= 0 {

@@ -34,6 +34,15 @@ type BenchResult struct {
 
 // Bench measures, judges and writes the report.
 func (w Workspace) Bench(ctx context.Context, b Bench) (BenchResult, error) {
+	if err := config.CheckNodePath(b.Options.Dir); err != nil {
+		return BenchResult{}, Inputf("--dir %v", err)
+	}
+	if b.Stack == "" {
+		// The region names the report's folder when --out does not.
+		if err := config.CheckStackName(b.Region); err != nil {
+			return BenchResult{}, Inputf("--region %v", err)
+		}
+	}
 	th := config.Defaults().Benchmarks.Thresholds
 	region, provider := b.Region, "ssh"
 	var nodes []remote.Node

@@ -38,6 +38,9 @@ type LifecycleResult struct {
 // Run runs a lifecycle verb on a stack.
 func (w Workspace) Run(ctx context.Context, l Lifecycle) (LifecycleResult, error) {
 	var res LifecycleResult
+	if err := checkStack(l.Stack); err != nil {
+		return res, err
+	}
 	p := w.Project
 	// up and preview run the program: refuse bad config before the engine starts.
 	// destroy and refresh must work even for a stack whose config went bad.
@@ -170,6 +173,9 @@ func (w Workspace) preview(ctx context.Context, st auto.Stack, verb string) erro
 
 // Outputs are a stack's outputs; a stack not yet in the backend is BadInput.
 func (w Workspace) Outputs(ctx context.Context, stack string) (auto.OutputMap, error) {
+	if err := checkStack(stack); err != nil {
+		return nil, err
+	}
 	st, err := w.Project.Select(ctx, stack)
 	if auto.IsSelectStack404Error(err) {
 		return nil, Inputf("stack %s does not exist yet: run meshready up --stack %s", stack, stack)

@@ -54,9 +54,21 @@ func (w Workspace) KnownStacks() []string {
 	return names
 }
 
+// checkStack refuses a stack name that could name a file outside the
+// project's folders (it becomes part of paths under stacks/ and .meshready/).
+func checkStack(stack string) error {
+	if err := config.CheckStackName(stack); err != nil {
+		return Inputf("--stack %v", err)
+	}
+	return nil
+}
+
 // ReadConfig reads and validates a stack's file; problems come back as
 // config.Problems, a missing file as BadInput.
 func (w Workspace) ReadConfig(stack string) (*config.Config, error) {
+	if err := checkStack(stack); err != nil {
+		return nil, err
+	}
 	p := w.Project
 	if _, err := os.Stat(p.StackFile(stack)); err != nil {
 		return nil, Inputf("stack %q: no file %s (stacks here: %s)", stack, p.StackFile(stack), strings.Join(w.KnownStacks(), ", "))
