@@ -12,7 +12,7 @@ func Cluster() Def[ClusterInputs, ClusterOutputs] {
 		Token: "meshready:bootstrap:Cluster",
 		Diff: Policy{
 			Replace:             []string{"stack", "provider", "version", "nodes", "podSubnet", "serviceSubnet", "etcd"},
-			Ignore:              ignoreAccess("peerRttP99Ms", "fdatasyncP99Ms"),
+			Ignore:              ignoreAccess("peerRttP99Ms", "fdatasyncP99Ms", "bundle"),
 			DeleteBeforeReplace: true,
 		},
 		SecretInputs:  []string{"sshPrivateKey"},
@@ -34,6 +34,17 @@ type ClusterInputs struct {
 	// PeerRTTP99Ms and FdatasyncP99Ms come from the benchmarks (0 when not measured).
 	PeerRTTP99Ms   float64 `json:"peerRttP99Ms"`
 	FdatasyncP99Ms float64 `json:"fdatasyncP99Ms"`
+	// Bundle is where local nodes find Kubernetes (the air-gapped bundle, as
+	// the nodes see it); nil on real nodes, which use the package repository.
+	// Derived from the pinned version, so never a reason to change anything.
+	Bundle *Bundle `json:"bundle,omitempty"`
+}
+
+// Bundle is an air-gapped Kubernetes as the nodes see it: its folder and
+// the images to import.
+type Bundle struct {
+	Dir    string  `json:"dir"`
+	Images []Image `json:"images"`
 }
 
 // ClusterArgs are ClusterInputs as the program gives them.
@@ -45,6 +56,7 @@ type ClusterArgs struct {
 	Etcd                     string
 	PeerRTTP99Ms             pulumi.Float64Input
 	FdatasyncP99Ms           pulumi.Float64Input
+	Bundle                   *Bundle
 }
 
 // ClusterOutputs are the cluster's inputs and how to reach it.

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/auto"
 	"github.com/pulumi/pulumi/sdk/v3/go/auto/optdestroy"
@@ -42,6 +43,7 @@ func (w Workspace) Run(ctx context.Context, l Lifecycle) (LifecycleResult, error
 		return res, err
 	}
 	p := w.Project
+	done := w.timed(l.Verb + " " + l.Stack + ": prepare")
 	// up and preview run the program: refuse bad config before the engine starts.
 	// destroy and refresh must work even for a stack whose config went bad.
 	env := stacks.Env{ProjectDir: p.Dir}
@@ -75,6 +77,8 @@ func (w Workspace) Run(ctx context.Context, l Lifecycle) (LifecycleResult, error
 			w.Log.Warn("could not take Pulumi's passphrase salt back out of the stack file", "stack", l.Stack, "err", err)
 		}
 	}()
+	done()
+	done = w.timed(l.Verb + " " + l.Stack + ": open the stack")
 	var st auto.Stack
 	var err error
 	switch l.Verb {
@@ -98,9 +102,12 @@ func (w Workspace) Run(ctx context.Context, l Lifecycle) (LifecycleResult, error
 			return res, Inputf("%s cancelled", l.Verb)
 		}
 	}
+	done()
+	done = w.timed(l.Verb + " " + l.Stack + ": engine")
 	if err := w.run(ctx, st, l.Verb); err != nil {
 		return res, err
 	}
+	done()
 	if l.Verb == "up" {
 		res.Kubeconfig, err = w.writeKubeconfig(ctx, st, l.Stack)
 	}
@@ -198,4 +205,13 @@ func ExpandHome(p string) string {
 		}
 	}
 	return p
+}
+
+// timed logs (with -v) how long the step named what took, when the
+// returned func is called: where a run's time goes.
+func (w Workspace) timed(what string) func() {
+	start := time.Now()
+	return func() {
+		w.Log.Debug("timing", "step", what, "took", time.Since(start).Round(time.Millisecond).String())
+	}
 }

@@ -81,19 +81,27 @@ func (w Workspace) ReadConfig(stack string) (*config.Config, error) {
 }
 
 // ProgramEnv prepares, before the engine starts, what a stack's program
-// needs from meshready's cache: the pulumi-kubernetes plugin where the
-// mesh is on, and for a local stack the mesh bundle (Istio's charts and
-// images, Prometheus). The first time this takes minutes, with progress
-// in the log.
+// needs from meshready's cache: for a local stack the air-gapped
+// Kubernetes bundle and the mesh bundle (Istio's charts and images,
+// Prometheus), and the pulumi-kubernetes plugin wherever the mesh is on.
+// The first time this takes minutes, with progress in the log.
 func (w Workspace) ProgramEnv(ctx context.Context, cfg *config.Config) (stacks.Env, error) {
 	env := stacks.Env{ProjectDir: w.Project.Dir}
+	local := cfg.Provider == config.ProviderLocal
+	if local && cfg.Kubernetes.Enabled {
+		b, err := bundle.Ensure(ctx, w.Cache, cfg.Kubernetes.Version, w.Log)
+		if err != nil {
+			return env, err
+		}
+		env.LocalKubernetes = b
+	}
 	if !cfg.Istio.Enabled {
 		return env, nil
 	}
 	if err := w.Project.EnsureKubernetesPlugin(ctx); err != nil {
 		return env, err
 	}
-	if cfg.Provider != config.ProviderLocal {
+	if !local {
 		return env, nil
 	}
 	m, err := bundle.EnsureMesh(ctx, w.Cache, w.Log)

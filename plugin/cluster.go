@@ -14,17 +14,13 @@ import (
 	"github.com/meshready/meshready/contract"
 )
 
-// BundleFunc returns the air-gapped bundle of a Kubernetes version as the
-// nodes see it (local stacks), building it first if needed.
-type BundleFunc func(ctx context.Context, version config.Version) (bootstrap.Source, error)
-
 // clusters serves contract.Cluster: bootstrap.Bootstrap with etcd tuned
 // by bootstrap.TuneEtcd, bootstrap.Reset on delete where nodes survive.
+// Local nodes get Kubernetes from the bundle the program names.
 type clusters struct {
 	noop[contract.ClusterInputs, contract.ClusterOutputs]
-	nodes  nodeDialer
-	bundle BundleFunc
-	log    *slog.Logger
+	nodes nodeDialer
+	log   *slog.Logger
 }
 
 func (c clusters) create(ctx context.Context, in contract.ClusterInputs) (string, contract.ClusterOutputs, error) {
@@ -53,13 +49,13 @@ func (c clusters) create(ctx context.Context, in contract.ClusterInputs) (string
 		Etcd: tuning, Container: local, Log: c.log,
 		Token: config.Secret(randomToken()), CertKey: config.Secret(randomHex(32)),
 	}
-	if local {
-		if c.bundle == nil {
-			return "", out, fmt.Errorf("this meshready build has no air-gapped Kubernetes bundle for local nodes")
+	if in.Bundle != nil {
+		plan.Source.Bundle = in.Bundle.Dir
+		for _, im := range in.Bundle.Images {
+			plan.Source.Images = append(plan.Source.Images, bootstrap.BundleImage{Ref: im.Ref, Tarball: im.Tarball})
 		}
-		if plan.Source, err = c.bundle(ctx, plan.Version); err != nil {
-			return "", out, err
-		}
+	} else if local {
+		return "", out, fmt.Errorf("local nodes need the air-gapped Kubernetes bundle, and the program gave none")
 	}
 	nodes, closeAll, err := c.nodes.all(ctx, in.Nodes, in.Access)
 	if err != nil {

@@ -46,9 +46,7 @@ type Deps struct {
 	Connect Connector
 	// Dial opens an SSH session to a node (remote.Dial in the real plugin).
 	Dial Dialer
-	// Bundle gives local nodes Kubernetes (nil: none, real nodes only).
-	Bundle BundleFunc
-	Log    *slog.Logger
+	Log  *slog.Logger
 }
 
 // New returns the provider serving every resource of the contract.
@@ -60,7 +58,7 @@ func New(version string, d Deps) *Provider {
 	add(contract.Server().Token, typed[contract.ServerInputs, contract.ServerOutputs]{contract.Server(), servers{backends: d.Backends, connect: d.Connect, log: d.Log}})
 	add(contract.SSHKey().Token, typed[contract.SSHKeyInputs, contract.SSHKeyOutputs]{contract.SSHKey(), sshKeys{}})
 	add(contract.Suite().Token, typed[contract.SuiteInputs, contract.SuiteOutputs]{contract.Suite(), suites{nodes: nodes, log: d.Log}})
-	add(contract.Cluster().Token, typed[contract.ClusterInputs, contract.ClusterOutputs]{contract.Cluster(), clusters{nodes: nodes, bundle: d.Bundle, log: d.Log}})
+	add(contract.Cluster().Token, typed[contract.ClusterInputs, contract.ClusterOutputs]{contract.Cluster(), clusters{nodes: nodes, log: d.Log}})
 	add(contract.Preflight().Token, typed[contract.PreflightInputs, contract.PreflightOutputs]{contract.Preflight(), preflights{nodes: nodes, log: d.Log}})
 	add(contract.Injection().Token, typed[contract.InjectionInputs, contract.InjectionOutputs]{contract.Injection(), injections{nodes: nodes, log: d.Log}})
 	add(contract.Checks().Token, typed[contract.ChecksInputs, contract.ChecksOutputs]{contract.Checks(), checks{nodes: nodes, log: d.Log}})

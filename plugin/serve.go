@@ -1,21 +1,16 @@
 package plugin
 
 import (
-	"context"
 	"fmt"
 	"log/slog"
 	"net/netip"
 	"os"
-	"path/filepath"
-	"strings"
 	"time"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource/plugin"
 	pprovider "github.com/pulumi/pulumi/sdk/v3/go/pulumi/provider"
 	pulumirpc "github.com/pulumi/pulumi/sdk/v3/proto/go"
 
-	"github.com/meshready/meshready/bootstrap"
-	"github.com/meshready/meshready/bundle"
 	"github.com/meshready/meshready/config"
 	"github.com/meshready/meshready/contract"
 	"github.com/meshready/meshready/infra"
@@ -68,7 +63,7 @@ func Serve(version string) error {
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	p := New(version, Deps{
 		Backends: Backends(log), Connect: SSHConnector{Wait: 10 * time.Minute, Log: log},
-		Dial: SSHDialer(log), Bundle: localBundle(log), Log: log,
+		Dial: SSHDialer(log), Log: log,
 	})
 	go watchEngine(os.Getppid(), time.Second, func() {
 		log.Warn("the Pulumi engine that started this plugin is gone: cancelling and exiting")
@@ -89,44 +84,4 @@ func watchEngine(engine int, every time.Duration, gone func()) {
 		time.Sleep(every)
 	}
 	gone()
-}
-
-// localBundle builds (once per pin) the air-gapped Kubernetes bundle and
-// returns it as local machines see it: mounted read-only at local.BundleMount.
-func localBundle(log *slog.Logger) BundleFunc {
-	return func(ctx context.Context, version config.Version) (bootstrap.Source, error) {
-		cacheDir, err := toolchain.DefaultDir(os.Getenv)
-		if err != nil {
-			return bootstrap.Source{}, err
-		}
-		// The engine starts plugins in the project's folder, whose tools/ holds the pins.
-		project, err := os.Getwd()
-		if err != nil {
-			return bootstrap.Source{}, err
-		}
-		b, err := bundle.Ensure(ctx, toolchain.Cache{Dir: cacheDir, ProjectDir: project, Log: log}, version, log)
-		if err != nil {
-			return bootstrap.Source{}, err
-		}
-		root := filepath.Join(cacheDir, "bundle")
-		onNode := func(p string) (string, error) {
-			rel, err := filepath.Rel(root, p)
-			if err != nil || strings.HasPrefix(rel, "..") {
-				return "", fmt.Errorf("bundle file %s is outside %s", p, root)
-			}
-			return filepath.Join(local.BundleMount, rel), nil
-		}
-		src := bootstrap.Source{}
-		if src.Bundle, err = onNode(b.Dir); err != nil {
-			return src, err
-		}
-		for _, im := range b.Images {
-			tb, err := onNode(im.Path)
-			if err != nil {
-				return src, err
-			}
-			src.Images = append(src.Images, bootstrap.BundleImage{Ref: im.Ref, Tarball: tb})
-		}
-		return src, nil
-	}
 }

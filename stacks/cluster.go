@@ -12,14 +12,19 @@ import (
 
 // newCluster registers the cluster (contract.Cluster); etcd is tuned from
 // the figures the gate let through (measured), or from none.
-func newCluster(ctx *pulumi.Context, cfg *config.Config, pool *infra.NodePool, measured *gated, opts ...pulumi.ResourceOption) (*contract.ClusterResource, error) {
+func newCluster(ctx *pulumi.Context, cfg *config.Config, env Env, pool *infra.NodePool, measured *gated, opts ...pulumi.ResourceOption) (*contract.ClusterResource, error) {
 	etcd, err := json.Marshal(cfg.Etcd)
 	if err != nil {
 		return nil, err
 	}
 	k := cfg.Kubernetes
+	b, err := env.kubeBundle(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
 	args := contract.ClusterArgs{
-		Stack: ctx.Stack(), Provider: string(cfg.Provider), Version: k.Version.Tag(),
+		Bundle: b,
+		Stack:  ctx.Stack(), Provider: string(cfg.Provider), Version: k.Version.Tag(),
 		Nodes: pool.Refs, Access: pool.Access,
 		PodSubnet: k.PodSubnet, ServiceSubnet: k.ServiceSubnet, Etcd: string(etcd),
 		PeerRTTP99Ms: pulumi.Float64(0), FdatasyncP99Ms: pulumi.Float64(0),

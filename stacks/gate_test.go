@@ -56,7 +56,7 @@ func TestGateStopsBeforeKubernetes(t *testing.T) {
 		}
 		g := measuredGraph{graph: &graph{byName: map[string]pulumi.MockResourceArgs{}}, rep: slowDisk(40 * time.Millisecond)}
 		dir := t.TempDir()
-		err := pulumi.RunErr(Program(raw, Env{ProjectDir: dir, LocalMesh: localMesh}), pulumi.WithMocks("meshready", "g", g))
+		err := pulumi.RunErr(Program(raw, Env{ProjectDir: dir, LocalMesh: localMesh, LocalKubernetes: localKube}), pulumi.WithMocks("meshready", "g", g))
 		cl, created := g.byName[contract.Cluster().Token+"::kubernetes"]
 		md, rerr := os.ReadFile(filepath.Join(dir, report.Dir("g"), report.MarkdownFile))
 		if gateOn {

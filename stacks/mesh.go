@@ -2,12 +2,9 @@ package stacks
 
 import (
 	"fmt"
-	"log/slog"
 	"os"
-	"path"
 	"path/filepath"
 	"slices"
-	"strings"
 
 	"github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes"
 	"github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/apiextensions"
@@ -18,9 +15,7 @@ import (
 	"github.com/meshready/meshready/bundle"
 	"github.com/meshready/meshready/config"
 	"github.com/meshready/meshready/contract"
-	"github.com/meshready/meshready/infra/local"
 	"github.com/meshready/meshready/mesh"
-	"github.com/meshready/meshready/toolchain"
 )
 
 // meshSource says where the charts and images come from: Istio's chart
@@ -334,12 +329,11 @@ func (env Env) meshSource(ctx *pulumi.Context, cfg *config.Config) (meshSource, 
 	}
 	m := env.LocalMesh
 	if m == nil {
-		cacheDir, err := toolchain.DefaultDir(os.Getenv)
+		cache, log, err := env.cache()
 		if err != nil {
 			return meshSource{}, err
 		}
-		log := slog.New(slog.NewTextHandler(os.Stderr, nil))
-		if m, err = bundle.EnsureMesh(ctx.Context(), toolchain.Cache{Dir: cacheDir, ProjectDir: env.ProjectDir, Log: log}, log); err != nil {
+		if m, err = bundle.EnsureMesh(ctx.Context(), cache, log); err != nil {
 			return meshSource{}, err
 		}
 	}
@@ -358,12 +352,11 @@ func (env Env) meshSource(ctx *pulumi.Context, cfg *config.Config) (meshSource, 
 		NoSidecars: "no Envoy binary exists offline: only the baseline without a mesh ran; the sidecar runs (STRICT and mTLS disabled) need Envoy",
 	}
 	for _, im := range m.Images {
-		// Local machines see <cache>/bundle at local.BundleMount.
-		rel, err := filepath.Rel(filepath.Dir(m.Dir), im.Path)
-		if err != nil || strings.HasPrefix(rel, "..") {
-			return meshSource{}, fmt.Errorf("mesh image %s is outside the bundle folder %s", im.Path, filepath.Dir(m.Dir))
+		tarball, err := onNode(filepath.Dir(m.Dir), im.Path)
+		if err != nil {
+			return meshSource{}, err
 		}
-		src.Images = append(src.Images, contract.Image{Ref: im.Ref, Tarball: path.Join(local.BundleMount, filepath.ToSlash(rel))})
+		src.Images = append(src.Images, contract.Image{Ref: im.Ref, Tarball: tarball})
 	}
 	for _, a := range cfg.Addons {
 		switch a {

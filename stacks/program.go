@@ -25,6 +25,9 @@ type Env struct {
 	// LocalMesh is what a local stack installs its mesh from; nil builds or
 	// finds it in meshready's cache (MESHREADY_CACHE) when a local stack needs it.
 	LocalMesh *bundle.Mesh
+	// LocalKubernetes is the air-gapped Kubernetes bundle local nodes install;
+	// nil builds or finds it in meshready's cache when a local stack needs it.
+	LocalKubernetes *bundle.Bundle
 	// ReportDir is where up writes the region report; "" is report.Dir of
 	// the stack, in ProjectDir.
 	ReportDir string
@@ -84,7 +87,7 @@ func Pipeline(ctx *pulumi.Context, cfg *config.Config, env Env) error {
 	var cl *contract.ClusterResource
 	var m *meshComponents
 	if cfg.Kubernetes.Enabled {
-		if cl, err = newCluster(ctx, cfg, pool, measured, pulumi.Parent(region)); err != nil {
+		if cl, err = newCluster(ctx, cfg, env, pool, measured, pulumi.Parent(region)); err != nil {
 			return err
 		}
 		ctx.Export("kubeconfig", cl.Kubeconfig)

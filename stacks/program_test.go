@@ -34,7 +34,7 @@ func (g *graph) Call(args pulumi.MockCallArgs) (resource.PropertyMap, error) {
 func run(t *testing.T, raw config.Raw) (*graph, error) {
 	t.Helper()
 	g := &graph{byName: map[string]pulumi.MockResourceArgs{}}
-	err := pulumi.RunErr(Program(raw, Env{ProjectDir: t.TempDir(), LocalMesh: localMesh}), pulumi.WithMocks("meshready", "test", g))
+	err := pulumi.RunErr(Program(raw, Env{ProjectDir: t.TempDir(), LocalMesh: localMesh, LocalKubernetes: localKube}), pulumi.WithMocks("meshready", "test", g))
 	return g, err
 }
 
@@ -78,6 +78,33 @@ func TestBadConfigRegistersNothing(t *testing.T) {
 }
 
 const meshStack = `{"enabled":true,"version":"1.31-alpha.eed52ebb66ad","mtls":"STRICT","injectNamespaces":["demo","shop"],"namespaceMTLS":{"shop":"PERMISSIVE"},"proxylessChecks":true}`
+
+// localKube stands for a built air-gapped Kubernetes bundle.
+var localKube = &bundle.Bundle{Dir: "/cache/bundle/v1.34.4", Version: "v1.34.4",
+	Images: []bundle.Image{{Ref: "registry.k8s.io/pause:3.10.1", Path: "/cache/bundle/v1.34.4/images/pause_3.10.1.tar"}}}
+
+// TestLocalNodesGetTheBundle: the cluster of a local stack is told where its
+// nodes see the bundle (mounted at local.BundleMount); a real one is not.
+func TestLocalNodesGetTheBundle(t *testing.T) {
+	g, err := run(t, values("meshready:region", "b"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := g.byName["meshready:bootstrap:Cluster::kubernetes"].Inputs["bundle"].ObjectValue()
+	if b["dir"].StringValue() != "/opt/meshready/bundle/v1.34.4" ||
+		b["images"].ArrayValue()[0].ObjectValue()["tarball"].StringValue() != "/opt/meshready/bundle/v1.34.4/images/pause_3.10.1.tar" {
+		t.Errorf("bundle %v", b)
+	}
+	real := values("meshready:region", "hel1", "meshready:provider", "hetzner", "hetzner:token", "t0ken",
+		"meshready:nodes", `{"serverType":"ccx13","image":"debian-12"}`)
+	real.Secrets["hetzner:token"] = true
+	if g, err = run(t, real); err != nil {
+		t.Fatal(err)
+	}
+	if in := g.byName["meshready:bootstrap:Cluster::kubernetes"].Inputs; in.HasValue("bundle") {
+		t.Errorf("a real cluster was given a local bundle: %v", in["bundle"])
+	}
+}
 
 // localMesh stands for a built local mesh bundle; its addon manifests are
 // the copy of Istio's in mesh/testdata.
