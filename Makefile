@@ -6,7 +6,7 @@ GO    ?= go
 STACK ?= local
 BIN   := bin/meshready
 
-.PHONY: up down test deps tools build lint
+.PHONY: up down test deps tools build lint fuzz
 
 up: deps build tools
 	$(BIN) up --stack $(STACK) --yes
@@ -16,6 +16,19 @@ down: build
 
 test: deps build tools lint
 	$(GO) test -count=1 -timeout 80m ./...
+	$(MAKE) fuzz
+
+# The parsers of what remote hosts print, fuzzed for a bounded time each
+# (their seeds, from testdata/, also run in every go test).
+FUZZ := benchmarks:FuzzParseFio benchmarks:FuzzParseFortio benchmarks:FuzzStealFromProcStat \
+	benchmarks:FuzzParsePing benchmarks:FuzzParseFacts mesh:FuzzKubectlJSON
+FUZZTIME ?= 10s
+
+fuzz:
+	@set -e; for t in $(FUZZ); do pkg=$${t%%:*}; fn=$${t#*:}; \
+	  echo "fuzz $$fn ($(FUZZTIME))"; \
+	  out=$$($(GO) test -run='^$$' -fuzz="^$$fn\$$" -fuzztime=$(FUZZTIME) -fuzzminimizetime=100x ./$$pkg 2>&1) || \
+	  { echo "$$out" | tail -40; exit 1; }; done
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi

@@ -76,14 +76,21 @@ func ParseFio(data []byte) (FioRun, error) {
 	run := FioRun{Version: raw.Version, Jobs: make([]FioJob, 0, len(*raw.Jobs))}
 	for _, j := range *raw.Jobs {
 		job := FioJob{Name: j.Name, Error: j.Error}
+		var err error
 		if j.Read != nil {
-			job.Read, job.ReadIOPS, job.ReadBWBytes = j.Read.convert()
+			if job.Read, job.ReadIOPS, job.ReadBWBytes, err = j.Read.convert(); err != nil {
+				return FioRun{}, fmt.Errorf("fio job %q read: %w", j.Name, err)
+			}
 		}
 		if j.Write != nil {
-			job.Write, job.WriteIOPS, job.WriteBWBytes = j.Write.convert()
+			if job.Write, job.WriteIOPS, job.WriteBWBytes, err = j.Write.convert(); err != nil {
+				return FioRun{}, fmt.Errorf("fio job %q write: %w", j.Name, err)
+			}
 		}
 		if j.Sync != nil && j.Sync.LatNs != nil {
-			job.Sync = j.Sync.LatNs.latency(time.Nanosecond, j.Sync.TotalIOs)
+			if job.Sync, err = j.Sync.LatNs.latency(time.Nanosecond, j.Sync.TotalIOs); err != nil {
+				return FioRun{}, fmt.Errorf("fio job %q sync: %w", j.Name, err)
+			}
 		}
 		run.Jobs = append(run.Jobs, job)
 	}
@@ -91,38 +98,57 @@ func ParseFio(data []byte) (FioRun, error) {
 }
 
 // convert maps one data direction, preferring fio 3.x's nanosecond fields.
-func (d *fioDir) convert() (Latency, float64, int64) {
+func (d *fioDir) convert() (Latency, float64, int64, error) {
+	if err := rate("bandwidth", d.BWKiB*1024); err != nil {
+		return Latency{}, 0, 0, err
+	}
 	bw := int64(math.Round(d.BWKiB * 1024))
 	if d.BWBytes != nil {
 		bw = *d.BWBytes
 	}
+	if err := rate("IOPS", d.IOPS); err != nil {
+		return Latency{}, 0, 0, err
+	}
+	if err := rate("bandwidth", float64(bw)); err != nil {
+		return Latency{}, 0, 0, err
+	}
 	var lat Latency
+	var err error
 	switch {
 	case d.ClatNs != nil:
-		lat = d.ClatNs.latency(time.Nanosecond, d.TotalIOs)
+		lat, err = d.ClatNs.latency(time.Nanosecond, d.TotalIOs)
 	case d.ClatUs != nil:
-		lat = d.ClatUs.latency(time.Microsecond, d.TotalIOs)
+		lat, err = d.ClatUs.latency(time.Microsecond, d.TotalIOs)
 	}
-	return lat, d.IOPS, bw
+	return lat, d.IOPS, bw, err
 }
 
 // latency converts a stat block in the given unit. The sample count is N when
 // fio prints it (it counts latency samples, which is what the percentiles
 // describe); only without N does it fall back to the op count.
-func (s *fioStat) latency(unit time.Duration, totalIOs int64) Latency {
+func (s *fioStat) latency(unit time.Duration, totalIOs int64) (Latency, error) {
 	n := totalIOs
 	if s.N != nil {
 		n = *s.N
 	}
-	if n <= 0 {
-		return Latency{}
+	if err := count("sample count", n); err != nil {
+		return Latency{}, err
 	}
-	return Latency{
-		P50:     scale(percentile(s.Percentile, 50), unit),
-		P99:     scale(percentile(s.Percentile, 99), unit),
-		Max:     scale(s.Max, unit),
-		Samples: n,
+	if n == 0 {
+		return Latency{}, nil
 	}
+	l := Latency{Samples: n}
+	var err error
+	if l.P50, err = inUnit("p50", percentile(s.Percentile, 50), unit); err != nil {
+		return Latency{}, err
+	}
+	if l.P99, err = inUnit("p99", percentile(s.Percentile, 99), unit); err != nil {
+		return Latency{}, err
+	}
+	if l.Max, err = inUnit("max", s.Max, unit); err != nil {
+		return Latency{}, err
+	}
+	return l, nil
 }
 
 // percentile finds the key fio formats with "%f" ("99.000000") numerically,
@@ -134,10 +160,6 @@ func percentile(m map[string]float64, p float64) float64 {
 		}
 	}
 	return 0
-}
-
-func scale(v float64, unit time.Duration) time.Duration {
-	return time.Duration(math.Round(v * float64(unit)))
 }
 
 // jsonStart returns the offset of the first line that begins with '{'

@@ -3,7 +3,6 @@ package benchmarks
 import (
 	"encoding/json"
 	"fmt"
-	"math"
 	"strconv"
 	"time"
 )
@@ -63,10 +62,26 @@ func ParseFortio(variant string, data []byte) (LoadRun, error) {
 	if f.DurationHistogram == nil {
 		return LoadRun{}, fmt.Errorf("fortio json: no DurationHistogram (not a load result?)")
 	}
+	max, err := inUnit("fortio max", f.DurationHistogram.Max, time.Second)
+	if err != nil {
+		return LoadRun{}, err
+	}
 	r := LoadRun{
 		Variant: variant, URL: f.URL, ActualQPS: f.ActualQPS, Connections: f.NumThreads,
 		Duration: time.Duration(f.ActualDuration), Calls: f.DurationHistogram.Count,
-		OK: f.RetCodes["200"], Max: seconds(f.DurationHistogram.Max), Version: f.Version,
+		OK: f.RetCodes["200"], Max: max, Version: f.Version,
+	}
+	if err := rate("fortio qps", f.ActualQPS); err != nil {
+		return LoadRun{}, err
+	}
+	if err := count("fortio calls", r.Calls); err != nil {
+		return LoadRun{}, err
+	}
+	if err := count("fortio calls answered 200", r.OK); err != nil || r.OK > r.Calls {
+		return LoadRun{}, fmt.Errorf("fortio: %d calls answered 200 of %d", r.OK, r.Calls)
+	}
+	if r.Duration < 0 || r.Connections < 0 {
+		return LoadRun{}, fmt.Errorf("fortio: duration %d, %d connections", f.ActualDuration, f.NumThreads)
 	}
 	// RequestedQPS is a string ("1000", or "max" for no rate limit).
 	var q string
@@ -78,7 +93,9 @@ func ParseFortio(variant string, data []byte) (LoadRun, error) {
 	want := map[float64]*time.Duration{50: &r.P50, 90: &r.P90, 99: &r.P99, 99.9: &r.P999}
 	for _, p := range f.DurationHistogram.Percentiles {
 		if d, ok := want[p.Percentile]; ok {
-			*d = seconds(p.Value)
+			if *d, err = inUnit(fmt.Sprintf("fortio p%v", p.Percentile), p.Value, time.Second); err != nil {
+				return LoadRun{}, err
+			}
 			delete(want, p.Percentile)
 		}
 	}
@@ -88,11 +105,6 @@ func ParseFortio(variant string, data []byte) (LoadRun, error) {
 		}
 	}
 	return r, nil
-}
-
-// seconds turns fortio's float seconds into a Duration, rounded to the ns.
-func seconds(s float64) time.Duration {
-	return time.Duration(math.Round(s * 1e9))
 }
 
 // Problem says why a run cannot be trusted for an overhead figure: too many

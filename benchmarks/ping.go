@@ -2,7 +2,6 @@ package benchmarks
 
 import (
 	"fmt"
-	"math"
 	"regexp"
 	"slices"
 	"strconv"
@@ -34,7 +33,7 @@ func ParsePing(out []byte) (Latency, float64, error) {
 		if m := pingSummary.FindStringSubmatch(line); m != nil {
 			r, err1 := strconv.ParseInt(m[2], 10, 64)
 			l, err2 := strconv.ParseFloat(m[3], 64)
-			if err1 != nil || err2 != nil || l > 100 {
+			if err1 != nil || err2 != nil || l < 0 || l > 100 || r < 0 {
 				return Latency{}, 0, fmt.Errorf("ping summary %q: bad numbers", strings.TrimSpace(line))
 			}
 			received, loss = r, l
@@ -51,7 +50,11 @@ func ParsePing(out []byte) (Latency, float64, error) {
 		if err != nil {
 			return Latency{}, 0, fmt.Errorf("ping reply %q: %w", strings.TrimSpace(line), err)
 		}
-		rtts = append(rtts, time.Duration(math.Round(ms*float64(time.Millisecond))))
+		rtt, err := inUnit("ping time", ms, time.Millisecond)
+		if err != nil {
+			return Latency{}, 0, fmt.Errorf("ping reply %q: %w", strings.TrimSpace(line), err)
+		}
+		rtts = append(rtts, rtt)
 	}
 	if received < 0 {
 		return Latency{}, 0, fmt.Errorf("no %q summary line in ping output (starts with %q)", "packets transmitted", firstLine(out))

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"math/bits"
 	"slices"
 	"strconv"
 	"strings"
@@ -75,17 +76,27 @@ func parseCPUTimes(cols []string) (CPUTimes, error) {
 // checked as a sum: the kernel documents that iowait alone can decrease, the
 // time moving to idle (Documentation/filesystems/proc.rst).
 func StealPercent(a, b CPUTimes) (float64, bool) {
+	idleA, c1 := bits.Add64(a.Idle, a.IOWait, 0)
+	idleB, c2 := bits.Add64(b.Idle, b.IOWait, 0)
+	if c1 != 0 || c2 != 0 {
+		return 0, false
+	}
 	pairs := [][2]uint64{
-		{a.User, b.User}, {a.Nice, b.Nice}, {a.System, b.System},
-		{a.Idle + a.IOWait, b.Idle + b.IOWait},
+		{a.User, b.User}, {a.Nice, b.Nice}, {a.System, b.System}, {idleA, idleB},
 		{a.IRQ, b.IRQ}, {a.SoftIRQ, b.SoftIRQ}, {a.Steal, b.Steal},
 	}
+	// The sum is checked for overflow as well: counters a host made up
+	// (or that wrapped) must not add up to a small total and a steal of
+	// billions of per cent.
 	var total uint64
 	for _, p := range pairs {
 		if p[1] < p[0] {
 			return 0, false
 		}
-		total += p[1] - p[0]
+		var carry uint64
+		if total, carry = bits.Add64(total, p[1]-p[0], 0); carry != 0 {
+			return 0, false
+		}
 	}
 	if total == 0 {
 		return 0, false

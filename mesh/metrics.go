@@ -29,7 +29,16 @@ type Histogram struct {
 // ParseHistogram reads the named histogram from Prometheus' text format
 // (istiod's /metrics), adding up its series. A missing metric is an
 // empty histogram (istiod has pushed nothing yet), not an error.
-func ParseHistogram(metrics, name string) (Histogram, error) {
+func ParseHistogram(metrics, name string) (out Histogram, err error) {
+	// prometheus/common's text parser (v0.66.1) panics on some malformed
+	// input (a line that starts with "{": found by FuzzKubectlJSON, the
+	// seed is in testdata/fuzz). What istiod's endpoint sends must not
+	// take the plugin down: a panic there is a parse error here.
+	defer func() {
+		if r := recover(); r != nil {
+			out, err = Histogram{}, fmt.Errorf("metrics: not Prometheus text format (the parser failed: %v)", r)
+		}
+	}()
 	p := expfmt.NewTextParser(model.LegacyValidation) // istiod's names are classic ones
 	fams, err := p.TextToMetricFamilies(strings.NewReader(metrics))
 	if err != nil {

@@ -4,7 +4,9 @@
 package remote
 
 import (
+	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -36,11 +38,26 @@ type RunOptions struct {
 	Stdin io.Reader
 	// OnLine receives each line of output as it arrives, stream "stdout" or "stderr".
 	OnLine func(stream, line string)
+	// MaxOutput bounds what is kept of stdout and of stderr, each
+	// (DefaultMaxOutput when 0): a host that streams more is stopped, and
+	// the run fails with ErrOutputTooLarge, in bounded memory.
+	MaxOutput int
 }
+
+// DefaultMaxOutput is the most a command may print on one stream. The
+// largest thing meshready reads from a node is a kubeconfig or a fio or
+// fortio report, a few hundred KiB.
+const DefaultMaxOutput = 16 << 20
+
+// ErrOutputTooLarge is a command that printed more than it may.
+var ErrOutputTooLarge = errors.New("output too large")
+
+// WithMaxOutput sets RunOptions.MaxOutput.
+func WithMaxOutput(n int) RunOption { return func(o *RunOptions) { o.MaxOutput = n } }
 
 // Apply folds options into RunOptions.
 func Apply(opts []RunOption) RunOptions {
-	var o RunOptions
+	o := RunOptions{MaxOutput: DefaultMaxOutput}
 	for _, f := range opts {
 		f(&o)
 	}
@@ -84,17 +101,46 @@ func tail(s string, n int) string {
 	return s
 }
 
-// lineWriter calls f for each complete line written to it.
+// limited keeps at most max bytes; past that it keeps nothing more, and
+// closes over once (for the runner to stop the command).
+type limited struct {
+	buf  bytes.Buffer
+	max  int
+	over func()
+	done bool
+}
+
+func (l *limited) Write(p []byte) (int, error) {
+	if l.done {
+		return len(p), nil
+	}
+	if l.buf.Len()+len(p) > l.max {
+		l.done = true
+		l.over()
+		return len(p), nil
+	}
+	return l.buf.Write(p)
+}
+
+// lineWriter calls f for each complete line written to it; a line longer
+// than maxLine is cut there.
 type lineWriter struct {
 	stream string
 	f      func(stream, line string)
 	buf    []byte
 }
 
+const maxLine = 64 << 10
+
 func (w *lineWriter) Write(p []byte) (int, error) {
 	w.buf = append(w.buf, p...)
 	for {
 		i := strings.IndexByte(string(w.buf), '\n')
+		if i < 0 && len(w.buf) > maxLine {
+			w.f(w.stream, string(w.buf[:maxLine]))
+			w.buf = w.buf[maxLine:]
+			continue
+		}
 		if i < 0 {
 			return len(p), nil
 		}

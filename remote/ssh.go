@@ -14,6 +14,7 @@ import (
 	"path"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"golang.org/x/crypto/ssh"
@@ -325,13 +326,17 @@ func (s *SSH) Run(ctx context.Context, cmd string, opts ...RunOption) (Result, e
 		return Result{}, fmt.Errorf("%s: new session: %w", s.name, err)
 	}
 	defer sess.Close()
-	var stdout, stderr bytes.Buffer
-	var outW, errW io.Writer = &stdout, &stderr
+	tooLarge := make(chan struct{})
+	var once sync.Once
+	over := func() { once.Do(func() { close(tooLarge) }) }
+	stdoutL, stderrL := &limited{max: o.MaxOutput, over: over}, &limited{max: o.MaxOutput, over: over}
+	stdout, stderr := &stdoutL.buf, &stderrL.buf
+	var outW, errW io.Writer = stdoutL, stderrL
 	var lwOut, lwErr *lineWriter
 	if o.OnLine != nil {
 		lwOut = &lineWriter{stream: "stdout", f: o.OnLine}
 		lwErr = &lineWriter{stream: "stderr", f: o.OnLine}
-		outW, errW = io.MultiWriter(&stdout, lwOut), io.MultiWriter(&stderr, lwErr)
+		outW, errW = io.MultiWriter(stdoutL, lwOut), io.MultiWriter(stderrL, lwErr)
 	}
 	sess.Stdout, sess.Stderr = outW, errW
 	runID := newRunID()
@@ -357,6 +362,11 @@ func (s *SSH) Run(ctx context.Context, cmd string, opts ...RunOption) (Result, e
 		sess.Close()
 		return Result{Stdout: stdout.Bytes(), Stderr: stderr.Bytes(), ExitCode: -1},
 			fmt.Errorf("%s: %q: %w", s.name, firstLine(cmd), ctx.Err())
+	case <-tooLarge:
+		s.stopRun(runID, done)
+		sess.Close()
+		return Result{Stdout: stdout.Bytes(), Stderr: stderr.Bytes(), ExitCode: -1},
+			fmt.Errorf("%s: %q printed more than %d bytes: %w", s.name, firstLine(cmd), o.MaxOutput, ErrOutputTooLarge)
 	}
 	if lwOut != nil {
 		lwOut.flush()

@@ -9,7 +9,9 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -276,5 +278,38 @@ func TestScriptsNeverOnACommandLine(t *testing.T) {
 	var exit *ExitError
 	if !errors.As(err, &exit) || exit.Code != 7 {
 		t.Errorf("want exit 7, got %v", err)
+	}
+}
+
+// TestOutputIsBounded: a host that streams 2 GiB gets its command stopped
+// once a stream passes the limit, with ErrOutputTooLarge, and what is kept
+// stays within the limit.
+func TestOutputIsBounded(t *testing.T) {
+	s := sshdtest.Start(t)
+	c := dial(t, s, target(s))
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	res, err := c.Run(t.Context(), "head -c 2147483648 /dev/zero")
+	runtime.ReadMemStats(&after)
+	if !errors.Is(err, ErrOutputTooLarge) || !strings.Contains(err.Error(), "output too large") {
+		t.Fatalf("want output too large, got %v", err)
+	}
+	if len(res.Stdout) > DefaultMaxOutput {
+		t.Errorf("kept %d bytes, limit %d", len(res.Stdout), DefaultMaxOutput)
+	}
+	if grew := int64(after.HeapInuse) - int64(before.HeapInuse); grew > 4*DefaultMaxOutput {
+		t.Errorf("the heap grew by %d bytes reading a stream bounded at %d", grew, DefaultMaxOutput)
+	}
+	// A small limit, and a command that stays under it, on stderr too.
+	if _, err := c.Run(t.Context(), "head -c 100000 /dev/zero >&2", WithMaxOutput(1000)); !errors.Is(err, ErrOutputTooLarge) {
+		t.Errorf("stderr past the limit: %v", err)
+	}
+	if res, err := c.Run(t.Context(), "echo ok", WithMaxOutput(1000)); err != nil || string(res.Stdout) != "ok\n" {
+		t.Errorf("small output: %q %v", res.Stdout, err)
+	}
+	// The stopped command is gone from the host.
+	if out, _ := exec.Command("pgrep", "-f", "head -c 2147483648").Output(); len(out) > 0 {
+		t.Errorf("the command still runs: %s", out)
 	}
 }
