@@ -169,6 +169,11 @@ func Open(o Options) (*Project, error) {
 			return nil, fmt.Errorf("state dir: %w", err)
 		}
 	}
+	if f := o.Getenv("PULUMI_CONFIG_PASSPHRASE_FILE"); f != "" && o.Getenv("PULUMI_CONFIG_PASSPHRASE") == "" {
+		if err := checkPassphraseFile(f); err != nil {
+			return nil, err
+		}
+	}
 	if p.secretsProvider == "passphrase" && o.Getenv("PULUMI_CONFIG_PASSPHRASE") == "" && o.Getenv("PULUMI_CONFIG_PASSPHRASE_FILE") == "" {
 		f, err := ensurePassphrase(filepath.Join(p.Dir, StateDir, "passphrase"))
 		if err != nil {
@@ -222,10 +227,14 @@ func (p *Project) cli(ctx context.Context) (auto.PulumiCommand, error) {
 	return p.cmd, nil
 }
 
-// ensurePassphrase creates a random passphrase file (0600) once and returns its path.
+
+// ensurePassphrase returns the passphrase file at path, making it first if
+// needed: 32 random bytes in hex, written to a temp file, synced, and
+// linked into place (never over a file another meshready made meanwhile),
+// so a crash never leaves an empty or half-written passphrase behind.
 func ensurePassphrase(path string) (string, error) {
 	if _, err := os.Stat(path); err == nil {
-		return path, nil
+		return path, checkPassphraseFile(path)
 	}
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return "", err
@@ -234,18 +243,41 @@ func ensurePassphrase(path string) (string, error) {
 	if _, err := rand.Read(buf); err != nil {
 		return "", err
 	}
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
-	if errors.Is(err, os.ErrExist) {
-		return path, nil // another meshready made it meanwhile
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".passphrase-*")
+	if err != nil {
+		return "", fmt.Errorf("passphrase file: %w", err)
+	}
+	defer os.Remove(tmp.Name())
+	_, err = tmp.WriteString(hex.EncodeToString(buf) + "\n")
+	if err == nil {
+		err = tmp.Sync()
+	}
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
 	}
 	if err != nil {
 		return "", fmt.Errorf("passphrase file: %w", err)
 	}
-	defer f.Close()
-	if _, err := f.WriteString(hex.EncodeToString(buf) + "\n"); err != nil {
+	if err := os.Link(tmp.Name(), path); err != nil && !errors.Is(err, os.ErrExist) {
 		return "", fmt.Errorf("passphrase file: %w", err)
 	}
-	return path, nil
+	return path, checkPassphraseFile(path)
+}
+
+// MinPassphrase is the fewest characters a passphrase file may hold.
+const MinPassphrase = 16
+
+// checkPassphraseFile refuses a passphrase file that is empty or short: an
+// empty passphrase would encrypt every secret of the stack with nothing.
+func checkPassphraseFile(path string) error {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Errorf("passphrase file: %w", err)
+	}
+	if n := len(strings.TrimSpace(string(b))); n < MinPassphrase {
+		return fmt.Errorf("passphrase file %s holds %d characters, want at least %d: an empty or short passphrase does not protect the stack's secrets (restore it from where you keep it, or remove it only if no stack uses it yet)", path, n, MinPassphrase)
+	}
+	return nil
 }
 
 // StackFile is the path of a stack's config file.

@@ -75,6 +75,39 @@ func TestOpenMakesAPassphraseOnlyWhenNoneIsGiven(t *testing.T) {
 	}
 }
 
+// TestShortPassphraseFilesAreRefused: a passphrase file a crash left empty
+// (or one a user cut short) would encrypt the stack's secrets with nothing:
+// Open refuses it, naming the file, whether meshready made it or not; no
+// temp file of a generated one is left beside it.
+func TestShortPassphraseFilesAreRefused(t *testing.T) {
+	dir := project(t)
+	f := filepath.Join(dir, ".meshready", "passphrase")
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	must(os.MkdirAll(filepath.Dir(f), 0o700))
+	must(os.WriteFile(f, nil, 0o600))
+	if _, err := Open(Options{ProjectDir: dir, Getenv: env(nil)}); err == nil || !strings.Contains(err.Error(), "holds 0 characters") {
+		t.Errorf("an empty generated passphrase file: %v", err)
+	}
+	user := filepath.Join(t.TempDir(), "pass")
+	must(os.WriteFile(user, []byte("short\n"), 0o600))
+	if _, err := Open(Options{ProjectDir: project(t), Getenv: env(map[string]string{"PULUMI_CONFIG_PASSPHRASE_FILE": user})}); err == nil ||
+		!strings.Contains(err.Error(), user) {
+		t.Errorf("a short passphrase file of the user's: %v", err)
+	}
+	fresh := project(t)
+	if _, err := Open(Options{ProjectDir: fresh, Getenv: env(nil)}); err != nil {
+		t.Fatal(err)
+	}
+	if left, _ := filepath.Glob(filepath.Join(fresh, ".meshready", ".passphrase-*")); len(left) > 0 {
+		t.Errorf("temp files left: %v", left)
+	}
+}
+
 // TestLockIsExclusiveAndClearsOnlyDeadLocks: a second Lock of the same stack
 // fails with a LockedError naming the holder; Pulumi state locks of a dead
 // process on this host are removed, those of a live process or another host stay.
