@@ -227,7 +227,6 @@ func (p *Project) cli(ctx context.Context) (auto.PulumiCommand, error) {
 	return p.cmd, nil
 }
 
-
 // ensurePassphrase returns the passphrase file at path, making it first if
 // needed: 32 random bytes in hex, written to a temp file, synced, and
 // linked into place (never over a file another meshready made meanwhile),
