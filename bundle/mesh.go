@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"time"
 
@@ -172,10 +173,11 @@ func EnsureMesh(ctx context.Context, cache toolchain.Cache, log *slog.Logger) (*
 		return nil, fmt.Errorf("local mesh: %w", err)
 	}
 	defer unlock()
-	// meshprobe is this project's own code: built on every call (go build's
-	// cache makes that seconds), its image named by the binary's hash.
+	// meshprobe is this project's own code: built again when its sources
+	// changed (a second go build with a warm cache still costs a second of
+	// every up), its image named by the binary's hash.
 	probeBin := filepath.Join(m.Dir, "meshprobe.bin")
-	if err := buildProbe(ctx, cache.ProjectDir, probeBin); err != nil {
+	if err := ensureProbe(ctx, cache.ProjectDir, probeBin); err != nil {
 		return nil, fmt.Errorf("local mesh: %w", err)
 	}
 	sum, err := fileHash(probeBin)
@@ -218,6 +220,58 @@ func moduleDir(ctx context.Context, mod, version string) (string, error) {
 		return "", fmt.Errorf("go mod download %s@%s: %v %s", mod, version, err, m.Error)
 	}
 	return m.Dir, nil
+}
+
+// ProbeSources are the project's folders meshprobe is built from (a test
+// holds this to go list -deps ./cmd/meshprobe), besides go.mod and go.sum.
+var ProbeSources = []string{"cmd/meshprobe", "mesh/probe", "mesh/probe/grpcprobe"}
+
+// ensureProbe builds meshprobe into out unless the sources it was built
+// from (recorded beside it) are the ones in the project now.
+func ensureProbe(ctx context.Context, projectDir, out string) error {
+	sum, err := probeSourceSum(projectDir)
+	if err != nil {
+		return err
+	}
+	stamp := out + ".sources"
+	if b, err := os.ReadFile(stamp); err == nil && string(b) == sum {
+		if _, err := os.Stat(out); err == nil {
+			return nil
+		}
+	}
+	if err := buildProbe(ctx, projectDir, out); err != nil {
+		return err
+	}
+	return os.WriteFile(stamp, []byte(sum), 0o644)
+}
+
+// probeSourceSum hashes meshprobe's Go sources, go.mod, go.sum and the Go
+// release that builds them.
+func probeSourceSum(projectDir string) (string, error) {
+	files := []string{"go.mod", "go.sum"}
+	for _, d := range ProbeSources {
+		names, err := filepath.Glob(filepath.Join(projectDir, d, "*.go"))
+		if err != nil {
+			return "", err
+		}
+		for _, n := range names {
+			if !strings.HasSuffix(n, "_test.go") {
+				rel, _ := filepath.Rel(projectDir, n)
+				files = append(files, rel)
+			}
+		}
+	}
+	h := sha256.New()
+	fmt.Fprintln(h, runtime.Version())
+	for _, f := range files {
+		b, err := os.ReadFile(filepath.Join(projectDir, f))
+		if err != nil {
+			return "", fmt.Errorf("meshprobe sources: %w", err)
+		}
+		fmt.Fprintf(h, "%s %d\n", f, len(b))
+		h.Write(b)
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
 }
 
 // buildProbe builds cmd/meshprobe of the project into out (static, as the
