@@ -1,10 +1,13 @@
 package plugin
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"log/slog"
 	"net/netip"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource/plugin"
@@ -52,7 +55,8 @@ func Backends(log *slog.Logger) map[string]BackendFactory {
 			if in.Hetzner == nil {
 				return nil, fmt.Errorf("hetzner server %s has no API token", in.Name)
 			}
-			return hetzner.New(hetzner.Options{Token: in.Hetzner.Token, Endpoint: in.Hetzner.Endpoint, Stack: in.Stack, Log: log})
+			return hetzner.New(hetzner.Options{Token: in.Hetzner.Token, Endpoint: in.Hetzner.Endpoint, Stack: in.Stack,
+				Identity: Identity(in.SSHPublicKey), Log: log})
 		},
 	}
 }
@@ -84,4 +88,16 @@ func watchEngine(engine int, every time.Duration, gone func()) {
 		time.Sleep(every)
 	}
 	gone()
+}
+
+// Identity is a stack's own label value: the first 20 hex digits of the
+// SHA-256 of its login key, a key pair made once per stack and kept in its
+// state. Two checkouts or backends that use the same stack name have
+// different keys, so neither adopts nor deletes the other's servers.
+func Identity(sshPublicKey string) string {
+	if strings.TrimSpace(sshPublicKey) == "" {
+		return ""
+	}
+	sum := sha256.Sum256([]byte(strings.TrimSpace(sshPublicKey)))
+	return hex.EncodeToString(sum[:])[:20]
 }

@@ -47,6 +47,10 @@ type Options struct {
 	// Stack is the meshready stack: the value of the meshready-stack label on
 	// everything this Backend makes, and the scope of DeleteAll.
 	Stack string
+	// Identity is the stack's own label value (meshready-identity), made
+	// from what only this stack's state holds: "" for none (servers made
+	// before identities).
+	Identity string
 }
 
 // String keeps the token out of anything that prints Options.
@@ -65,6 +69,7 @@ type Backend struct {
 	api          *apiClient
 	log          *slog.Logger
 	stack        string
+	identity     string
 	pollInterval time.Duration
 
 	keyMu sync.Mutex
@@ -80,6 +85,9 @@ func New(o Options) (*Backend, error) {
 	}
 	if err := checkLabelValue(labelStack, o.Stack); err != nil || o.Stack == "" {
 		return nil, fmt.Errorf("hetzner: stack %q is not a usable label value", o.Stack)
+	}
+	if err := checkLabelValue(labelIdentity, o.Identity); err != nil {
+		return nil, fmt.Errorf("hetzner: identity %q is not a usable label value", o.Identity)
 	}
 	endpoint := strings.TrimRight(o.Endpoint, "/")
 	if endpoint == "" {
@@ -110,6 +118,7 @@ func New(o Options) (*Backend, error) {
 		},
 		log:          log,
 		stack:        o.Stack,
+		identity:     o.Identity,
 		pollInterval: orDefault(o.PollInterval, time.Second),
 		keys:         map[string]int64{},
 	}, nil
@@ -153,9 +162,29 @@ func (b *Backend) Delete(ctx context.Context, id string) error {
 	if err != nil {
 		return err
 	}
+	// The labels are read first: a server of another stack or identity is
+	// never deleted, whatever state names its id.
+	var got serverResponse
+	switch err := b.api.do(ctx, http.MethodGet, "/servers/"+id, nil, nil, &got); {
+	case hasCode(err, "not_found"):
+		return nil
+	case err != nil:
+		return fmt.Errorf("hetzner: delete server %s: %w", id, err)
+	}
+	if why := b.notOursToDelete(got.Server.Labels); why != "" {
+		return fmt.Errorf("hetzner: not deleting server %s (%s): %s", id, got.Server.Name, why)
+	}
 	action, err := b.startDelete(ctx, n)
 	if err == nil && action != nil {
 		err = b.waitActions(ctx, *action)
+	}
+	if err != nil {
+		return fmt.Errorf("hetzner: delete server %s: %w", id, err)
+	}
+	// The stack's last server gone, its uploaded SSH key goes too.
+	left, err := b.List(ctx, b.ownerLabels())
+	if err == nil && len(left) == 0 {
+		err = b.deleteKeys(ctx)
 	}
 	if err != nil {
 		return fmt.Errorf("hetzner: delete server %s: %w", id, err)

@@ -38,22 +38,9 @@ func (b *Backend) DeleteAll(ctx context.Context) error {
 	if err := b.waitActions(ctx, actions...); err != nil {
 		errs = append(errs, err)
 	}
-	keys, err := b.listKeys(ctx, url.Values{"label_selector": {selector(owned)}})
-	if err != nil {
-		errs = append(errs, fmt.Errorf("list ssh keys: %w", err))
+	if err := b.deleteKeys(ctx); err != nil {
+		errs = append(errs, err)
 	}
-	for _, k := range keys {
-		if !hasLabels(k.Labels, owned) {
-			continue
-		}
-		err := b.api.do(ctx, http.MethodDelete, "/ssh_keys/"+strconv.FormatInt(k.ID, 10), nil, nil, nil)
-		if err != nil && !hasCode(err, "not_found") {
-			errs = append(errs, fmt.Errorf("ssh key %s (%d): %w", k.Name, k.ID, err))
-		}
-	}
-	b.keyMu.Lock()
-	clear(b.keys)
-	b.keyMu.Unlock()
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("hetzner: delete stack %s: %w", b.stack, err)
 	}
@@ -87,4 +74,29 @@ func (b *Backend) listKeys(ctx context.Context, q url.Values) ([]wireSSHKey, err
 		return page.Meta, err
 	})
 	return all, err
+}
+
+// deleteKeys deletes the SSH keys this stack uploaded (those carrying its
+// owner labels, identity included: a key a person or another stack
+// uploaded is left alone).
+func (b *Backend) deleteKeys(ctx context.Context) error {
+	owned := b.ownerLabels()
+	keys, err := b.listKeys(ctx, url.Values{"label_selector": {selector(owned)}})
+	if err != nil {
+		return fmt.Errorf("list ssh keys: %w", err)
+	}
+	var errs []error
+	for _, k := range keys {
+		if !hasLabels(k.Labels, owned) {
+			continue
+		}
+		err := b.api.do(ctx, http.MethodDelete, "/ssh_keys/"+strconv.FormatInt(k.ID, 10), nil, nil, nil)
+		if err != nil && !hasCode(err, "not_found") {
+			errs = append(errs, fmt.Errorf("ssh key %s (%d): %w", k.Name, k.ID, err))
+		}
+	}
+	b.keyMu.Lock()
+	clear(b.keys)
+	b.keyMu.Unlock()
+	return errors.Join(errs...)
 }

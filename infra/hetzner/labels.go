@@ -17,11 +17,33 @@ const (
 	labelStack = "meshready-stack"
 	labelName  = "meshready-name"
 	labelRole  = "meshready-role"
+	// labelIdentity tells this stack's servers from those of another
+	// checkout or backend that uses the same stack name (the committed
+	// hel1, CI's pr-42): a server is adopted only with our identity, and a
+	// server with another is never deleted.
+	labelIdentity = "meshready-identity"
 )
 
 // ownerLabels select everything of this Backend's stack.
 func (b *Backend) ownerLabels() map[string]string {
-	return map[string]string{labelOwner: "true", labelStack: b.stack}
+	l := map[string]string{labelOwner: "true", labelStack: b.stack}
+	if b.identity != "" {
+		l[labelIdentity] = b.identity
+	}
+	return l
+}
+
+// ours says why a server's labels are not this Backend's to delete ("" =
+// they are). A server made before identities (no identity label) is ours
+// by its stack label alone.
+func (b *Backend) notOursToDelete(labels map[string]string) string {
+	if labels[labelOwner] != "true" || labels[labelStack] != b.stack {
+		return fmt.Sprintf("it is not labelled as stack %s's (labels %q)", b.stack, selector(labels))
+	}
+	if id, ok := labels[labelIdentity]; ok && b.identity != "" && id != b.identity {
+		return fmt.Sprintf("it carries another identity (%s=%s, this stack's is %s): another checkout or backend made it", labelIdentity, id, b.identity)
+	}
+	return ""
 }
 
 // nameLabels select the one server made for a spec name.
