@@ -38,10 +38,13 @@ type Namespace struct {
 func Namespaces(c config.Istio) []Namespace {
 	var out []Namespace
 	for _, ns := range c.InjectNamespaces {
-		out = append(out, Namespace{Name: ns, Labels: map[string]string{"istio-injection": "enabled"}})
+		out = append(out, Namespace{Name: ns, Labels: map[string]string{InjectionLabel: "enabled"}})
 	}
 	return out
 }
+
+// InjectionLabel is the namespace label that has Istio inject its proxy.
+const InjectionLabel = "istio-injection"
 
 // PeerAuthentications: the mesh-wide mode in istio-system, then one per
 // namespace whose mode differs from it (a namespace policy wins over the

@@ -78,3 +78,18 @@ func RestartUninjected(ctx context.Context, k kube.Kubectl, namespace string) ([
 
 // dnsSubdomain is what Kubernetes allows as a Deployment's name (RFC 1123).
 var dnsSubdomain = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$`)
+
+// LeaveMesh takes namespace out of the mesh: its injection label goes,
+// the namespace and its workloads stay (they are the user's, whether
+// meshready made the namespace or found it). A namespace already gone is
+// fine.
+func LeaveMesh(ctx context.Context, k kube.Kubectl, namespace string) error {
+	_, err := k.Run(ctx, "label", "namespace", namespace, InjectionLabel+"-")
+	if err != nil && strings.Contains(err.Error(), "NotFound") {
+		return nil // kubectl label has no --ignore-not-found
+	}
+	if err != nil {
+		return fmt.Errorf("namespace %s: remove %s: %w", namespace, InjectionLabel, err)
+	}
+	return nil
+}

@@ -72,6 +72,23 @@ func (j injections) create(ctx context.Context, in contract.InjectionInputs) (st
 	return in.Namespace, out, nil
 }
 
+// delete takes the namespace out of the mesh (mesh.LeaveMesh), never
+// deleting it. Best effort: a cluster that cannot be reached (being
+// destroyed) must not block the destroy.
+func (j injections) delete(ctx context.Context, _ string, in contract.InjectionInputs, _ contract.InjectionOutputs) error {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	defer cancel()
+	cp, done, err := j.nodes.controlPlane(ctx, in.Nodes, in.Access)
+	if err == nil {
+		defer done()
+		err = mesh.LeaveMesh(ctx, kube.OnNode{Runner: cp.Runner}, in.Namespace)
+	}
+	if err != nil {
+		j.log.Warn("could not take the namespace out of the mesh", "namespace", in.Namespace, "err", err)
+	}
+	return nil
+}
+
 // checks serve contract.Checks: a mesh.Checker per canary; again in place
 // on a change.
 type checks struct {

@@ -148,9 +148,13 @@ func newMesh(ctx *pulumi.Context, cfg *config.Config, cl meshCluster, src meshSo
 	}
 	var namespaces, injections []pulumi.Resource
 	for _, ns := range mesh.Namespaces(cfg.Istio) {
+		// The namespace is the user's, made here or found (server-side
+		// apply takes an existing one's labels over): leaving the mesh or
+		// destroying the stack removes the label (the Injection's delete),
+		// never the namespace and its workloads.
 		r, err := corev1.NewNamespace(ctx, ns.Name, &corev1.NamespaceArgs{
 			Metadata: &metav1.ObjectMetaArgs{Name: pulumi.String(ns.Name), Labels: pulumi.ToStringMap(ns.Labels)},
-		}, in(out.Namespaces, istio...)...)
+		}, append(in(out.Namespaces, istio...), pulumi.RetainOnDelete(true))...)
 		if err != nil {
 			return nil, fmt.Errorf("namespace %s: %w", ns.Name, err)
 		}

@@ -191,6 +191,9 @@ func TestMeshGraph(t *testing.T) {
 	if !strings.HasSuffix(istiod.RegisterRPC.GetProvider(), "::cluster::cluster-id") {
 		t.Errorf("istiod's provider = %q", istiod.RegisterRPC.GetProvider())
 	}
+	if !g.byName["kubernetes:core/v1:Namespace::demo"].RegisterRPC.GetRetainOnDelete() {
+		t.Error("the demo namespace would be deleted with the stack or when it leaves the mesh")
+	}
 	ns := g.byName["kubernetes:core/v1:Namespace::demo"].Inputs
 	if got := ns["metadata"].ObjectValue()["labels"].ObjectValue()["istio-injection"].StringValue(); got != "enabled" {
 		t.Errorf("demo's injection label = %q", got)
