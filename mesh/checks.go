@@ -173,9 +173,6 @@ func (c Checker) split(ctx context.Context, counter string) (*report.SplitResult
 		Calls: sp.Calls, Errors: sp.Errors, FirstError: sp.FirstError,
 		DeviationPts: probe.Deviation(sp, s.Weights), TolerancePts: s.TolerancePts}
 	c.Log.Info("canary split", "observed", sp.Versions, "calls", sp.Calls, "errors", sp.Errors, "deviation_pts", r.DeviationPts)
-	if r.DeviationPts > r.TolerancePts {
-		c.Log.Warn("the canary split is off its weights", "service", r.Service, "observed", r.Observed, "weights", r.Weights, "errors", r.Errors)
-	}
 	return r, nil
 }
 

@@ -53,7 +53,7 @@ const (
 		"(https://istio.io/v1.15/docs/ops/deployment/performance-and-scalability/); 3 ms bound from the guide"
 	srcMTLS       = "project-chosen (no upstream source bounds \"negligible\")"
 	srcRTT        = "project-chosen (informational; etcd tuning uses RTT, METHODS.md)"
-	srcSplit      = "project-chosen: ±3 points over ≥ 2000 calls (binomial sd at 10 % is 0.7 points)"
+	srcSplit      = "METHODS.md (canary split: a statistical test); confidence and minimum count project-chosen"
 	srcStrict     = "Istio PeerAuthentication: STRICT accepts mTLS only (https://istio.io/latest/docs/reference/config/security/peer_authentication/)"
 	noMeshDefault = "no service mesh data plane was measured in this run"
 )
@@ -244,19 +244,22 @@ func meshClaims(m *MeshResult) []Claim {
 		c3.Verdict = band(*mtls, mtlsPass, mtlsFail)
 	}
 	c4 := Claim{ID: IDCanarySplit, Claim: "canary traffic follows the VirtualService weights",
-		Threshold: "every subset's share within ±3 points of its weight", Source: srcSplit}
+		Threshold: fmt.Sprintf("each subset's count within a two-sided binomial test at %g %% confidence (Bonferroni over subsets), n·w·(1−w) ≥ %g",
+			splitConfidence*100, splitMinVariance),
+		Source: srcSplit}
 	if m == nil || m.Split == nil {
 		c4.Verdict, c4.Why = benchmarks.NotMeasurable, why
 	} else {
 		sp := m.Split
-		c4.Measured = fmt.Sprintf("%s: %s of %d calls for weights %s, worst %.1f points off%s",
-			sp.Service, counts(sp.Observed), sp.Calls, counts(sp.Weights), sp.DeviationPts, on)
-		c4.Verdict = benchmarks.Pass
-		if sp.DeviationPts > sp.TolerancePts {
-			c4.Verdict = benchmarks.Fail
-			if sp.Errors > 0 {
-				c4.Why = fmt.Sprintf("%d calls failed: %s", sp.Errors, sp.FirstError)
-			}
+		var detail string
+		c4.Verdict, detail = splitTest(sp)
+		c4.Measured = fmt.Sprintf("%s: %s of %d calls for weights %s, worst %.1f points off; %s%s",
+			sp.Service, counts(sp.Observed), sp.Calls, counts(sp.Weights), sp.DeviationPts, detail, on)
+		switch {
+		case c4.Verdict == benchmarks.NotMeasurable:
+			c4.Why = detail
+		case c4.Verdict == benchmarks.Fail && sp.Errors > 0:
+			c4.Why = fmt.Sprintf("%d calls failed: %s", sp.Errors, sp.FirstError)
 		}
 	}
 	c5 := Claim{ID: IDMTLSStrict, Claim: "STRICT mTLS refuses plaintext clients",

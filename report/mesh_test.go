@@ -55,7 +55,10 @@ func TestWithMeshResult(t *testing.T) {
 		t.Errorf("mesh result lost on the way: %+v", back.Mesh)
 	}
 
-	m.Split.DeviationPts, m.Plaintext.Answered = 4, 2
+	// v2 got 14 % of the calls for a weight of 10 %: 6 σ off.
+	m.Split = &SplitResult{Service: "demo/echo", Weights: map[string]int{"v1": 90, "v2": 10}, Observed: map[string]int{"v1": 1720, "v2": 280},
+		Calls: 2000, DeviationPts: 4, TolerancePts: 3}
+	m.Plaintext.Answered = 2
 	m.Unconverged = 1
 	r = WithMeshResult(r, m) // judged again, not appended twice
 	got := map[string]Claim{}
