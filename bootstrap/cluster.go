@@ -2,7 +2,6 @@ package bootstrap
 
 import (
 	"context"
-	"crypto/rand"
 	"crypto/sha256"
 	"crypto/x509"
 	"encoding/hex"
@@ -246,29 +245,6 @@ func (p Plan) join(ctx context.Context, n Node, hash string) error {
 	})
 }
 
-// withSecret runs a step whose kubeadm config holds secrets (the join token,
-// the certificate key): the config goes to the node as a file of its own
-// for this run (0600, never on a command line, where every local user
-// could read it in /proc), and the step's script removes it when it ends.
-func (p Plan) withSecret(ctx context.Context, n Node, step string, render func() ([]byte, error), script func(path string) (string, error)) error {
-	cfg, err := render()
-	if err != nil {
-		return fmt.Errorf("%s: %s: %w", n.Name, step, err)
-	}
-	path := "/etc/meshready/kubeadm-" + randomName() + ".yaml"
-	if err := n.Runner.Upload(ctx, path, cfg, 0o600); err != nil {
-		return fmt.Errorf("%s: %s: %w", n.Name, step, err)
-	}
-	return p.run(ctx, n, step, func() (string, error) { return script(path) })
-}
-
-// randomName is 16 hex digits, unique per run.
-func randomName() string {
-	b := make([]byte, 8)
-	rand.Read(b)
-	return hex.EncodeToString(b)
-}
-
 // caCertHash is kubeadm's discovery hash: sha256 of the CA's public key info.
 func caCertHash(ctx context.Context, cp Node) (string, error) {
 	out, err := cp.Runner.Run(ctx, "cat /etc/kubernetes/pki/ca.crt")
@@ -381,29 +357,3 @@ func (p Plan) waitReady(ctx context.Context, cp Node) error {
 		}
 	}
 }
-
-// Reset undoes kubeadm on nodes that outlive the cluster (static servers):
-// kubeadm reset and meshready's own files, on every node at once.
-func Reset(ctx context.Context, nodes []Node) error {
-	return remote.Parallel(ctx, nodes, len(nodes), func(ctx context.Context, n Node) error {
-		if _, err := n.Runner.Run(ctx, "if command -v kubeadm >/dev/null; then kubeadm reset -f; fi; rm -rf /etc/cni/net.d/10-meshready.conflist /etc/meshready"); err != nil {
-			return fmt.Errorf("%s: kubeadm reset: %w", n.Name, err)
-		}
-		return nil
-	})
-}
-
-// Flags are the etcd flags t gives, each with why, and ionice's why ("" =
-// etcd runs without it).
-func (t EtcdTuning) Flags() (flags []EtcdFlag, ionice string) {
-	for _, a := range t.ExtraArgs() {
-		flags = append(flags, EtcdFlag{Name: a.Name, Value: a.Value, Why: t.Why[a.Name]})
-	}
-	if t.Ionice {
-		ionice = t.Why["ionice"]
-	}
-	return flags, ionice
-}
-
-// EtcdFlag is one etcd flag and why it has its value.
-type EtcdFlag struct{ Name, Value, Why string }
