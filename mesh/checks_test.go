@@ -153,6 +153,11 @@ func TestChecker(t *testing.T) {
 			*res.ConvergenceP50 < 190*time.Millisecond || *res.ConvergenceP99 > 400*time.Millisecond {
 			t.Errorf("convergence: %d runs, %d unconverged, p50 %v p99 %v", res.ConvergenceRuns, res.Unconverged, res.ConvergenceP50, res.ConvergenceP99)
 		}
+		// T_first is reported too: the first answer from the new subset.
+		if res.FirstP50 == nil || *res.FirstP50 < 190*time.Millisecond || *res.FirstP50 > *res.ConvergenceP50 ||
+			res.FirstMax == nil || res.ConvergenceMax == nil || *res.ConvergenceMax < *res.ConvergenceP99 {
+			t.Errorf("T_first p50 %v max %v, T_conv p50 %v max %v", res.FirstP50, res.FirstMax, res.ConvergenceP50, res.ConvergenceMax)
+		}
 		if res.Istiod == nil || res.Istiod.Error != "" {
 			t.Errorf("istiod metric %+v", res.Istiod)
 		}

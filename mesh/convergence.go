@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/meshready/meshready/mesh/probe"
@@ -24,7 +25,7 @@ func (c Checker) convergence(ctx context.Context, clients []string, res *report.
 		limit = 30 * time.Second
 	}
 	pushesBefore, metricsErr := c.istiodConvergence(ctx)
-	var convs []time.Duration
+	var convs, firsts []time.Duration
 	for i := 0; i < s.Runs; i++ {
 		start := time.Now()
 		if err := c.route(ctx, from); err != nil {
@@ -39,11 +40,14 @@ func (c Checker) convergence(ctx context.Context, clients []string, res *report.
 		if err := c.route(ctx, to); err != nil {
 			return err
 		}
-		_, last, ok, err := c.settle(ctx, clients, t0, to, limit)
+		first, last, ok, err := c.settle(ctx, clients, t0, to, limit)
 		if err != nil {
 			return err
 		}
 		res.ConvergenceRuns++
+		if !first.IsZero() {
+			firsts = append(firsts, first.Sub(t0))
+		}
 		if !ok {
 			res.Unconverged++
 			convs = append(convs, limit)
@@ -70,10 +74,13 @@ func (c Checker) convergence(ctx context.Context, clients []string, res *report.
 		res.Istiod.P50, res.Istiod.P99 = bound(pushes, 0.5), bound(pushes, 0.99)
 		c.Log.Info("istiod convergence metric", "pushes", pushes.Count, "p50", res.Istiod.P50, "p99", res.Istiod.P99)
 	}
+	if len(firsts) > 0 {
+		res.FirstP50, res.FirstP99, res.FirstMax = quantiles(firsts)
+	}
 	if len(convs) > 0 {
-		p99, _ := probe.Percentile(convs, 99)
-		p50, _ := probe.Percentile(convs, 50)
-		res.ConvergenceP99, res.ConvergenceP50 = &p99, &p50
+		var p50, p99 *time.Duration
+		p50, p99, res.ConvergenceMax = quantiles(convs)
+		res.ConvergenceP99, res.ConvergenceP50 = p99, p50
 		c.Log.Info("convergence", "runs", len(convs), "p50", p50.Round(time.Millisecond).String(), "p99", p99.Round(time.Millisecond).String())
 	}
 	return nil
@@ -145,4 +152,12 @@ func (c Checker) istiodConvergence(ctx context.Context) (Histogram, error) {
 		return Histogram{}, err
 	}
 	return ParseHistogram(out, ConvergenceMetric)
+}
+
+// quantiles are p50, p99 and the max of ds (not empty).
+func quantiles(ds []time.Duration) (p50, p99, max *time.Duration) {
+	a, _ := probe.Percentile(ds, 50)
+	b, _ := probe.Percentile(ds, 99)
+	c := slices.Max(ds)
+	return &a, &b, &c
 }

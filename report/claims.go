@@ -178,6 +178,12 @@ func meshClaims(m *MeshResult) []Claim {
 		if m.ConvergenceP50 != nil {
 			c1.Measured += ", p50 " + secs(*m.ConvergenceP50)
 		}
+		if m.ConvergenceMax != nil {
+			c1.Measured += ", max " + secs(*m.ConvergenceMax)
+		}
+		if m.FirstP50 != nil && m.FirstP99 != nil && m.FirstMax != nil {
+			c1.Measured += fmt.Sprintf(" (first answer from the new version: p50 %s, p99 %s, max %s)", secs(*m.FirstP50), secs(*m.FirstP99), secs(*m.FirstMax))
+		}
 		if m.ConvergenceRuns > 0 {
 			c1.Measured += fmt.Sprintf(" over %d runs", m.ConvergenceRuns)
 		}

@@ -70,7 +70,14 @@ type MeshResult struct {
 	ConvergenceP99 *time.Duration `json:"convergenceP99,omitempty"`
 	// ConvergenceP50 and ConvergenceRuns describe the same runs; Unconverged
 	// counts runs that had not converged at the run's time limit.
-	ConvergenceP50  *time.Duration `json:"convergenceP50,omitempty"`
+	ConvergenceP50 *time.Duration `json:"convergenceP50,omitempty"`
+	// ConvergenceMax is the slowest run's T_conv; FirstP50, FirstP99 and
+	// FirstMax describe T_first, the first answer from the new version
+	// (METHODS.md asks for both).
+	ConvergenceMax  *time.Duration `json:"convergenceMax,omitempty"`
+	FirstP50        *time.Duration `json:"firstP50,omitempty"`
+	FirstP99        *time.Duration `json:"firstP99,omitempty"`
+	FirstMax        *time.Duration `json:"firstMax,omitempty"`
 	ConvergenceRuns int            `json:"convergenceRuns,omitempty"`
 	Unconverged     int            `json:"unconverged,omitempty"`
 	// Split is the canary split observed against its configured weights.
