@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -145,6 +146,21 @@ func TestLockIsExclusiveAndClearsOnlyDeadLocks(t *testing.T) {
 	staleZombie := write("z.json", zombie.Process.Pid, host)
 	live := write("b.json", os.Getpid(), host)
 	elsewhere := write("c.json", dead.Process.Pid, "another-host")
+	// The runs that took them: meshreadys of this boot and PID namespace,
+	// now gone (the dead and the zombie ones).
+	boot, ns := here()
+	leases := filepath.Join(dir, ".meshready", "state", ".meshready-leases", "meshready", "pr-1")
+	lease := func(name string, pid int, boot, ns string) {
+		b := fmt.Sprintf(`{"host":%q,"pid":%d,"bootId":%q,"pidNamespace":%q,"started":"2026-11-25T04:50:00Z"}`, host, pid, boot, ns)
+		if err := os.MkdirAll(leases, 0o700); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(leases, name), []byte(b), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	lease("dead.json", dead.Process.Pid, boot, ns)
+	lease("zombie.json", zombie.Process.Pid, boot, ns)
 
 	unlock, err := p.Lock("pr-1")
 	if err != nil {
@@ -321,5 +337,56 @@ func TestKeepStackFileAlsoAfterAKilledRun(t *testing.T) {
 	restore()
 	if read() != file+"  meshready:provider: local\n" {
 		t.Errorf("a real edit was undone: %q", read())
+	}
+}
+
+// TestLocksNotProvenDeadStay: a state lock whose PID is not running here is
+// not enough: without a lease of this boot and PID namespace (another CI
+// container with the same host name, plain pulumi, another boot), or when
+// it is young, the lock stays.
+func TestLocksNotProvenDeadStay(t *testing.T) {
+	dead := exec.Command("true")
+	if err := dead.Run(); err != nil {
+		t.Fatal(err)
+	}
+	host, _ := os.Hostname()
+	boot, ns := here()
+	old := time.Date(2026, 11, 25, 4, 53, 28, 0, time.UTC)
+	lock := stateLock{Pid: dead.Process.Pid, Hostname: host, Timestamp: old}
+	mk := func(boot, ns string) map[string]lease {
+		return map[string]lease{"l.json": {Host: host, PID: dead.Process.Pid, BootID: boot, PIDNamespace: ns, Started: old.Add(-time.Minute)}}
+	}
+	now := time.Now()
+	if _, wait, ok := provenDead(lock, host, mk(boot, ns), now); !ok || wait != 0 {
+		t.Error("a lock of a dead run of this boot and namespace was not cleared")
+	}
+	for name, dead := range map[string]map[string]lease{
+		"no lease (plain pulumi, or a container that cannot show us its PIDs)": nil,
+		"the lease started after the lock":                                     {"l.json": {Host: host, PID: dead.Process.Pid, BootID: boot, PIDNamespace: ns, Started: old.Add(time.Minute)}},
+	} {
+		if _, _, ok := provenDead(lock, host, dead, now); ok {
+			t.Errorf("%s: cleared", name)
+		}
+	}
+	young := lock
+	young.Timestamp = now.Add(-time.Second)
+	if _, wait, ok := provenDead(young, host, mk(boot, ns), now); !ok || wait < minLockAge-2*time.Second {
+		t.Errorf("a lock younger than the minimum age: cleared after %s", wait)
+	}
+	// Leases of another boot or PID namespace are never counted as dead here.
+	dir := t.TempDir()
+	p := &Project{Name: "meshready"}
+	for i, l := range []lease{{Host: host, PID: dead.Process.Pid, BootID: "another-boot", PIDNamespace: ns}, {Host: host, PID: dead.Process.Pid, BootID: boot, PIDNamespace: "pid:[1]"}} {
+		b, _ := json.Marshal(l)
+		d := p.leaseDir(dir, "s")
+		if err := os.MkdirAll(d, 0o700); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(d, fmt.Sprintf("%d.json", i)), b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := p.deadLeases(dir, "s"); len(got) != 0 {
+		t.Errorf("leases of another boot or namespace counted as dead: %v", got)
 	}
 }

@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/meshready/meshready/internal/flock"
-	"github.com/meshready/meshready/internal/proc"
 )
 
 // LockedError is a stack another meshready on this machine is working on.
@@ -42,7 +41,13 @@ func (p *Project) Lock(stack string) (unlock func(), err error) {
 		unlock()
 		return nil, err
 	}
-	return unlock, nil
+	release, err := p.takeLease(stack, host)
+	if err != nil {
+		unlock()
+		return nil, err
+	}
+	unlockFile := unlock
+	return func() { release(); unlockFile() }, nil
 }
 
 // stateLock is what Pulumi's file ("diy") backend writes into a stack's lock
@@ -53,10 +58,12 @@ type stateLock struct {
 	Timestamp time.Time `json:"timestamp"`
 }
 
-// clearStaleLocks removes the stack's state locks that were taken on this
-// host by a process that is gone. Only file backends are looked at (other
-// backends expire their own leases); a lock of a live process, or of another
-// host, is left alone: Pulumi then refuses the update with its own message.
+// clearStaleLocks removes the stack's state locks that a meshready run
+// of this boot and PID namespace left when it died (see lease.go). Only
+// file backends are looked at (other backends expire their own leases); a
+// lock of a live process, of another host, boot or PID namespace, of plain
+// pulumi, or a young one is left alone: Pulumi then refuses the update
+// with its own message.
 func (p *Project) clearStaleLocks(stack, host string) error {
 	root, ok := p.fileBackendRoot()
 	if !ok {
@@ -66,19 +73,40 @@ func (p *Project) clearStaleLocks(stack, host string) error {
 	if err != nil {
 		return err
 	}
+	dead := p.deadLeases(root, stack)
 	for _, f := range files {
 		b, err := os.ReadFile(f)
 		if err != nil {
 			continue // removed meanwhile
 		}
 		var l stateLock
-		if json.Unmarshal(b, &l) != nil || l.Hostname != host || l.Pid <= 0 || proc.Running(l.Pid) {
+		if json.Unmarshal(b, &l) != nil {
 			continue
+		}
+		proof, wait, ok := provenDead(l, host, dead, time.Now())
+		if !ok {
+			continue
+		}
+		if wait > 0 {
+			// Proven dead but young: a run killed a moment ago. Let it age.
+			p.log.Info("waiting for the state lock of a run that died to age", "stack", stack, "wait", wait.Round(time.Second).String())
+			time.Sleep(wait)
 		}
 		if err := os.Remove(f); err != nil && !errors.Is(err, os.ErrNotExist) {
 			return fmt.Errorf("stack %s: remove stale state lock %s: %w", stack, f, err)
 		}
+		if err := removeLease(proof); err != nil {
+			return fmt.Errorf("stack %s: remove the lease of a dead run: %w", stack, err)
+		}
+		delete(dead, proof)
 		p.log.Warn("removed a state lock left by a meshready or pulumi that died", "stack", stack, "pid", l.Pid, "since", l.Timestamp.Format(time.RFC3339))
+	}
+	// The leases of dead runs that proved no lock (killed before Pulumi
+	// took one, or their lock already gone) go too.
+	for f := range dead {
+		if err := removeLease(f); err != nil {
+			return fmt.Errorf("stack %s: remove the lease of a dead run: %w", stack, err)
+		}
 	}
 	return nil
 }
