@@ -8,6 +8,7 @@ import (
 
 	"github.com/meshready/meshready/benchmarks"
 	"github.com/meshready/meshready/contract"
+	"github.com/meshready/meshready/infra"
 	"github.com/meshready/meshready/remote"
 )
 
@@ -45,4 +46,24 @@ func (c SSHConnector) Probe(ctx context.Context, t remote.Target, a remote.Auth)
 		virt = f.VirtContainer + " container on " + f.VirtVM + " (not KVM itself)"
 	}
 	return Facts{Disk: contract.Disk{Device: f.Device.Device, Model: f.Device.Model, FSType: f.Device.FSType, Rotational: f.Device.Rotational}, Virtualization: virt}, nil
+}
+
+// Rotate installs next as the server's host key over a session verified
+// with t's key, then checks that the server answers with next.
+func (c SSHConnector) Rotate(ctx context.Context, t remote.Target, a remote.Auth, h remote.HostKeyRotation, next infra.HostKeyPair) error {
+	r, err := remote.Dial(ctx, t, a, remote.DialOptions{Log: c.Log})
+	if err != nil {
+		return err
+	}
+	err = h.Rotate(ctx, r, next.PrivatePEM, next.Public)
+	r.Close()
+	if err != nil {
+		return err
+	}
+	t.HostKey = next.Public
+	n, err := remote.Dial(ctx, t, a, remote.DialOptions{Attempts: 20, Log: c.Log})
+	if err != nil {
+		return fmt.Errorf("%s: after the host key rotation: %w", t.Name, err)
+	}
+	return n.Close()
 }

@@ -24,6 +24,10 @@ func (c hangingConnector) Probe(ctx context.Context, _ remote.Target, _ remote.A
 	return Facts{}, ctx.Err()
 }
 
+func (c hangingConnector) Rotate(context.Context, remote.Target, remote.Auth, remote.HostKeyRotation, infra.HostKeyPair) error {
+	return nil
+}
+
 // TestOrphanedCancelsWhatRuns: an operation in flight when the engine is gone
 // is cancelled, and Orphaned returns as soon as it has, not after the grace.
 func TestOrphanedCancelsWhatRuns(t *testing.T) {

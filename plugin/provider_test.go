@@ -63,10 +63,19 @@ func (f *fakeBackend) List(context.Context, map[string]string) ([]infra.Server, 
 	return nil, nil
 }
 
-// fakeConnector checks that the pinned host key is the one the backend was given.
+// fakeConnector checks that the pinned host key is the one the backend was
+// given, and records rotations.
 type fakeConnector struct {
 	backend *fakeBackend
 	fail    error
+	rotated *[]string // "old -> new" public keys
+}
+
+func (c fakeConnector) Rotate(_ context.Context, t remote.Target, _ remote.Auth, h remote.HostKeyRotation, next infra.HostKeyPair) error {
+	if c.rotated != nil {
+		*c.rotated = append(*c.rotated, t.HostKey+" -> "+next.Public+" in "+h.KeyFile)
+	}
+	return nil
 }
 
 func (c fakeConnector) Probe(_ context.Context, t remote.Target, a remote.Auth) (Facts, error) {
@@ -273,5 +282,45 @@ func TestCreateInPreviewMakesNothing(t *testing.T) {
 	}
 	if len(b.specs) != 0 || len(b.servers) != 0 {
 		t.Errorf("a preview created servers: %v", b.specs)
+	}
+}
+
+// TestHetznerHostKeyIsRotated: a Hetzner server's first host key travelled
+// in user_data; the key pinned in its outputs is a second one, installed
+// over a session verified with the first.
+func TestHetznerHostKeyIsRotated(t *testing.T) {
+	b := &fakeBackend{servers: map[string]infra.Server{}}
+	var rotated []string
+	p := New("0.1.0", Deps{
+		Backends: map[string]BackendFactory{"hetzner": func(contract.ServerInputs) (infra.Backend, error) { return b, nil }},
+		Connect:  fakeConnector{backend: b, rotated: &rotated}, Log: slog.New(slog.DiscardHandler),
+	})
+	c := serveProvider(t, p)
+	in := inputs("n1")
+	delete(in, "local")
+	in["backend"], in["hetzner"] = "hetzner", map[string]any{"token": "t"}
+	res, err := c.Create(t.Context(), &pulumirpc.CreateRequest{Urn: urn, Type: contract.Server().Token, Properties: props(t, in)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := pplugin.UnmarshalProperties(res.GetProperties(), pplugin.MarshalOptions{KeepSecrets: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	first := b.specs[0].HostKey.Public
+	if len(rotated) != 1 || !strings.HasPrefix(rotated[0], first+" -> ") || !strings.HasSuffix(rotated[0], " in /etc/ssh/ssh_host_ed25519_key") {
+		t.Fatalf("rotations %v", rotated)
+	}
+	if pinned := out["hostKey"].StringValue(); pinned == first || !strings.Contains(rotated[0], pinned) {
+		t.Errorf("pinned %s, first %s, rotations %v", pinned, first, rotated)
+	}
+	// A local server's key never left this host: it is not rotated.
+	rotated = nil
+	lp := serve(t, fakeConnector{backend: b, rotated: &rotated}, b)
+	if _, err := lp.Create(t.Context(), &pulumirpc.CreateRequest{Urn: urn, Type: contract.Server().Token, Properties: props(t, inputs("n2"))}); err != nil {
+		t.Fatal(err)
+	}
+	if len(rotated) != 0 {
+		t.Errorf("a local server's key was rotated: %v", rotated)
 	}
 }

@@ -34,9 +34,11 @@ type Facts struct {
 }
 
 // Connector waits until a server answers SSH with its pinned host key, then
-// reads its disk and virtualisation facts.
+// reads its disk and virtualisation facts; Rotate gives it a new host key
+// over a session verified with the old one, and checks it answers with it.
 type Connector interface {
 	Probe(ctx context.Context, t remote.Target, auth remote.Auth) (Facts, error)
+	Rotate(ctx context.Context, t remote.Target, auth remote.Auth, h remote.HostKeyRotation, next infra.HostKeyPair) error
 }
 
 // servers serves contract.Server through the VPS backends.
@@ -114,6 +116,20 @@ func (s servers) create(ctx context.Context, in contract.ServerInputs) (string, 
 	if err != nil {
 		msg := fmt.Sprintf("%s was created but does not answer SSH with its pinned host key: %v", in.Name, err)
 		return "", contract.ServerOutputs{}, initFailed(srv.ID, serverOutputs(in, srv, hostKey, Facts{}), msg)
+	}
+	if in.Hetzner != nil {
+		// The first host key travelled in user_data, which the metadata
+		// service serves (to pods too) for the server's life: replace it.
+		next, err := newKeyPair()
+		if err == nil {
+			err = s.connect.Rotate(ctx, t, in.Auth(), remote.DebianRotation(), next)
+		}
+		if err != nil {
+			msg := fmt.Sprintf("%s was created but its host key could not be replaced: %v", in.Name, err)
+			return "", contract.ServerOutputs{}, initFailed(srv.ID, serverOutputs(in, srv, hostKey, facts), msg)
+		}
+		hostKey = next.Public
+		s.log.Info("host key replaced (the first one was in user_data)", "host", in.Name)
 	}
 	if facts.Virtualization == "" {
 		facts.Virtualization = srv.Virtualization

@@ -2,6 +2,9 @@ package remote
 
 import (
 	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
@@ -20,6 +23,7 @@ import (
 	"time"
 
 	"github.com/meshready/meshready/internal/sshdtest"
+	"golang.org/x/crypto/ssh"
 )
 
 func target(s *sshdtest.Server) Target {
@@ -311,5 +315,42 @@ func TestOutputIsBounded(t *testing.T) {
 	// The stopped command is gone from the host.
 	if out, _ := exec.Command("pgrep", "-f", "head -c 2147483648").Output(); len(out) > 0 {
 		t.Errorf("the command still runs: %s", out)
+	}
+}
+
+// TestHostKeyRotation: over a session verified with the old host key, a
+// new one is installed; sshd then answers with the new key only, and the
+// old key pinned fails as a host key mismatch.
+func TestHostKeyRotation(t *testing.T) {
+	s := sshdtest.Start(t)
+	c := dial(t, s, target(s))
+	pub, priv, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	block, err := ssh.MarshalPrivateKey(priv, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sp, _ := ssh.NewPublicKey(pub)
+	newPublic := strings.TrimSpace(string(ssh.MarshalAuthorizedKey(sp)))
+	h := HostKeyRotation{KeyFile: s.HostKeyFile, Reload: fmt.Sprintf("kill -HUP %d", s.PID)}
+	if err := h.Rotate(t.Context(), c, string(pem.EncodeToMemory(block)), newPublic); err != nil {
+		t.Fatal(err)
+	}
+	if fi, err := os.Stat(s.HostKeyFile); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Errorf("new host key file: %v %v", fi, err)
+	}
+	tg := target(s)
+	tg.HostKey = newPublic
+	n, err := Dial(t.Context(), tg, Auth{IdentityFile: s.ClientKeyFile}, DialOptions{Attempts: 20, Backoff: func(int) time.Duration { return 100 * time.Millisecond }})
+	if err != nil {
+		t.Fatalf("dial with the new key: %v", err)
+	}
+	n.Close()
+	_, err = Dial(t.Context(), target(s), Auth{IdentityFile: s.ClientKeyFile}, DialOptions{Attempts: 1})
+	var hk *HostKeyError
+	if !errors.As(err, &hk) {
+		t.Errorf("the old key still works, or fails otherwise: %v", err)
 	}
 }

@@ -32,6 +32,10 @@ type Server struct {
 	ClientKeyFile string
 	// Dir is the server's scratch folder (removed after the test).
 	Dir string
+	// HostKeyFile is the private host key sshd serves; PID the listener's
+	// process (SIGHUP makes it read its host keys again).
+	HostKeyFile string
+	PID         int
 }
 
 // Sshd is where Debian's openssh-server puts the daemon.
@@ -83,6 +87,7 @@ LogLevel ERROR
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("start sshd: %v", err)
 	}
+	s.HostKeyFile, s.PID = filepath.Join(dir, "host_ed25519"), cmd.Process.Pid
 	t.Cleanup(func() {
 		cmd.Process.Kill()
 		cmd.Wait()
