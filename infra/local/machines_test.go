@@ -14,6 +14,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"reflect"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -128,6 +129,15 @@ func TestMachines(t *testing.T) {
 			if got := strings.TrimSpace(string(res.Stdout)); !strings.Contains(got, want) {
 				t.Errorf("%s: %s: got %q, want %q in it", s.Name, cmd, got, want)
 			}
+		}
+		// Module loading, raw I/O and the clock are not the machine's, so
+		// not a privileged pod's either: bits 16, 17 and 25 of the bounding set.
+		if res, err := conn.Run(ctx, "grep CapBnd /proc/1/status"); err != nil {
+			t.Errorf("%s: capabilities: %v", s.Name, err)
+		} else if f := strings.Fields(string(res.Stdout)); len(f) != 2 {
+			t.Errorf("%s: CapBnd %q", s.Name, res.Stdout)
+		} else if bnd, err := strconv.ParseUint(f[1], 16, 64); err != nil || bnd&(1<<16|1<<17|1<<25) != 0 || bnd&(1<<21) == 0 {
+			t.Errorf("%s: bounding set %s keeps SYS_MODULE, SYS_RAWIO or SYS_TIME, or lacks SYS_ADMIN", s.Name, f[1])
 		}
 		conn.Close()
 

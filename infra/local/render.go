@@ -3,6 +3,7 @@ package local
 import (
 	"fmt"
 	"net/netip"
+	"strings"
 
 	"github.com/meshready/meshready/infra"
 )
@@ -99,7 +100,12 @@ func nspawnArgs(id, name, rootfs, data, bridge, bundle string) []string {
 		"--keep-unit",
 		"--network-veth",
 		"--network-bridge=" + bridge,
+		// kubelet, containerd and runc need nearly every capability (pods
+		// get their own namespaces, mounts and cgroups), but none of them
+		// loads kernel modules, does raw I/O or sets the clock: a
+		// privileged pod must not get those on the host (see README, Security).
 		"--capability=all",
+		"--drop-capability=" + strings.Join(droppedCaps(), ","),
 		"--bind=/sys/fs/cgroup",
 		"--bind=" + data + ":/var/lib/etcd",
 		"--bind-ro=" + bundle + ":" + BundleMount,
@@ -112,6 +118,11 @@ func nspawnArgs(id, name, rootfs, data, bridge, bundle string) []string {
 		// /etc/resolv.conf is the machine's own (see resolvConf).
 		"--resolv-conf=off",
 	}
+}
+
+// droppedCaps are the capabilities no machine gets, and so no pod in it.
+func droppedCaps() []string {
+	return []string{"CAP_SYS_MODULE", "CAP_SYS_RAWIO", "CAP_SYS_TIME"}
 }
 
 // BundleMount is where a machine sees the Kubernetes bundle.
