@@ -324,3 +324,76 @@ func TestHetznerHostKeyIsRotated(t *testing.T) {
 		t.Errorf("a local server's key was rotated: %v", rotated)
 	}
 }
+
+// keyedServers is a backend and connector whose servers keep the host key
+// they were made with (a second Create of a name adopts the first server,
+// as a resumed create does) until a rotation replaces it.
+type keyedServers struct {
+	fakeBackend
+	keys    map[string]string // name -> the key the server answers with
+	rotated int
+}
+
+func (k *keyedServers) Create(ctx context.Context, s infra.ServerSpec) (infra.Server, error) {
+	k.mu.Lock()
+	if _, ok := k.keys[s.Name]; !ok {
+		k.keys[s.Name] = s.HostKey.Public
+	}
+	k.mu.Unlock()
+	return k.fakeBackend.Create(ctx, s)
+}
+
+func (k *keyedServers) Probe(_ context.Context, t remote.Target, _ remote.Auth) (Facts, error) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if have := k.keys[t.Name]; t.HostKey != have {
+		return Facts{}, &remote.HostKeyError{Host: t.Name, Want: t.HostKey, Got: have}
+	}
+	return Facts{Disk: contract.Disk{Device: "vda"}}, nil
+}
+
+func (k *keyedServers) Rotate(_ context.Context, t remote.Target, _ remote.Auth, _ remote.HostKeyRotation, next infra.HostKeyPair) error {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	k.keys[t.Name] = next.Public
+	k.rotated++
+	return nil
+}
+
+// TestResumedCreateFindsTheServerItMade: host keys derive from the stack's
+// login key, so a create killed after the server was made (before or after
+// its key was rotated) and run again adopts that server and answers to the
+// key it has; another server name gets another key.
+func TestResumedCreateFindsTheServerItMade(t *testing.T) {
+	k := &keyedServers{fakeBackend: fakeBackend{servers: map[string]infra.Server{}}, keys: map[string]string{}}
+	p := New("0.1.0", Deps{
+		Backends: map[string]BackendFactory{"hetzner": func(contract.ServerInputs) (infra.Backend, error) { return k, nil }},
+		Connect:  k, Log: slog.New(slog.DiscardHandler),
+	})
+	c := serveProvider(t, p)
+	create := func(name string) string {
+		in := inputs(name)
+		delete(in, "local")
+		in["backend"], in["hetzner"] = "hetzner", map[string]any{"token": "t"}
+		res, err := c.Create(t.Context(), &pulumirpc.CreateRequest{Urn: urn, Type: contract.Server().Token, Properties: props(t, in)})
+		if err != nil {
+			t.Fatalf("create %s: %v", name, err)
+		}
+		out, _ := pplugin.UnmarshalProperties(res.GetProperties(), pplugin.MarshalOptions{KeepSecrets: true})
+		return out["hostKey"].StringValue()
+	}
+	first := create("n1")
+	if k.rotated != 1 || first != k.keys["n1"] {
+		t.Fatalf("first create: rotated %d, pinned %s, server has %s", k.rotated, first, k.keys["n1"])
+	}
+	// Killed after the rotation, run again: the same server, not rotated twice.
+	if again := create("n1"); again != first || k.rotated != 1 {
+		t.Errorf("resumed create pinned %s (first %s), rotations %d", again, first, k.rotated)
+	}
+	if k.specs[0].HostKey.Public != k.specs[1].HostKey.Public {
+		t.Error("the resumed create handed the backend another first key")
+	}
+	if other := create("n2"); other == first {
+		t.Error("two servers share a host key")
+	}
+}

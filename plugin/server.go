@@ -3,7 +3,9 @@ package plugin
 import (
 	"context"
 	"crypto/ed25519"
+	"crypto/hmac"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/pem"
 	"errors"
 	"fmt"
@@ -100,8 +102,9 @@ func (s servers) create(ctx context.Context, in contract.ServerInputs) (string, 
 	if in.Static != nil {
 		hostKey = in.Static.HostKey
 	} else {
-		// The server gets a host key made here, so the first connect is already verified.
-		if spec.HostKey, err = newKeyPair(); err != nil {
+		// The server gets a host key made here, so the first connect is
+		// already verified; the same one again when a killed create resumes.
+		if spec.HostKey, err = hostKeyFor(in.SSHPrivateKey, in.Name, 0); err != nil {
 			return "", contract.ServerOutputs{}, err
 		}
 		hostKey = spec.HostKey.Public
@@ -112,23 +115,33 @@ func (s servers) create(ctx context.Context, in contract.ServerInputs) (string, 
 		return "", contract.ServerOutputs{}, fmt.Errorf("create %s: %w", in.Name, err)
 	}
 	t := remote.Target{Name: in.Name, Address: srv.Address(), Port: srv.SSHPort, User: srv.SSHUser, HostKey: hostKey}
+	var rotated infra.HostKeyPair
+	if in.Hetzner != nil {
+		if rotated, err = hostKeyFor(in.SSHPrivateKey, in.Name, 1); err != nil {
+			return "", contract.ServerOutputs{}, err
+		}
+	}
 	facts, err := s.connect.Probe(ctx, t, in.Auth())
+	var hk *remote.HostKeyError
+	if errors.As(err, &hk) && rotated.Public != "" {
+		// A create killed after the rotation below: the server has its second key.
+		t.HostKey = rotated.Public
+		if facts, err = s.connect.Probe(ctx, t, in.Auth()); err == nil {
+			hostKey, rotated = rotated.Public, infra.HostKeyPair{}
+		}
+	}
 	if err != nil {
 		msg := fmt.Sprintf("%s was created but does not answer SSH with its pinned host key: %v", in.Name, err)
 		return "", contract.ServerOutputs{}, initFailed(srv.ID, serverOutputs(in, srv, hostKey, Facts{}), msg)
 	}
-	if in.Hetzner != nil {
+	if rotated.Public != "" {
 		// The first host key travelled in user_data, which the metadata
 		// service serves (to pods too) for the server's life: replace it.
-		next, err := newKeyPair()
-		if err == nil {
-			err = s.connect.Rotate(ctx, t, in.Auth(), remote.DebianRotation(), next)
-		}
-		if err != nil {
+		if err := s.connect.Rotate(ctx, t, in.Auth(), remote.DebianRotation(), rotated); err != nil {
 			msg := fmt.Sprintf("%s was created but its host key could not be replaced: %v", in.Name, err)
 			return "", contract.ServerOutputs{}, initFailed(srv.ID, serverOutputs(in, srv, hostKey, facts), msg)
 		}
-		hostKey = next.Public
+		hostKey = rotated.Public
 		s.log.Info("host key replaced (the first one was in user_data)", "host", in.Name)
 	}
 	if facts.Virtualization == "" {
@@ -216,17 +229,35 @@ func fingerprint(key string) string {
 	return key
 }
 
-// newKeyPair makes an ed25519 SSH key pair (host keys and the login key alike).
+// newKeyPair makes a random ed25519 SSH key pair (the login key).
 func newKeyPair() (infra.HostKeyPair, error) {
-	pub, priv, err := ed25519.GenerateKey(rand.Reader)
+	_, priv, err := ed25519.GenerateKey(rand.Reader)
 	if err != nil {
 		return infra.HostKeyPair{}, err
 	}
+	return keyPair(priv)
+}
+
+// hostKeyFor is server name's nth host key (0: the one it is created with,
+// 1: the one a rotation installs), derived from the stack's login key, a
+// secret kept in its state: a create that was killed and is resumed finds
+// the server it made answering with the key it expects. Without a login
+// key (none to derive from) the key is random.
+func hostKeyFor(login, name string, n int) (infra.HostKeyPair, error) {
+	if login == "" {
+		return newKeyPair()
+	}
+	mac := hmac.New(sha256.New, []byte(login))
+	fmt.Fprintf(mac, "meshready host key %d of %s", n, name)
+	return keyPair(ed25519.NewKeyFromSeed(mac.Sum(nil)))
+}
+
+func keyPair(priv ed25519.PrivateKey) (infra.HostKeyPair, error) {
 	block, err := ssh.MarshalPrivateKey(priv, "")
 	if err != nil {
 		return infra.HostKeyPair{}, err
 	}
-	sp, err := ssh.NewPublicKey(pub)
+	sp, err := ssh.NewPublicKey(priv.Public())
 	if err != nil {
 		return infra.HostKeyPair{}, err
 	}
