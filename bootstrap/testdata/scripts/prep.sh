@@ -37,7 +37,14 @@ for kv in vm/overcommit_memory=1 vm/panic_on_oom=0 kernel/panic=10 kernel/panic_
   f=/run/meshready/sysctl/$(echo "$k" | tr / _)
   [ "$(cat "/proc/sys/$k")" = "$v" ] && continue
   echo "$v" > "$f"
-  mount --bind "$f" "/proc/sys/$k"
+  # Seen to fail once, in a CI run with other machines booting beside it:
+  # tried again, and said why when it still fails.
+  for try in 1 2 3; do
+    if mount --bind "$f" "/proc/sys/$k"; then continue 2; fi
+    sleep 1
+  done
+  echo "could not show /proc/sys/$k=$v inside this node" >&2
+  exit 1
 done
 SH
 chmod 755 /usr/local/sbin/meshready-kernel-tunables
@@ -56,7 +63,10 @@ WantedBy=multi-user.target
 UNIT
 systemctl daemon-reload
 systemctl enable -q meshready-kernel-tunables.service
-systemctl start meshready-kernel-tunables.service
+if ! systemctl start meshready-kernel-tunables.service; then
+  journalctl -u meshready-kernel-tunables.service --no-pager -n 20 -o cat >&2 || true
+  exit 1
+fi
 # This node's kubelet gets its own cgroup root in the host's shared cgroup v1 tree;
 # kubelet's cgroupfs driver requires it to exist in every hierarchy.
 for h in /sys/fs/cgroup/*/; do
