@@ -2,9 +2,6 @@ package remote
 
 import (
 	"context"
-	"crypto/ed25519"
-	"crypto/rand"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
@@ -23,7 +20,6 @@ import (
 	"time"
 
 	"github.com/meshready/meshready/internal/sshdtest"
-	"golang.org/x/crypto/ssh"
 )
 
 func target(s *sshdtest.Server) Target {
@@ -324,18 +320,9 @@ func TestOutputIsBounded(t *testing.T) {
 func TestHostKeyRotation(t *testing.T) {
 	s := sshdtest.Start(t)
 	c := dial(t, s, target(s))
-	pub, priv, err := ed25519.GenerateKey(rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	block, err := ssh.MarshalPrivateKey(priv, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	sp, _ := ssh.NewPublicKey(pub)
-	newPublic := strings.TrimSpace(string(ssh.MarshalAuthorizedKey(sp)))
+	newPrivate, newPublic := sshdtest.NewKey(t)
 	h := HostKeyRotation{KeyFile: s.HostKeyFile, Reload: fmt.Sprintf("kill -HUP %d", s.PID)}
-	if err := h.Rotate(t.Context(), c, string(pem.EncodeToMemory(block)), newPublic); err != nil {
+	if err := h.Rotate(t.Context(), c, string(newPrivate), newPublic); err != nil {
 		t.Fatal(err)
 	}
 	if fi, err := os.Stat(s.HostKeyFile); err != nil || fi.Mode().Perm() != 0o600 {

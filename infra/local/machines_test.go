@@ -2,10 +2,7 @@ package local
 
 import (
 	"context"
-	"crypto/ed25519"
-	"crypto/rand"
 	"encoding/json"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -21,10 +18,9 @@ import (
 	"testing"
 	"time"
 
-	"golang.org/x/crypto/ssh"
-
 	"github.com/meshready/meshready/infra"
 	"github.com/meshready/meshready/internal/proc"
+	"github.com/meshready/meshready/internal/sshdtest"
 	"github.com/meshready/meshready/remote"
 	"github.com/meshready/meshready/toolchain"
 )
@@ -296,21 +292,7 @@ func dial(t *testing.T, ctx context.Context, s infra.Server, hostKey string, cli
 }
 
 // newKey makes an ed25519 key: OpenSSH private PEM and authorized_keys line.
-func newKey(t *testing.T) ([]byte, string) {
-	pub, priv, err := ed25519.GenerateKey(rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	block, err := ssh.MarshalPrivateKey(priv, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	sshPub, err := ssh.NewPublicKey(pub)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return pem.EncodeToMemory(block), strings.TrimSpace(string(ssh.MarshalAuthorizedKey(sshPub)))
-}
+func newKey(t *testing.T) ([]byte, string) { return sshdtest.NewKey(t) }
 
 // testWriter sends the backend's progress logs to the test log.
 type testWriter struct{ t *testing.T }

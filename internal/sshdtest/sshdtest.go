@@ -14,6 +14,7 @@ import (
 	"os/user"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -158,3 +159,22 @@ func freePort(t testing.TB) int {
 
 // WriteKey writes a fresh private key the server does not know.
 func WriteKey(t testing.TB, path string) { key(t, path) }
+
+// NewKey makes an ed25519 key pair for a test: the OpenSSH private PEM and
+// the authorized_keys line.
+func NewKey(t testing.TB) ([]byte, string) {
+	t.Helper()
+	pub, priv, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	block, err := ssh.MarshalPrivateKey(priv, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sshPub, err := ssh.NewPublicKey(pub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pem.EncodeToMemory(block), strings.TrimSpace(string(ssh.MarshalAuthorizedKey(sshPub)))
+}
