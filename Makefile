@@ -14,8 +14,14 @@ up: deps build tools
 down: build
 	$(BIN) destroy --stack $(STACK) --yes
 
+# -p 1: packages one at a time. The local backend's tests and the CLI's
+# end-to-end tests both boot nspawn machines in the host's shared cgroup
+# tree, and the last machine of one package removes the empty cgroups added
+# since it started, which raced a unit starting in the other's machine
+# (status=219/CGROUP, seen twice in clean-clone runs). The CLI's tests take
+# nearly all the time anyway.
 test: deps build tools lint
-	$(GO) test -count=1 -timeout 80m ./...
+	$(GO) test -p 1 -count=1 -timeout 80m ./...
 	$(MAKE) fuzz
 
 # The parsers of what remote hosts print, fuzzed for a bounded number of
