@@ -124,16 +124,9 @@ func currentUser() string {
 // returns the public key.
 func key(t testing.TB, path string) ssh.PublicKey {
 	t.Helper()
-	pub, priv, err := ed25519.GenerateKey(rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	block, err := ssh.MarshalPrivateKey(priv, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	write(t, path, pem.EncodeToMemory(block), 0o600)
-	sshPub, err := ssh.NewPublicKey(pub)
+	priv, pub := NewKey(t)
+	write(t, path, priv, 0o600)
+	sshPub, _, _, _, err := ssh.ParseAuthorizedKey([]byte(pub))
 	if err != nil {
 		t.Fatal(err)
 	}
