@@ -30,7 +30,8 @@ test: deps build tools lint
 # "context deadline exceeded" when a duration ends mid-input (go.dev/issue/75804,
 # fixed in Go 1.27), with nothing found.
 FUZZ := benchmarks:FuzzParseFio benchmarks:FuzzParseFortio benchmarks:FuzzStealFromProcStat \
-	benchmarks:FuzzParsePing benchmarks:FuzzParseFacts mesh:FuzzKubectlJSON
+	benchmarks:FuzzParsePing benchmarks:FuzzParseFacts mesh:FuzzKubectlJSON \
+	bootstrap:FuzzEtcdManifest bootstrap:FuzzParseEvictable
 FUZZTIME ?= 50000x
 
 fuzz:

@@ -17,12 +17,17 @@ const PingCount = 20
 // queue behind each other). A failed pair is recorded with 100 % loss and its
 // error, not dropped.
 func RTTs(ctx context.Context, nodes []Node) ([]RTT, []string) {
+	return RTTsOf(ctx, nodes, func(from, to string) bool { return true })
+}
+
+// RTTsOf is RTTs of the pairs that pair says to measure.
+func RTTsOf(ctx context.Context, nodes []Node, pair func(from, to string) bool) ([]RTT, []string) {
 	var mu sync.Mutex
 	var out []RTT
 	var errs []string
 	remote.Parallel(ctx, nodes, len(nodes), func(ctx context.Context, from Node) error {
 		for _, to := range nodes {
-			if to.Name == from.Name {
+			if to.Name == from.Name || !pair(from.Name, to.Name) {
 				continue
 			}
 			cmd := fmt.Sprintf("ping -n -c %d -i 0.2 -W 1 %s", PingCount, remote.Quote(to.Address))
@@ -57,5 +62,32 @@ func RunAll(ctx context.Context, nodes []Node, o Options) (results []NodeResult,
 		return results, nil, nil
 	}
 	rtts, notes = RTTs(ctx, nodes)
+	return results, rtts, notes
+}
+
+// RunSome runs the suite on the nodes measure names, in parallel, and the
+// RTTs of every pair with such a node at one end: what a run of nodes
+// kept by the others needs when nodes join (or are measured again).
+func RunSome(ctx context.Context, nodes []Node, measure map[string]bool, o Options) (results map[string]NodeResult, rtts []RTT, notes []string) {
+	var some []Node
+	for _, n := range nodes {
+		if measure[n.Name] {
+			some = append(some, n)
+		}
+	}
+	got := make([]NodeResult, len(some))
+	remote.Parallel(ctx, some, len(some), func(ctx context.Context, n Node) error {
+		for i := range some {
+			if some[i].Name == n.Name {
+				got[i] = RunNode(ctx, n, o)
+			}
+		}
+		return nil
+	})
+	results = map[string]NodeResult{}
+	for i, n := range some {
+		results[n.Name] = got[i]
+	}
+	rtts, notes = RTTsOf(ctx, nodes, func(from, to string) bool { return measure[from] || measure[to] })
 	return results, rtts, notes
 }

@@ -7,7 +7,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"encoding/pem"
-	"errors"
 	"fmt"
 	"log/slog"
 	"strings"
@@ -28,16 +27,21 @@ type Source struct {
 	Images []BundleImage
 }
 
-// Plan is everything Bootstrap needs.
+// Plan is how every node of one cluster is set up: what Init, Join and
+// Network share.
 type Plan struct {
-	Version                  config.Version
-	Nodes                    []Node
+	Version config.Version
+	// Endpoint is host:port every node reaches the API server at: the first
+	// control plane's address, port 6443.
+	Endpoint                 string
 	Source                   Source
 	PodSubnet, ServiceSubnet string
 	Etcd                     EtcdTuning
 	// Container nodes (local) share the host's kernel: each kubelet gets its
 	// own cgroup root, and checks of the host's kernel are skipped by name.
-	Container      bool
+	Container bool
+	// Schedulable control planes: the cluster has no workers (see ClusterParams).
+	Schedulable    bool
 	Token, CertKey config.Secret
 	Log            *slog.Logger
 }
@@ -49,26 +53,28 @@ type Result struct {
 	CACertHash string
 }
 
-// Bootstrap turns bare nodes into a Ready cluster, top to bottom. Every step
-// skips what is already done, so a run that was killed half-way converges
-// when started again.
-func Bootstrap(ctx context.Context, p Plan) (Result, error) {
-	var res Result
-	if len(p.Nodes) == 0 || p.Nodes[0].Role != config.RoleControlPlane {
-		return res, errors.New("bootstrap: the first node must be a control plane")
-	}
-	cp := p.Nodes[0]
-	res.Endpoint = cp.Address + ":6443"
-	log := p.Log
+// A cluster's life, in the order the program's resources run it:
+//
+//  1. Init, once in a cluster's life, on its first control plane;
+//  2. Join, for every other node (control planes one at a time, so etcd
+//     grows a member at a time, workers together);
+//  3. Network, after every join: each node's bridge and routes, all Ready;
+//  4. Leave, for a node that goes: drained, out of etcd, reset.
+//
+// Every step skips what is already done, so a run that was killed half-way
+// converges when started again.
 
-	// 1. Every node in parallel: host prep, container runtime, kubeadm/kubelet/kubectl.
-	if err := remote.Parallel(ctx, p.Nodes, len(p.Nodes), func(ctx context.Context, n Node) error {
-		return p.prepare(ctx, n)
-	}); err != nil {
+// Init prepares the first control plane and runs kubeadm init on it.
+func Init(ctx context.Context, p Plan, cp Node) (Result, error) {
+	var res Result
+	if cp.Role != config.RoleControlPlane {
+		return res, fmt.Errorf("kubeadm init: %s is a %s, not a control plane", cp.Name, cp.Role)
+	}
+	res.Endpoint = p.Endpoint
+	if err := p.prepare(ctx, cp); err != nil {
 		return res, err
 	}
-	// 2. kubeadm init on the first control plane.
-	log.Info("kubeadm init", "host", cp.Name)
+	p.Log.Info("kubeadm init", "host", cp.Name)
 	if err := p.withSecret(ctx, cp, "init", func() ([]byte, error) { return RenderInit(p.params(cp)) }, func(path string) (string, error) {
 		return InitScript(cp.Name, path, p.ignore())
 	}); err != nil {
@@ -79,45 +85,45 @@ func Bootstrap(ctx context.Context, p Plan) (Result, error) {
 		return res, err
 	}
 	res.CACertHash = hash
-	// 3. Joins: fresh token and re-uploaded certificates first (both expire), then
-	// control planes one by one (etcd grows a member at a time), workers together.
-	if len(p.Nodes) > 1 {
-		if err := p.withSecret(ctx, cp, "renew join token and certificates", func() ([]byte, error) { return RenderInit(p.params(cp)) }, func(path string) (string, error) {
-			return RenewScript(cp.Name, path)
-		}); err != nil {
-			return res, err
-		}
-	}
-	var workers []Node
-	for _, n := range p.Nodes[1:] {
-		if n.Role != config.RoleControlPlane {
-			workers = append(workers, n)
-			continue
-		}
-		if err := p.join(ctx, n, hash); err != nil {
-			return res, err
-		}
-	}
-	if err := remote.Parallel(ctx, workers, len(workers), func(ctx context.Context, n Node) error {
-		return p.join(ctx, n, hash)
-	}); err != nil {
-		return res, err
-	}
-	// 4. The pod network: each node's bridge, routes to the others' pods.
-	if err := p.network(ctx, cp); err != nil {
-		return res, err
-	}
-	// 5. Wait until every node is Ready and CoreDNS runs.
-	if err := p.waitReady(ctx, cp); err != nil {
-		return res, err
-	}
-	// 6. The admin kubeconfig, for the stack's secret output.
 	out, err := cp.Runner.Run(ctx, "cat "+kube.AdminKubeconfig)
 	if err != nil {
 		return res, fmt.Errorf("%s: admin kubeconfig: %w", cp.Name, err)
 	}
 	res.Kubeconfig = config.Secret(out.Stdout)
 	return res, nil
+}
+
+// Join prepares n and joins it to the cluster whose first control plane is
+// cp: a fresh join token first (and, for a control plane, the certificates
+// uploaded again: both expire), made on cp from p's secrets.
+func Join(ctx context.Context, p Plan, cp, n Node, caCertHash string) error {
+	if err := p.prepare(ctx, n); err != nil {
+		return err
+	}
+	certs := n.Role == config.RoleControlPlane
+	if err := p.withSecret(ctx, cp, "renew join token for "+n.Name, func() ([]byte, error) { return RenderInit(p.params(cp)) }, func(path string) (string, error) {
+		return RenewScript(cp.Name, path, certs)
+	}); err != nil {
+		return err
+	}
+	p.Log.Info("kubeadm join", "host", n.Name, "role", n.Role)
+	return p.withSecret(ctx, n, "kubeadm join", func() ([]byte, error) {
+		return RenderJoin(p.params(n), certs, caCertHash)
+	}, func(path string) (string, error) {
+		return JoinScript(n.Name, path, p.ignore())
+	})
+}
+
+// Network gives every node its bridge (with the pod CIDR the controller
+// manager allocated to it) and a route to the pods of every node the
+// cluster has, then waits until nodes are all Ready and CoreDNS runs.
+// Nodes the cluster has beyond nodes (one on its way out) keep their pods
+// reachable until they leave.
+func Network(ctx context.Context, p Plan, cp Node, nodes []Node) error {
+	if err := p.network(ctx, cp, nodes); err != nil {
+		return err
+	}
+	return p.waitReady(ctx, cp, nodes)
 }
 
 func (p Plan) prepare(ctx context.Context, n Node) error {
@@ -207,25 +213,16 @@ fi
 
 func (p Plan) params(n Node) ClusterParams {
 	cp := ClusterParams{
-		KubernetesVersion: p.Version, ControlPlaneEndpoint: p.Nodes[0].Address + ":6443",
+		KubernetesVersion: p.Version, ControlPlaneEndpoint: p.Endpoint,
 		AdvertiseAddress: n.Address, NodeName: n.Name, PodSubnet: p.PodSubnet, ServiceSubnet: p.ServiceSubnet,
 		Etcd: p.Etcd, CgroupDriver: p.cgroupDriver(), BootstrapToken: p.Token, CertificateKey: p.CertKey,
 		IgnorePreflightErrors: p.ignore(), KubeletCgroupRoot: p.cgroupRoot(n), SkipConntrackSysctls: p.Container, SharedHostDisk: p.Container,
-		Schedulable: n.Role == config.RoleControlPlane && !p.hasWorkers(),
+		Schedulable: n.Role == config.RoleControlPlane && p.Schedulable,
 	}
 	if p.Source.Bundle != "" {
 		cp.ImagePullPolicy = "Never" // air-gapped: fail rather than reach out
 	}
 	return cp
-}
-
-func (p Plan) hasWorkers() bool {
-	for _, n := range p.Nodes {
-		if n.Role != config.RoleControlPlane {
-			return true
-		}
-	}
-	return false
 }
 
 // ignore names the preflight checks a container node cannot pass: its kernel
@@ -235,14 +232,6 @@ func (p Plan) ignore() []string {
 		return nil
 	}
 	return []string{"SystemVerification", "FileContent--proc-sys-net-bridge-bridge-nf-call-iptables"}
-}
-
-func (p Plan) join(ctx context.Context, n Node, hash string) error {
-	return p.withSecret(ctx, n, "kubeadm join", func() ([]byte, error) {
-		return RenderJoin(p.params(n), n.Role == config.RoleControlPlane, hash)
-	}, func(path string) (string, error) {
-		return JoinScript(n.Name, path, p.ignore())
-	})
 }
 
 // caCertHash is kubeadm's discovery hash: sha256 of the CA's public key info.
@@ -265,16 +254,17 @@ func caCertHash(ctx context.Context, cp Node) (string, error) {
 
 // nodeList is what meshready reads of `kubectl get nodes -o json`.
 type nodeList struct {
-	Items []struct {
-		Metadata struct{ Name string } `json:"metadata"`
-		Spec     struct {
-			PodCIDR string `json:"podCIDR"`
-		} `json:"spec"`
-		Status struct {
-			Conditions []struct{ Type, Status string }  `json:"conditions"`
-			Addresses  []struct{ Type, Address string } `json:"addresses"`
-		} `json:"status"`
-	} `json:"items"`
+	Items []nodeItem `json:"items"`
+}
+
+// internalIP is the node's InternalIP, the address its kubelet registered.
+func (it nodeItem) internalIP() string {
+	for _, a := range it.Status.Addresses {
+		if a.Type == "InternalIP" {
+			return a.Address
+		}
+	}
+	return ""
 }
 
 func getNodes(ctx context.Context, cp Node) (nodeList, error) {
@@ -286,23 +276,26 @@ func getNodes(ctx context.Context, cp Node) (nodeList, error) {
 	return l, json.Unmarshal(out.Stdout, &l)
 }
 
-// network gives every node its bridge (with the pod CIDR the controller
-// manager allocated to it) and a route to every other node's pods.
-func (p Plan) network(ctx context.Context, cp Node) error {
+// network waits until every node of nodes registered with a pod CIDR, then
+// gives each its bridge and a route to every other registered node's pods,
+// through that node's InternalIP.
+func (p Plan) network(ctx context.Context, cp Node, nodes []Node) error {
 	var l nodeList
 	deadline := time.Now().Add(2 * time.Minute)
 	for {
 		var err error
 		l, err = getNodes(ctx, cp)
-		ok := err == nil && len(l.Items) == len(p.Nodes)
-		for _, it := range l.Items {
-			ok = ok && it.Spec.PodCIDR != ""
+		missing := []string{}
+		for _, n := range nodes {
+			if it, ok := l.find(n.Name); !ok || it.Spec.PodCIDR == "" {
+				missing = append(missing, n.Name)
+			}
 		}
-		if ok {
+		if err == nil && len(missing) == 0 {
 			break
 		}
 		if time.Now().After(deadline) {
-			return fmt.Errorf("%s: nodes did not all register with a pod CIDR (%d of %d): %v", cp.Name, len(l.Items), len(p.Nodes), err)
+			return fmt.Errorf("%s: nodes %v did not register with a pod CIDR: %v", cp.Name, missing, err)
 		}
 		select {
 		case <-ctx.Done():
@@ -310,45 +303,64 @@ func (p Plan) network(ctx context.Context, cp Node) error {
 		case <-time.After(2 * time.Second):
 		}
 	}
-	cidr := map[string]string{}
-	for _, it := range l.Items {
-		cidr[it.Metadata.Name] = it.Spec.PodCIDR
-	}
-	return remote.Parallel(ctx, p.Nodes, len(p.Nodes), func(ctx context.Context, n Node) error {
+	return remote.Parallel(ctx, nodes, len(nodes), func(ctx context.Context, n Node) error {
+		self, _ := l.find(n.Name)
 		var routes []Route
-		for _, o := range p.Nodes {
-			if o.Name != n.Name {
-				routes = append(routes, Route{CIDR: cidr[o.Name], Via: o.Address})
+		for _, o := range l.Items {
+			if addr := o.internalIP(); o.Metadata.Name != n.Name && o.Spec.PodCIDR != "" && addr != "" {
+				routes = append(routes, Route{CIDR: o.Spec.PodCIDR, Via: addr})
 			}
 		}
-		return p.run(ctx, n, "pod network", func() (string, error) { return CNIScript(n.Name, cidr[n.Name], routes) })
+		return p.run(ctx, n, "pod network", func() (string, error) { return CNIScript(n.Name, self.Spec.PodCIDR, routes) })
 	})
 }
 
-// waitReady polls until every node is Ready and a CoreDNS pod runs.
-func (p Plan) waitReady(ctx context.Context, cp Node) error {
+type nodeItem struct {
+	Metadata struct{ Name string } `json:"metadata"`
+	Spec     struct {
+		PodCIDR       string `json:"podCIDR"`
+		Unschedulable bool   `json:"unschedulable"`
+	} `json:"spec"`
+	Status struct {
+		Conditions []struct{ Type, Status string }  `json:"conditions"`
+		Addresses  []struct{ Type, Address string } `json:"addresses"`
+	} `json:"status"`
+}
+
+func (l nodeList) find(name string) (nodeItem, bool) {
+	for _, it := range l.Items {
+		if it.Metadata.Name == name {
+			return it, true
+		}
+	}
+	return nodeItem{}, false
+}
+
+// waitReady polls until every node of nodes is Ready and a CoreDNS pod runs.
+func (p Plan) waitReady(ctx context.Context, cp Node, nodes []Node) error {
 	deadline := time.Now().Add(5 * time.Minute)
 	for {
 		l, err := getNodes(ctx, cp)
 		notReady := []string{}
-		for _, it := range l.Items {
+		for _, n := range nodes {
+			it, ok := l.find(n.Name)
 			ready := false
 			for _, c := range it.Status.Conditions {
 				ready = ready || (c.Type == "Ready" && c.Status == "True")
 			}
-			if !ready {
-				notReady = append(notReady, it.Metadata.Name)
+			if !ok || !ready {
+				notReady = append(notReady, n.Name)
 			}
 		}
-		if err == nil && len(l.Items) == len(p.Nodes) && len(notReady) == 0 {
+		if err == nil && len(notReady) == 0 {
 			out, err := cp.Runner.Run(ctx, kube.Command("-n", "kube-system", "get", "pods", "-l", "k8s-app=kube-dns", "--field-selector=status.phase=Running", "-o", "name"))
 			if err == nil && len(strings.TrimSpace(string(out.Stdout))) > 0 {
-				p.Log.Info("cluster ready", "nodes", len(l.Items))
+				p.Log.Info("cluster ready", "nodes", len(nodes))
 				return nil
 			}
 		}
 		if time.Now().After(deadline) {
-			return fmt.Errorf("cluster not ready after 5 minutes: not ready %v (%d of %d nodes registered), or CoreDNS not running: %v", notReady, len(l.Items), len(p.Nodes), err)
+			return fmt.Errorf("cluster not ready after 5 minutes: not ready or not registered %v, or CoreDNS not running: %v", notReady, err)
 		}
 		select {
 		case <-ctx.Done():

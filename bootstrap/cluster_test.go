@@ -88,8 +88,10 @@ func testCA(t *testing.T) ([]byte, string) {
 func TestBootstrapRunsTheStepsInOrder(t *testing.T) {
 	caPEM, wantHash := testCA(t)
 	nodes := `{"items":[` +
-		`{"metadata":{"name":"s-cp-1"},"spec":{"podCIDR":"10.244.0.0/24"},"status":{"conditions":[{"type":"Ready","status":"True"}]}},` +
-		`{"metadata":{"name":"s-worker-1"},"spec":{"podCIDR":"10.244.1.0/24"},"status":{"conditions":[{"type":"Ready","status":"True"}]}}]}`
+		`{"metadata":{"name":"s-cp-1"},"spec":{"podCIDR":"10.244.0.0/24"},"status":{"conditions":[{"type":"Ready","status":"True"}],"addresses":[{"type":"InternalIP","address":"10.213.0.2"}]}},` +
+		`{"metadata":{"name":"s-worker-1"},"spec":{"podCIDR":"10.244.1.0/24"},"status":{"conditions":[{"type":"Ready","status":"True"}],"addresses":[{"type":"InternalIP","address":"10.213.0.3"}]}},` +
+		// A node on its way out: not Ready any more, its pods still reachable.
+		`{"metadata":{"name":"s-worker-2"},"spec":{"podCIDR":"10.244.2.0/24"},"status":{"conditions":[{"type":"Ready","status":"False"}],"addresses":[{"type":"InternalIP","address":"10.213.0.4"}]}}]}`
 	var mu sync.Mutex
 	var log, seen []string
 	mk := func(name, role, addr string) Node {
@@ -99,17 +101,22 @@ func TestBootstrapRunsTheStepsInOrder(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	cp, w := mk("s-cp-1", "control-plane", "10.213.0.2"), mk("s-worker-1", "worker", "10.213.0.3")
 	p := Plan{
-		Version: "1.34.4", Nodes: []Node{mk("s-cp-1", "control-plane", "10.213.0.2"), mk("s-worker-1", "worker", "10.213.0.3")},
+		Version: "1.34.4", Endpoint: "10.213.0.2:6443",
 		Source:    Source{Bundle: "/opt/meshready/bundle/v1.34.4", Images: []BundleImage{{"registry.k8s.io/pause:3.10.1", "/b/pause.tar"}}},
 		PodSubnet: "10.244.0.0/16", ServiceSubnet: "10.96.0.0/12", Etcd: etcd, Container: true,
 		Token: "abcdef.0123456789abcdef", CertKey: config.Secret(strings.Repeat("0123456789abcdef", 4)),
 		Log: slog.New(slog.DiscardHandler),
 	}
-	res, err := Bootstrap(t.Context(), p)
+	// The order the program's resources run them in: the cluster, each
+	// member, the pod network.
+	res, err := Init(t.Context(), p, cp)
 	if err != nil {
 		t.Fatal(err)
 	}
+	must(t, Join(t.Context(), p, cp, w, res.CACertHash))
+	must(t, Network(t.Context(), p, cp, []Node{cp, w}))
 	if res.CACertHash != wantHash || res.Endpoint != "10.213.0.2:6443" || !strings.Contains(res.Kubeconfig.Reveal(), "kind: Config") {
 		t.Errorf("result = %+v", res)
 	}
@@ -128,16 +135,37 @@ func TestBootstrapRunsTheStepsInOrder(t *testing.T) {
 		"s-cp-1: # meshready: renew the join token",
 		"s-worker-1: # meshready kubeadm join of s-worker-1",
 		"s-worker-1: # meshready pod network on s-worker-1",
-		"s-cp-1: cat /etc/kubernetes/admin.conf",
 	}
 	for i := 1; i < len(order); i++ {
 		if index(order[i-1]) > index(order[i]) {
 			t.Errorf("%q ran after %q", order[i-1], order[i])
 		}
 	}
-	for _, n := range []string{"s-cp-1", "s-worker-1"} {
-		if index(n+": # meshready host prep") > index("s-cp-1: # meshready kubeadm init") {
-			t.Errorf("%s was not prepared before kubeadm init", n)
+	if index("s-cp-1: # meshready host prep") > index("s-cp-1: # meshready kubeadm init") {
+		t.Errorf("s-cp-1 was not prepared before kubeadm init")
+	}
+	if index("s-worker-1: # meshready host prep") > index("s-worker-1: # meshready kubeadm join") {
+		t.Errorf("s-worker-1 was not prepared before its join")
+	}
+	// Each node routes to every registered node's pods but its own, the
+	// leaving one's included, through the address its kubelet registered.
+	for _, c := range seen {
+		switch {
+		case strings.HasPrefix(c, "# meshready pod network on s-cp-1"):
+			if !strings.Contains(c, "ip route replace 10.244.1.0/24 via 10.213.0.3\nip route replace 10.244.2.0/24 via 10.213.0.4\n") || strings.Contains(c, "10.244.0.0/24 via") {
+				t.Errorf("s-cp-1's routes:\n%s", c)
+			}
+		case strings.HasPrefix(c, "# meshready pod network on s-worker-1"):
+			if !strings.Contains(c, "ip route replace 10.244.0.0/24 via 10.213.0.2\n") || strings.Contains(c, "10.244.1.0/24 via") {
+				t.Errorf("s-worker-1's routes:\n%s", c)
+			}
+		}
+	}
+	// A worker's join renews the token alone: the control-plane certificates
+	// are uploaded only for a control plane's join.
+	for _, c := range seen {
+		if strings.HasPrefix(c, "# meshready: renew") && strings.Contains(c, "upload-certs") {
+			t.Errorf("a worker's join uploaded the certificates:\n%s", c)
 		}
 	}
 	// The join token and the certificate key never reach a command: they go
@@ -173,9 +201,9 @@ func TestBootstrapRunsTheStepsInOrder(t *testing.T) {
 	}
 }
 
-func TestBootstrapNeedsAControlPlaneFirst(t *testing.T) {
-	_, err := Bootstrap(t.Context(), Plan{Nodes: []Node{{Name: "w", Role: "worker"}}, Log: slog.New(slog.DiscardHandler)})
-	if err == nil || !strings.Contains(err.Error(), "first node must be a control plane") {
+func TestInitNeedsAControlPlane(t *testing.T) {
+	_, err := Init(t.Context(), Plan{Log: slog.New(slog.DiscardHandler)}, Node{Name: "w", Role: "worker"})
+	if err == nil || !strings.Contains(err.Error(), "w is a worker, not a control plane") {
 		t.Errorf("err = %v", err)
 	}
 }

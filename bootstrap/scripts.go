@@ -113,11 +113,22 @@ func JoinScript(node, config string, ignore []string) (string, error) {
 	return render("join.sh.tmpl", struct{ Node, Config, Ignore string }{node, config, strings.Join(ignore, ",")})
 }
 
-// RenewScript makes the join token again and re-uploads the control-plane
-// certificates (both expire) from the init config at path config on the
-// node (uploaded, 0600), which the script removes when it ends.
-func RenewScript(node, config string) (string, error) {
-	return render("renew.sh.tmpl", struct{ Node, Config string }{node, config})
+// RenewScript makes the join token again and, with certs (for a control
+// plane's join), re-uploads the control-plane certificates (both expire)
+// from the init config at path config on the node (uploaded, 0600), which
+// the script removes when it ends.
+func RenewScript(node, config string, certs bool) (string, error) {
+	return render("renew.sh.tmpl", struct {
+		Node, Config string
+		Certs        bool
+	}{node, config, certs})
+}
+
+// UploadConfigScript uploads kubeadm's ClusterConfiguration again from the
+// init config at path config on the node (uploaded, 0600; it holds the
+// join token), which the script removes when it ends.
+func UploadConfigScript(node, config string) (string, error) {
+	return render("upload-config.sh.tmpl", struct{ Node, Config string }{node, config})
 }
 
 // Route sends a pod CIDR to the node that hosts it.

@@ -32,7 +32,16 @@ func TestNodeScriptsGolden(t *testing.T) {
 			return JoinScript("local-worker-1", "/etc/meshready/kubeadm-0123456789abcdef.yaml", nil)
 		},
 		"renew": func() (string, error) {
-			return RenewScript("local-cp-1", "/etc/meshready/kubeadm-0123456789abcdef.yaml")
+			return RenewScript("local-cp-1", "/etc/meshready/kubeadm-0123456789abcdef.yaml", true)
+		},
+		"renew-token": func() (string, error) {
+			return RenewScript("local-cp-1", "/etc/meshready/kubeadm-0123456789abcdef.yaml", false)
+		},
+		"upload-config": func() (string, error) {
+			return UploadConfigScript("local-cp-1", "/etc/meshready/kubeadm-0123456789abcdef.yaml")
+		},
+		"etcd-retune": func() (string, error) {
+			return RetuneScript("local-cp-2", "/etc/kubernetes/meshready-etcd.yaml", []Arg{{"heartbeat-interval", "150"}, {"snapshot-count", "5000"}})
 		},
 		"cni": func() (string, error) {
 			return CNIScript("local-cp-1", "10.244.0.0/24", []Route{{"10.244.1.0/24", "10.213.0.3"}, {"10.244.2.0/24", "10.213.0.4"}})

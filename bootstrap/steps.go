@@ -57,3 +57,11 @@ func (t EtcdTuning) Flags() (flags []EtcdFlag, ionice string) {
 
 // EtcdFlag is one etcd flag and why it has its value.
 type EtcdFlag struct{ Name, Value, Why string }
+
+// UploadClusterConfig uploads kubeadm's ClusterConfiguration from p on cp
+// again: what joins and upgrades read etcd's flags from.
+func UploadClusterConfig(ctx context.Context, p Plan, cp Node) error {
+	return p.withSecret(ctx, cp, "upload kubeadm config", func() ([]byte, error) { return RenderInit(p.params(cp)) }, func(path string) (string, error) {
+		return UploadConfigScript(cp.Name, path)
+	})
+}

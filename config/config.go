@@ -58,6 +58,8 @@ type Nodes struct {
 	Image string `mapstructure:"image"`
 	// Static lists existing servers, control planes first, for provider static.
 	Static []StaticHost `mapstructure:"static"`
+	// DrainTimeout bounds the drain of a node that leaves the cluster.
+	DrainTimeout Duration `mapstructure:"drainTimeout"`
 }
 
 // StaticHost is a server that exists already, reached over SSH.
@@ -197,7 +199,7 @@ type Hetzner struct {
 func Defaults() Config {
 	return Config{
 		Provider: ProviderLocal,
-		Nodes:    Nodes{ControlPlanes: 1, Workers: 2},
+		Nodes:    Nodes{ControlPlanes: 1, Workers: 2, DrainTimeout: Duration(5 * time.Minute)},
 		Local:    Local{Subnet: "10.213.0.0/24", Bridge: "mr-br0"},
 		Kubernetes: Kubernetes{
 			Enabled:       true,

@@ -85,6 +85,9 @@ func (v *validator) nodes(c *Config) {
 	if n.Workers < 0 || n.Workers > 100 {
 		v.add("nodes.workers", "must be between 0 and 100, got %d", n.Workers)
 	}
+	if d := n.DrainTimeout.D(); d < 10*time.Second || d > time.Hour {
+		v.add("nodes.drainTimeout", "%s is outside 10s..1h", n.DrainTimeout)
+	}
 	if c.Provider != ProviderStatic && len(n.Static) > 0 {
 		v.add("nodes.static", "only for provider static (this stack's provider is %s)", c.Provider)
 	}

@@ -3,15 +3,16 @@ package contract
 import "github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
 // Suite is the benchmark run of a stack's nodes: disk, CPU steal and RTT
-// measured once and kept in state, measured again only when the nodes or
-// how they are measured change. Its outputs are the run's whole report; the
+// measured once and kept in state. A node that joins is measured alone
+// (with its RTTs), in place; a node that leaves leaves the run; all are
+// measured again only when how they are measured changes. Its outputs are the run's whole report; the
 // program judges the hardware gate on it and assembles the region report.
 func Suite() Def[SuiteInputs, SuiteOutputs] {
 	return Def[SuiteInputs, SuiteOutputs]{
 		Token: "meshready:benchmarks:Suite",
 		Diff: Policy{
-			Replace: []string{"stack", "region", "provider", "nodes", "dir", "diskRuntime", "stealIdle", "stealLoaded", "thresholds"},
-			Update:  []string{"gate"},
+			Replace: []string{"stack", "region", "provider", "dir", "diskRuntime", "stealIdle", "stealLoaded", "thresholds"},
+			Update:  []string{"nodes", "gate"},
 			Ignore:  ignoreAccess(),
 		},
 		SecretInputs: []string{"sshPrivateKey"},
@@ -69,6 +70,8 @@ type SuiteOutputs struct {
 	FdatasyncP99Ms float64 `json:"fdatasyncP99Ms"`
 	// GateFailure says why the run fails the hardware gate ("" = it passes).
 	GateFailure string `json:"gateFailure,omitempty"`
+	// GateFailures says, node by node, why each failing node fails it.
+	GateFailures map[string]string `json:"gateFailures,omitempty"`
 }
 
 // ClaimSummary is one claim's verdict.
@@ -83,9 +86,10 @@ type ClaimSummary struct {
 type SuiteResource struct {
 	pulumi.CustomResourceState
 
-	Claims         pulumi.ArrayOutput   `pulumi:"claims"`
-	Report         pulumi.MapOutput     `pulumi:"report"`
-	PeerRTTP99Ms   pulumi.Float64Output `pulumi:"peerRttP99Ms"`
-	FdatasyncP99Ms pulumi.Float64Output `pulumi:"fdatasyncP99Ms"`
-	GateFailure    pulumi.StringOutput  `pulumi:"gateFailure"`
+	Claims         pulumi.ArrayOutput     `pulumi:"claims"`
+	Report         pulumi.MapOutput       `pulumi:"report"`
+	PeerRTTP99Ms   pulumi.Float64Output   `pulumi:"peerRttP99Ms"`
+	FdatasyncP99Ms pulumi.Float64Output   `pulumi:"fdatasyncP99Ms"`
+	GateFailure    pulumi.StringOutput    `pulumi:"gateFailure"`
+	GateFailures   pulumi.StringMapOutput `pulumi:"gateFailures"`
 }

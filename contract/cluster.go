@@ -1,18 +1,33 @@
 package contract
 
-import "github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+import (
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumix"
+)
 
-// Cluster is a stack's Kubernetes cluster, bootstrapped with kubeadm over
-// SSH: its Create runs the whole bootstrap (each step skips what is done,
-// so a killed up converges), its Delete resets nodes that outlive the
-// stack. etcd is tuned from the benchmarks' figures when they exist; new
-// figures alone never rebuild a working cluster.
+// A cluster is three kinds of resource, so that a change to a running
+// cluster changes only what it names:
+//
+//   - Cluster: the cluster's identity, kubeadm init on its first control
+//     plane, once in the cluster's life, and etcd's tuning;
+//   - Member: every other node's membership: created, it joins; deleted,
+//     it drains and leaves (etcd member included); updated, its etcd
+//     takes the cluster's new flags;
+//   - PodNetwork: every node's bridge and routes, and all of them Ready.
+
+// Cluster is a stack's Kubernetes cluster: kubeadm init on its first
+// control plane, over SSH (each step skips what is done, so a killed up
+// converges), and etcd tuned from the benchmarks' figures when they exist.
+// Changing etcd's settings or its member count retunes etcd in place;
+// the first control plane never changes (a new one would be a new
+// cluster), nor, here, the version or the subnets: those are refused.
 func Cluster() Def[ClusterInputs, ClusterOutputs] {
 	return Def[ClusterInputs, ClusterOutputs]{
 		Token: "meshready:bootstrap:Cluster",
 		Diff: Policy{
-			Replace:             []string{"stack", "provider", "version", "nodes", "podSubnet", "serviceSubnet", "etcd"},
-			Ignore:              ignoreAccess("peerRttP99Ms", "fdatasyncP99Ms", "bundle"),
+			Replace:             []string{"stack", "provider"},
+			Update:              []string{"controlPlane", "etcd", "controlPlanes", "version", "podSubnet", "serviceSubnet"},
+			Ignore:              ignoreAccess("peerRttP99Ms", "fdatasyncP99Ms", "bundle", "schedulable"),
 			DeleteBeforeReplace: true,
 		},
 		SecretInputs:  []string{"sshPrivateKey"},
@@ -22,15 +37,21 @@ func Cluster() Def[ClusterInputs, ClusterOutputs] {
 
 // ClusterInputs are a cluster's inputs.
 type ClusterInputs struct {
-	Stack    string    `json:"stack"`
-	Provider string    `json:"provider"`
-	Version  string    `json:"version"`
-	Nodes    []NodeRef `json:"nodes"`
+	Stack    string `json:"stack"`
+	Provider string `json:"provider"`
+	Version  string `json:"version"`
+	// ControlPlane is the first control plane: where kubeadm init runs and
+	// the API endpoint every node reaches.
+	ControlPlane NodeRef `json:"controlPlane"`
 	Access
 	PodSubnet     string `json:"podSubnet"`
 	ServiceSubnet string `json:"serviceSubnet"`
 	// Etcd is the meshready:etcd config (each knob auto or a value), as JSON.
 	Etcd string `json:"etcd"`
+	// ControlPlanes is how many etcd members the tuning is for.
+	ControlPlanes int `json:"controlPlanes"`
+	// Schedulable: the cluster has no workers, so control planes take pods.
+	Schedulable bool `json:"schedulable"`
 	// PeerRTTP99Ms and FdatasyncP99Ms come from the benchmarks (0 when not measured).
 	PeerRTTP99Ms   float64 `json:"peerRttP99Ms"`
 	FdatasyncP99Ms float64 `json:"fdatasyncP99Ms"`
@@ -50,10 +71,12 @@ type Bundle struct {
 // ClusterArgs are ClusterInputs as the program gives them.
 type ClusterArgs struct {
 	Stack, Provider, Version string
-	Nodes                    NodeRefsInput
+	ControlPlane             pulumix.Input[NodeRef]
 	Access                   AccessArgs
 	PodSubnet, ServiceSubnet string
 	Etcd                     string
+	ControlPlanes            int
+	Schedulable              bool
 	PeerRTTP99Ms             pulumi.Float64Input
 	FdatasyncP99Ms           pulumi.Float64Input
 	Bundle                   *Bundle
@@ -65,7 +88,8 @@ type ClusterOutputs struct {
 	Kubeconfig string `json:"kubeconfig"`
 	Endpoint   string `json:"endpoint"`
 	CACertHash string `json:"caCertHash"`
-	// EtcdArgs are the flags etcd was given, each with why.
+	// EtcdArgs are the flags etcd runs with on the first control plane,
+	// read back from its manifest, each with why.
 	EtcdArgs []EtcdArg `json:"etcdArgs"`
 	// Ionice says why etcd got ionice -c2 -n0 ("" = it did not).
 	Ionice string `json:"ionice,omitempty"`
@@ -84,6 +108,123 @@ type ClusterResource struct {
 
 	Kubeconfig pulumi.StringOutput `pulumi:"kubeconfig"`
 	Endpoint   pulumi.StringOutput `pulumi:"endpoint"`
+	CACertHash pulumi.StringOutput `pulumi:"caCertHash"`
 	EtcdArgs   pulumi.ArrayOutput  `pulumi:"etcdArgs"`
 	Ionice     pulumi.StringOutput `pulumi:"ionice"`
+}
+
+// Member is one node's membership of a cluster, for every node but the
+// first control plane. Created, the node is prepared and joins (a control
+// plane one at a time: the program chains them); deleted, it is cordoned,
+// drained, taken out of etcd, its Node deleted and kubeadm reset on it. A
+// new server behind the name (a replaced node) is a new member, the old
+// one gone first. A control plane's member takes the cluster's etcd flags
+// in place, after the cluster's own.
+func Member() Def[MemberInputs, MemberOutputs] {
+	return Def[MemberInputs, MemberOutputs]{
+		Token: "meshready:bootstrap:Member",
+		Diff: Policy{
+			Replace: []string{"stack", "provider", "node"},
+			Update:  []string{"etcdFlags"},
+			Ignore: ignoreAccess("version", "controlPlane", "endpoint", "caCertHash", "podSubnet", "serviceSubnet",
+				"etcd", "controlPlanes", "schedulable", "peerRttP99Ms", "fdatasyncP99Ms", "drainTimeout", "bundle"),
+			DeleteBeforeReplace: true,
+		},
+		SecretInputs: []string{"sshPrivateKey"},
+	}
+}
+
+// MemberInputs are a membership's inputs: the node, and the cluster's
+// settings it joins with (those of ClusterInputs it needs).
+type MemberInputs struct {
+	Stack        string  `json:"stack"`
+	Provider     string  `json:"provider"`
+	Version      string  `json:"version"`
+	Node         NodeRef `json:"node"`
+	ControlPlane NodeRef `json:"controlPlane"`
+	Access
+	Endpoint       string  `json:"endpoint"`
+	CACertHash     string  `json:"caCertHash"`
+	PodSubnet      string  `json:"podSubnet"`
+	ServiceSubnet  string  `json:"serviceSubnet"`
+	Etcd           string  `json:"etcd"`
+	ControlPlanes  int     `json:"controlPlanes"`
+	Schedulable    bool    `json:"schedulable"`
+	PeerRTTP99Ms   float64 `json:"peerRttP99Ms"`
+	FdatasyncP99Ms float64 `json:"fdatasyncP99Ms"`
+	// EtcdFlags are the cluster's etcd flags by name (from its output), for
+	// a control plane, whose etcd takes them when they change; none for a worker.
+	EtcdFlags map[string]string `json:"etcdFlags,omitempty"`
+	// DrainTimeout bounds the drain when the node leaves (a Go duration).
+	DrainTimeout string  `json:"drainTimeout"`
+	Bundle       *Bundle `json:"bundle,omitempty"`
+}
+
+// MemberArgs are MemberInputs as the program gives them.
+type MemberArgs struct {
+	Stack, Provider, Version string
+	Node                     pulumix.Input[NodeRef]
+	ControlPlane             pulumix.Input[NodeRef]
+	Access                   AccessArgs
+	Endpoint, CACertHash     pulumi.StringInput
+	PodSubnet, ServiceSubnet string
+	Etcd                     string
+	ControlPlanes            int
+	Schedulable              bool
+	PeerRTTP99Ms             pulumi.Float64Input
+	FdatasyncP99Ms           pulumi.Float64Input
+	EtcdFlags                pulumi.StringMapInput
+	DrainTimeout             string
+	Bundle                   *Bundle
+}
+
+// MemberOutputs are the membership's inputs and the etcd flags the node
+// runs with (read back from its manifest; none on a worker).
+type MemberOutputs struct {
+	MemberInputs
+	EtcdRunning map[string]string `json:"etcdRunning,omitempty"`
+}
+
+// MemberResource is a registered membership.
+type MemberResource struct {
+	pulumi.CustomResourceState
+}
+
+// PodNetwork is the pod network of a cluster's nodes: each node's bridge
+// and its routes to every node's pods, then every node Ready and CoreDNS
+// running. It runs again whenever the nodes change, touching no pod.
+func PodNetwork() Def[PodNetworkInputs, PodNetworkOutputs] {
+	return Def[PodNetworkInputs, PodNetworkOutputs]{
+		Token: "meshready:bootstrap:PodNetwork",
+		Diff: Policy{
+			Replace: []string{"stack"},
+			Update:  []string{"nodes"},
+			Ignore:  ignoreAccess(),
+		},
+		SecretInputs: []string{"sshPrivateKey"},
+	}
+}
+
+// PodNetworkInputs are the nodes, the first control plane first.
+type PodNetworkInputs struct {
+	Stack string    `json:"stack"`
+	Nodes []NodeRef `json:"nodes"`
+	Access
+}
+
+// PodNetworkArgs are PodNetworkInputs as the program gives them.
+type PodNetworkArgs struct {
+	Stack  string
+	Nodes  NodeRefsInput
+	Access AccessArgs
+}
+
+// PodNetworkOutputs are the inputs.
+type PodNetworkOutputs struct {
+	PodNetworkInputs
+}
+
+// PodNetworkResource is a registered pod network.
+type PodNetworkResource struct {
+	pulumi.CustomResourceState
 }

@@ -70,7 +70,7 @@ func (d Def[I, O]) Spec() Spec {
 // All lists every resource the plugin serves.
 func All() []Spec {
 	return []Spec{
-		Server().Spec(), SSHKey().Spec(), Suite().Spec(), Cluster().Spec(),
+		Server().Spec(), SSHKey().Spec(), Suite().Spec(), Cluster().Spec(), Member().Spec(), PodNetwork().Spec(),
 		Preflight().Spec(), Injection().Spec(), Checks().Spec(), Latency().Spec(),
 	}
 }

@@ -47,6 +47,8 @@ type NodePool struct {
 	// Refs reach every node (name, role, address, SSH port, user, host
 	// key): what the steps after the servers are given.
 	Refs pulumix.Output[[]contract.NodeRef]
+	// NodeRefs are Refs one by one, in the order of Plan.
+	NodeRefs []pulumix.Output[contract.NodeRef]
 	// Nodes lists each node with its disk and virtualisation, for the stack's outputs.
 	Nodes pulumi.ArrayOutput `pulumi:"nodes"`
 	// Access logs in to the nodes: the stack's key pair (a secret) where
@@ -93,10 +95,12 @@ func NewNodePool(ctx *pulumi.Context, name string, args *NodePoolArgs, opts ...p
 			return nil, fmt.Errorf("server %s: %w", n.Name, err)
 		}
 		pool.Servers = append(pool.Servers, &srv)
-		refs = append(refs, pulumix.Apply6(srv.Name, srv.Role, srv.Address, srv.SSHPort, srv.SSHUser, srv.HostKey,
+		ref := pulumix.Apply6(srv.Name, srv.Role, srv.Address, srv.SSHPort, srv.SSHUser, srv.HostKey,
 			func(name, role, addr string, port int, user, hostKey string) contract.NodeRef {
 				return contract.NodeRef{Name: name, Role: role, Address: addr, SSHPort: port, SSHUser: user, HostKey: hostKey}
-			}))
+			})
+		refs = append(refs, ref)
+		pool.NodeRefs = append(pool.NodeRefs, ref)
 		nodes = append(nodes, pulumi.Map{
 			"name": srv.Name, "role": srv.Role, "address": srv.Address, "sshPort": srv.SSHPort,
 			"sshUser": srv.SSHUser, "hostKey": srv.HostKey, "hostKeyFingerprint": srv.HostKeyFingerprint,

@@ -12,82 +12,184 @@ import (
 	"github.com/meshready/meshready/bootstrap"
 	"github.com/meshready/meshready/config"
 	"github.com/meshready/meshready/contract"
+	"github.com/meshready/meshready/remote"
 )
 
-// clusters serves contract.Cluster: bootstrap.Bootstrap with etcd tuned
-// by bootstrap.TuneEtcd, bootstrap.Reset on delete where nodes survive.
-// Local nodes get Kubernetes from the bundle the program names.
+// clusters serves contract.Cluster: bootstrap.Init on the first control
+// plane, etcd tuned by bootstrap.TuneEtcd and retuned in place,
+// bootstrap.Reset on delete where the node survives.
 type clusters struct {
-	noop[contract.ClusterInputs, contract.ClusterOutputs]
 	nodes nodeDialer
+	etcd  func(ctx context.Context, cp remote.Node) (bootstrap.Etcd, error)
 	log   *slog.Logger
+}
+
+// settings are what a cluster and its members share, from their inputs.
+type settings struct {
+	Stack, Provider, Version, PodSubnet, ServiceSubnet, Etcd string
+	ControlPlane                                             contract.NodeRef
+	ControlPlanes                                            int
+	Schedulable                                              bool
+	PeerRTTP99Ms, FdatasyncP99Ms                             float64
+	Bundle                                                   *contract.Bundle
+}
+
+// plan is the bootstrap plan for s, etcd tuned from its figures and knobs.
+func (s settings) plan(log *slog.Logger) (bootstrap.Plan, error) {
+	knobs, err := config.ParseEtcd(s.Etcd)
+	if err != nil {
+		return bootstrap.Plan{}, err
+	}
+	tuning, err := bootstrap.TuneEtcd(bootstrap.Measured{
+		PeerRTTP99:    time.Duration(s.PeerRTTP99Ms * float64(time.Millisecond)),
+		FdatasyncP99:  time.Duration(s.FdatasyncP99Ms * float64(time.Millisecond)),
+		ControlPlanes: max(s.ControlPlanes, 1),
+	}, knobs)
+	if err != nil {
+		return bootstrap.Plan{}, err
+	}
+	local := config.Provider(s.Provider) == config.ProviderLocal
+	p := bootstrap.Plan{
+		Version: config.Version(s.Version), Endpoint: s.ControlPlane.Address + ":6443",
+		PodSubnet: s.PodSubnet, ServiceSubnet: s.ServiceSubnet,
+		Etcd: tuning, Container: local, Schedulable: s.Schedulable, Log: log,
+		Token: config.Secret(randomToken()), CertKey: config.Secret(randomHex(32)),
+	}
+	if s.Bundle != nil {
+		p.Source.Bundle = s.Bundle.Dir
+		for _, im := range s.Bundle.Images {
+			p.Source.Images = append(p.Source.Images, bootstrap.BundleImage{Ref: im.Ref, Tarball: im.Tarball})
+		}
+	} else if local {
+		return p, fmt.Errorf("local nodes need the air-gapped Kubernetes bundle, and the program gave none")
+	}
+	return p, nil
+}
+
+func clusterSettings(in contract.ClusterInputs) settings {
+	return settings{in.Stack, in.Provider, in.Version, in.PodSubnet, in.ServiceSubnet, in.Etcd, in.ControlPlane,
+		in.ControlPlanes, in.Schedulable, in.PeerRTTP99Ms, in.FdatasyncP99Ms, in.Bundle}
 }
 
 func (c clusters) create(ctx context.Context, in contract.ClusterInputs) (string, contract.ClusterOutputs, error) {
 	out := contract.ClusterOutputs{ClusterInputs: in}
-	knobs, err := config.ParseEtcd(in.Etcd)
+	p, err := clusterSettings(in).plan(c.log)
 	if err != nil {
 		return "", out, err
 	}
-	controlPlanes := 0
-	for _, n := range in.Nodes {
-		if n.Role == config.RoleControlPlane {
-			controlPlanes++
-		}
-	}
-	tuning, err := bootstrap.TuneEtcd(bootstrap.Measured{
-		PeerRTTP99:    time.Duration(in.PeerRTTP99Ms * float64(time.Millisecond)),
-		FdatasyncP99:  time.Duration(in.FdatasyncP99Ms * float64(time.Millisecond)),
-		ControlPlanes: controlPlanes,
-	}, knobs)
+	cp, done, err := c.nodes.one(ctx, in.ControlPlane, in.Access)
 	if err != nil {
-		return "", out, err
+		return "", out, fmt.Errorf("kubeadm init: %w", err)
 	}
-	local := config.Provider(in.Provider) == config.ProviderLocal
-	plan := bootstrap.Plan{
-		Version: config.Version(in.Version), PodSubnet: in.PodSubnet, ServiceSubnet: in.ServiceSubnet,
-		Etcd: tuning, Container: local, Log: c.log,
-		Token: config.Secret(randomToken()), CertKey: config.Secret(randomHex(32)),
-	}
-	if in.Bundle != nil {
-		plan.Source.Bundle = in.Bundle.Dir
-		for _, im := range in.Bundle.Images {
-			plan.Source.Images = append(plan.Source.Images, bootstrap.BundleImage{Ref: im.Ref, Tarball: im.Tarball})
-		}
-	} else if local {
-		return "", out, fmt.Errorf("local nodes need the air-gapped Kubernetes bundle, and the program gave none")
-	}
-	nodes, closeAll, err := c.nodes.all(ctx, in.Nodes, in.Access)
-	if err != nil {
-		return "", out, fmt.Errorf("bootstrap: %w", err)
-	}
-	defer closeAll()
-	plan.Nodes = nodes
-	res, err := bootstrap.Bootstrap(ctx, plan)
+	defer done()
+	res, err := bootstrap.Init(ctx, p, cp)
 	if err != nil {
 		return "", out, err
 	}
 	out.Kubeconfig, out.Endpoint, out.CACertHash = res.Kubeconfig.Reveal(), res.Endpoint, res.CACertHash
-	flags, ionice := tuning.Flags()
-	for _, f := range flags {
-		out.EtcdArgs = append(out.EtcdArgs, contract.EtcdArg{Name: f.Name, Value: f.Value, Why: f.Why})
+	if err := c.readBack(ctx, cp, p, &out); err != nil {
+		return "", out, err
 	}
-	out.Ionice = ionice
 	return in.Stack + "-" + strings.TrimPrefix(res.CACertHash, "sha256:")[:12], out, nil
 }
 
-// delete resets kubeadm on nodes that outlive the stack; servers the stack
-// created are deleted right after, reset or not.
+// guard refuses, before anything runs, the changes that would need a new
+// cluster or an upgrade meshready does not do in place.
+func (clusters) guard(old, in contract.ClusterInputs) error {
+	// A value unknown in a preview (a server still to be made) decodes empty.
+	if old.ControlPlane.Name != "" && in.ControlPlane.Name != "" && old.ControlPlane.Name != in.ControlPlane.Name {
+		return fmt.Errorf("the first control plane would change from %s to %s: it is where the cluster was made; keep it", old.ControlPlane.Name, in.ControlPlane.Name)
+	}
+	for _, k := range []struct{ key, old, new string }{
+		{"kubernetes.version", old.Version, in.Version},
+		{"kubernetes.podSubnet", old.PodSubnet, in.PodSubnet},
+		{"kubernetes.serviceSubnet", old.ServiceSubnet, in.ServiceSubnet},
+	} {
+		if k.old != "" && k.new != "" && k.old != k.new {
+			return fmt.Errorf("%s %s -> %s: a running cluster does not change it in place (meshready does no Kubernetes upgrades yet); nothing was changed — put it back, or destroy the stack and bring it up again", k.key, k.old, k.new)
+		}
+	}
+	return nil
+}
+
+// update retunes etcd in place when its settings or its member count
+// changed: kubeadm's stored ClusterConfiguration first (joins read it),
+// then the first control plane's manifest; members follow, each in its
+// own update. A first control plane whose server changed (a dead server
+// recreated) is refused: its CA and etcd data went with it.
+func (c clusters) update(ctx context.Context, _ string, old contract.ClusterOutputs, in contract.ClusterInputs) (contract.ClusterOutputs, error) {
+	out := old
+	out.ClusterInputs = in
+	if o := old.ControlPlane; o.Name != "" && (o.Address != in.ControlPlane.Address || o.HostKey != in.ControlPlane.HostKey) {
+		return out, fmt.Errorf("%s, the first control plane, is a new server (%s, was %s): the cluster's CA and etcd data were on the old one; kubeadm init runs once in a cluster's life, so meshready will not make a second cluster there — restore the old server, or destroy the stack", in.ControlPlane.Name, in.ControlPlane.Address, o.Address)
+	}
+	p, err := clusterSettings(in).plan(c.log)
+	if err != nil {
+		return out, err
+	}
+	cp, done, err := c.nodes.one(ctx, in.ControlPlane, in.Access)
+	if err != nil {
+		return out, fmt.Errorf("etcd retune: %w", err)
+	}
+	defer done()
+	if err := bootstrap.UploadClusterConfig(ctx, p, cp); err != nil {
+		return out, err
+	}
+	etcd, err := c.etcd(ctx, cp)
+	if err != nil {
+		return out, err
+	}
+	defer etcd.Close()
+	if _, err := bootstrap.RetuneEtcd(ctx, c.log, cp, etcd, p.Etcd.ExtraArgs()); err != nil {
+		return out, err
+	}
+	return out, c.readBack(ctx, cp, p, &out)
+}
+
+// readBack sets the etcd outputs from what cp's manifest holds, each with
+// why the tuning chose it.
+func (c clusters) readBack(ctx context.Context, cp remote.Node, p bootstrap.Plan, out *contract.ClusterOutputs) error {
+	res, err := cp.Runner.Run(ctx, "cat "+bootstrap.EtcdManifest)
+	if err != nil {
+		return fmt.Errorf("%s: etcd manifest: %w", cp.Name, err)
+	}
+	running, err := bootstrap.ManifestFlags(res.Stdout)
+	if err != nil {
+		return fmt.Errorf("%s: %w", cp.Name, err)
+	}
+	flags, ionice := p.Etcd.Flags()
+	out.EtcdArgs = nil
+	for _, f := range flags {
+		v, ok := running[f.Name]
+		if !ok {
+			return fmt.Errorf("%s: etcd runs without --%s", cp.Name, f.Name)
+		}
+		why := f.Why
+		if v != f.Value {
+			why = fmt.Sprintf("found on the node (the tuning says %s)", f.Value)
+		}
+		out.EtcdArgs = append(out.EtcdArgs, contract.EtcdArg{Name: f.Name, Value: v, Why: why})
+	}
+	out.Ionice = ionice
+	return nil
+}
+
+func (clusters) read(_ context.Context, _ string, _ contract.ClusterInputs, state contract.ClusterOutputs) (contract.ClusterOutputs, bool, error) {
+	return state, true, nil
+}
+
+// delete resets kubeadm on the first control plane when it outlives the
+// stack; servers the stack created are deleted right after, reset or not.
 func (c clusters) delete(ctx context.Context, _ string, in contract.ClusterInputs, _ contract.ClusterOutputs) error {
 	if config.Provider(in.Provider) != config.ProviderStatic {
 		return nil
 	}
-	nodes, closeAll, err := c.nodes.all(ctx, in.Nodes, in.Access)
+	cp, done, err := c.nodes.one(ctx, in.ControlPlane, in.Access)
 	if err != nil {
 		return fmt.Errorf("kubeadm reset: %w", err)
 	}
-	defer closeAll()
-	return bootstrap.Reset(ctx, nodes)
+	defer done()
+	return bootstrap.Reset(ctx, []remote.Node{cp})
 }
 
 func randomHex(n int) string {

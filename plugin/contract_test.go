@@ -37,6 +37,9 @@ func (e *engine) Call(a pulumi.MockCallArgs) (resource.PropertyMap, error) { ret
 // as outputs (as another resource's would be).
 func full(ctx *pulumi.Context) map[string]any {
 	nodes := pulumix.Val([]contract.NodeRef{{Name: "cp-1", Role: "control-plane", Address: "10.0.0.1", SSHPort: 22, SSHUser: "root", HostKey: "ssh-ed25519 AAAA"}})
+	node := pulumix.Val(contract.NodeRef{Name: "cp-1", Role: "control-plane", Address: "10.0.0.1", SSHPort: 22, SSHUser: "root", HostKey: "ssh-ed25519 AAAA"})
+	worker := pulumix.Val(contract.NodeRef{Name: "worker-1", Role: "worker", Address: "10.0.0.2", SSHPort: 22, SSHUser: "root", HostKey: "ssh-ed25519 AAAB"})
+	bundle := &contract.Bundle{Dir: "/opt/meshready/bundle/v1.34.4", Images: []contract.Image{{Ref: "r/p:1", Tarball: "/opt/p.tar"}}}
 	access := contract.AccessArgs{SSHPrivateKey: pulumi.String("KEY").ToStringOutput(), IdentityFile: "/home/me/.ssh/id"}
 	return map[string]any{
 		contract.Server().Token: contract.ServerArgs{
@@ -50,10 +53,17 @@ func full(ctx *pulumi.Context) map[string]any {
 		contract.Suite().Token: contract.SuiteArgs{Stack: "s", Region: "r", Provider: "local", Nodes: nodes, Access: access,
 			Dir: "/var/lib/x", DiskRuntime: "20s", StealIdle: "5s", StealLoaded: "10s", Gate: true,
 			Thresholds: contract.Thresholds{FdatasyncP99: "10ms", ReadP99: "500us", StealMeanPercent: 0.5, StealMaxPercent: 2}},
-		contract.Cluster().Token: contract.ClusterArgs{Stack: "s", Provider: "local", Version: "v1.34.4", Nodes: nodes, Access: access,
-			PodSubnet: "10.244.0.0/16", ServiceSubnet: "10.96.0.0/12", Etcd: "{}",
+		contract.Cluster().Token: contract.ClusterArgs{Stack: "s", Provider: "local", Version: "v1.34.4", ControlPlane: node, Access: access,
+			PodSubnet: "10.244.0.0/16", ServiceSubnet: "10.96.0.0/12", Etcd: "{}", ControlPlanes: 3, Schedulable: true,
 			PeerRTTP99Ms: pulumi.Float64(0.4).ToFloat64Output(), FdatasyncP99Ms: pulumi.Float64(2).ToFloat64Output(),
-			Bundle: &contract.Bundle{Dir: "/opt/meshready/bundle/v1.34.4", Images: []contract.Image{{Ref: "r/p:1", Tarball: "/opt/p.tar"}}}},
+			Bundle: bundle},
+		contract.Member().Token: contract.MemberArgs{Stack: "s", Provider: "local", Version: "v1.34.4", Node: worker, ControlPlane: node, Access: access,
+			Endpoint: pulumi.String("10.0.0.1:6443").ToStringOutput(), CACertHash: pulumi.String("sha256:ab").ToStringOutput(),
+			PodSubnet: "10.244.0.0/16", ServiceSubnet: "10.96.0.0/12", Etcd: "{}", ControlPlanes: 3, Schedulable: true,
+			PeerRTTP99Ms: pulumi.Float64(0.4).ToFloat64Output(), FdatasyncP99Ms: pulumi.Float64(2).ToFloat64Output(),
+			EtcdFlags:    pulumi.StringMap{"snapshot-count": pulumi.String("10000")}.ToStringMapOutput(),
+			DrainTimeout: "5m0s", Bundle: bundle},
+		contract.PodNetwork().Token: contract.PodNetworkArgs{Stack: "s", Nodes: nodes, Access: access},
 		contract.Preflight().Token: contract.PreflightArgs{Nodes: nodes, Access: access, IstioVersion: "1.28.0",
 			Images: []contract.Image{{Ref: "localhost/x:1", Tarball: "/opt/x.tar"}}},
 		contract.Injection().Token: contract.InjectionArgs{Nodes: nodes, Access: access, Namespace: "demo"},

@@ -44,6 +44,15 @@ func (d nodeDialer) all(ctx context.Context, refs []contract.NodeRef, a contract
 	return nodes, close, nil
 }
 
+// one dials one node.
+func (d nodeDialer) one(ctx context.Context, ref contract.NodeRef, a contract.Access) (remote.Node, func(), error) {
+	all, done, err := d.all(ctx, []contract.NodeRef{ref}, a)
+	if err != nil {
+		return remote.Node{}, nil, err
+	}
+	return all[0], done, nil
+}
+
 // controlPlane dials the first control-plane node.
 func (d nodeDialer) controlPlane(ctx context.Context, refs []contract.NodeRef, a contract.Access) (remote.Node, func(), error) {
 	for _, n := range refs {

@@ -20,7 +20,9 @@ import (
 	pplugin "github.com/pulumi/pulumi/sdk/v3/go/common/resource/plugin"
 	"github.com/pulumi/pulumi/sdk/v3/go/common/tokens"
 
+	"github.com/meshready/meshready/bootstrap"
 	"github.com/meshready/meshready/contract"
+	"github.com/meshready/meshready/remote"
 )
 
 // Provider implements Pulumi's plugin.Provider for meshready's resources.
@@ -46,6 +48,9 @@ type Deps struct {
 	Connect Connector
 	// Dial opens an SSH session to a node (remote.Dial in the real plugin).
 	Dial Dialer
+	// Etcd reaches a cluster's etcd through its first control plane
+	// (bootstrap.DialEtcd when nil).
+	Etcd func(ctx context.Context, cp remote.Node) (bootstrap.Etcd, error)
 	Log  *slog.Logger
 }
 
@@ -58,7 +63,12 @@ func New(version string, d Deps) *Provider {
 	add(contract.Server().Token, typed[contract.ServerInputs, contract.ServerOutputs]{contract.Server(), servers{backends: d.Backends, connect: d.Connect, log: d.Log}})
 	add(contract.SSHKey().Token, typed[contract.SSHKeyInputs, contract.SSHKeyOutputs]{contract.SSHKey(), sshKeys{}})
 	add(contract.Suite().Token, typed[contract.SuiteInputs, contract.SuiteOutputs]{contract.Suite(), suites{nodes: nodes, log: d.Log}})
-	add(contract.Cluster().Token, typed[contract.ClusterInputs, contract.ClusterOutputs]{contract.Cluster(), clusters{nodes: nodes, log: d.Log}})
+	if d.Etcd == nil {
+		d.Etcd = bootstrap.DialEtcd
+	}
+	add(contract.Cluster().Token, typed[contract.ClusterInputs, contract.ClusterOutputs]{contract.Cluster(), clusters{nodes: nodes, etcd: d.Etcd, log: d.Log}})
+	add(contract.Member().Token, typed[contract.MemberInputs, contract.MemberOutputs]{contract.Member(), members{nodes: nodes, etcd: d.Etcd, log: d.Log}})
+	add(contract.PodNetwork().Token, typed[contract.PodNetworkInputs, contract.PodNetworkOutputs]{contract.PodNetwork(), podNetworks{nodes: nodes, log: d.Log}})
 	add(contract.Preflight().Token, typed[contract.PreflightInputs, contract.PreflightOutputs]{contract.Preflight(), preflights{nodes: nodes, log: d.Log}})
 	add(contract.Injection().Token, typed[contract.InjectionInputs, contract.InjectionOutputs]{contract.Injection(), injections{nodes: nodes, log: d.Log}})
 	add(contract.Checks().Token, typed[contract.ChecksInputs, contract.ChecksOutputs]{contract.Checks(), checks{nodes: nodes, log: d.Log}})

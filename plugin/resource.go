@@ -65,6 +65,12 @@ type checker[I any] interface {
 	check(in I) []pplugin.CheckFailure
 }
 
+// guard is a handler that refuses some changes outright, in the diff, so
+// that preview and up fail before anything runs.
+type guard[I any] interface {
+	guard(old, new I) error
+}
+
 // differ is a handler with a rule the policy cannot say as data.
 type differ interface {
 	diff(oldOutputs, news resource.PropertyMap, d pplugin.DiffResult) pplugin.DiffResult
@@ -94,6 +100,19 @@ func (t typed[I, O]) Check(news resource.PropertyMap) ([]pplugin.CheckFailure, e
 }
 
 func (t typed[I, O]) Diff(olds, oldOutputs, news resource.PropertyMap) (pplugin.DiffResult, error) {
+	if g, ok := t.h.(guard[I]); ok {
+		o, err := decode[I](olds)
+		if err != nil {
+			return pplugin.DiffResult{}, fmt.Errorf("%s inputs: %w", t.def.Token, err)
+		}
+		n, err := decode[I](news)
+		if err != nil {
+			return pplugin.DiffResult{}, fmt.Errorf("%s inputs: %w", t.def.Token, err)
+		}
+		if err := g.guard(o, n); err != nil {
+			return pplugin.DiffResult{}, err
+		}
+	}
 	d, err := diff[I](t.def.Diff, olds, news)
 	if err != nil {
 		return d, fmt.Errorf("%s: %w", t.def.Token, err)

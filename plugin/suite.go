@@ -46,15 +46,107 @@ func (s suites) create(ctx context.Context, in contract.SuiteInputs) (string, co
 	return fmt.Sprintf("%s-%d", in.Stack, rep.Generated.Unix()), out, err
 }
 
-// update applies a new gate setting: nothing to measure again.
-func (s suites) update(_ context.Context, _ string, old contract.SuiteOutputs, in contract.SuiteInputs) (contract.SuiteOutputs, error) {
-	old.SuiteInputs = in
-	return old, nil
+// update measures the nodes that are new to the run (joining, or a new
+// server behind a name) and those that failed the gate while it is on (the
+// hardware may have got better: a noisy neighbour gone), with the RTTs
+// to and from them; every other node keeps its figures, unmeasured, and
+// a node that left leaves the run. A new gate setting alone measures
+// nothing.
+func (s suites) update(ctx context.Context, _ string, old contract.SuiteOutputs, in contract.SuiteInputs) (contract.SuiteOutputs, error) {
+	prev, err := contract.Decode[report.Report](old.Report)
+	if err != nil || len(prev.Nodes) == 0 {
+		// A run stored without its report (an older meshready): measure it whole.
+		_, out, err := s.create(ctx, in)
+		return out, err
+	}
+	kept := map[string]contract.NodeRef{}
+	for _, n := range old.Nodes {
+		kept[n.Name] = n
+	}
+	failed := map[string]bool{}
+	if in.Gate {
+		for node := range old.GateFailures {
+			failed[node] = true
+		}
+	}
+	measure := map[string]bool{}
+	for _, n := range in.Nodes {
+		if k, ok := kept[n.Name]; !ok || k != n || failed[n.Name] {
+			measure[n.Name] = true
+		}
+	}
+	in2 := map[string]bool{}
+	for _, n := range in.Nodes {
+		in2[n.Name] = true
+	}
+	var results []benchmarks.NodeResult
+	var rtts []benchmarks.RTT
+	var notes []string
+	if len(measure) > 0 {
+		o, th, err := suiteOptions(in)
+		if err != nil {
+			return old, fmt.Errorf("benchmark settings: %w", err)
+		}
+		o.Log = s.log
+		nodes, closeAll, err := s.nodes.all(ctx, in.Nodes, in.Access)
+		if err != nil {
+			return old, fmt.Errorf("benchmarks: %w", err)
+		}
+		defer closeAll()
+		s.log.Info("benchmarking nodes", "nodes", len(measure), "kept", len(in.Nodes)-len(measure), "region", in.Region)
+		fresh, freshRTTs, freshNotes := benchmarks.RunSome(ctx, nodes, measure, o)
+		if err := ctx.Err(); err != nil {
+			return old, err
+		}
+		byName := map[string]benchmarks.NodeResult{}
+		for _, r := range prev.Nodes {
+			byName[r.Node] = r
+		}
+		for _, n := range in.Nodes {
+			if r, ok := fresh[n.Name]; ok {
+				results = append(results, r)
+			} else {
+				results = append(results, byName[n.Name])
+			}
+		}
+		for _, r := range prev.Network {
+			if in2[r.From] && in2[r.To] && !measure[r.From] && !measure[r.To] {
+				rtts = append(rtts, r)
+			}
+		}
+		rtts = append(rtts, freshRTTs...)
+		notes = freshNotes
+		rep := report.Evaluate(in.Region, in.Provider, results, rtts, th, time.Now().UTC())
+		rep.Notes = append(rep.Notes, notes...)
+		return suiteOutputs(in, rep)
+	}
+	// Nothing to measure: nodes that left leave the run, and it is judged again.
+	_, th, err := suiteOptions(in)
+	if err != nil {
+		return old, fmt.Errorf("benchmark settings: %w", err)
+	}
+	for _, r := range prev.Nodes {
+		if in2[r.Node] {
+			results = append(results, r)
+		}
+	}
+	for _, r := range prev.Network {
+		if in2[r.From] && in2[r.To] {
+			rtts = append(rtts, r)
+		}
+	}
+	if len(results) == len(prev.Nodes) {
+		old.SuiteInputs = in
+		gateFailures(&old, prev)
+		return old, nil
+	}
+	rep := report.Evaluate(in.Region, in.Provider, results, rtts, th, prev.Generated)
+	return suiteOutputs(in, rep)
 }
 
-// diff measures again a run that failed the gate while the gate is on:
-// the next up checks whether the hardware got better (a noisy neighbour
-// gone) instead of failing on old figures for ever.
+// diff measures again, in place, the nodes of a run that failed the gate
+// while the gate is on: the next up checks whether their hardware got
+// better instead of failing on old figures for ever.
 func (s suites) diff(oldOutputs, news resource.PropertyMap, d pplugin.DiffResult) pplugin.DiffResult {
 	old, err := decode[contract.SuiteOutputs](oldOutputs)
 	in, err2 := decode[contract.SuiteInputs](news)
@@ -62,7 +154,6 @@ func (s suites) diff(oldOutputs, news resource.PropertyMap, d pplugin.DiffResult
 		return d
 	}
 	d.Changes = pplugin.DiffSome
-	d.ReplaceKeys = append(d.ReplaceKeys, "gate")
 	d.ChangedKeys = append(d.ChangedKeys, "gate")
 	return d
 }
@@ -83,6 +174,25 @@ func suiteOptions(in contract.SuiteInputs) (benchmarks.Options, config.Threshold
 	return o, th, errors.Join(errs...)
 }
 
+// gateFailures sets why r fails the gate, as a whole and node by node.
+func gateFailures(out *contract.SuiteOutputs, r report.Report) {
+	out.GateFailure, out.GateFailures = "", nil
+	err := report.Gate(r)
+	var g *report.GateError
+	if !errors.As(err, &g) {
+		return
+	}
+	out.GateFailure = err.Error()
+	out.GateFailures = map[string]string{}
+	for _, c := range g.Failed {
+		why := fmt.Sprintf("%s %s (threshold %s)", c.ID, c.Measured, c.Threshold)
+		if prev := out.GateFailures[c.Node]; prev != "" {
+			why = prev + "; " + why
+		}
+		out.GateFailures[c.Node] = why
+	}
+}
+
 // suiteOutputs are the inputs, the whole report, and the summary: each
 // claim's verdict, the gate's, and the figures etcd is tuned from.
 func suiteOutputs(in contract.SuiteInputs, r report.Report) (contract.SuiteOutputs, error) {
@@ -101,9 +211,7 @@ func suiteOutputs(in contract.SuiteInputs, r report.Report) (contract.SuiteOutpu
 	}
 	out.PeerRTTP99Ms = float64(rttP99.Microseconds()) / 1000
 	out.FdatasyncP99Ms = float64(fsyncP99.Microseconds()) / 1000
-	if err := report.Gate(r); err != nil {
-		out.GateFailure = err.Error()
-	}
+	gateFailures(&out, r)
 	rep, err := contract.Plain(r)
 	if err != nil {
 		return out, err

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"strings"
 )
@@ -161,4 +162,11 @@ func (w *lineWriter) flush() {
 type Node struct {
 	Name, Role, Address string
 	Runner              Runner
+}
+
+// Tunnel opens TCP connections from the host (SSH's direct-tcpip): how
+// meshready reaches what a node serves only on its loopback, such as etcd's
+// client port. *SSH is one.
+type Tunnel interface {
+	DialContext(ctx context.Context, network, addr string) (net.Conn, error)
 }

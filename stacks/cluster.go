@@ -10,9 +10,23 @@ import (
 	"github.com/meshready/meshready/infra"
 )
 
-// newCluster registers the cluster (contract.Cluster); etcd is tuned from
-// the figures the gate let through (measured), or from none.
-func newCluster(ctx *pulumi.Context, cfg *config.Config, env Env, pool *infra.NodePool, measured *gated, opts ...pulumi.ResourceOption) (*contract.ClusterResource, error) {
+// cluster is a stack's Kubernetes as the program registers it.
+type cluster struct {
+	Cluster *contract.ClusterResource
+	// Ready is the pod network: every node joined and Ready. Whatever runs
+	// on the cluster depends on it.
+	Ready pulumi.Resource
+}
+
+// newKubernetes registers the cluster (contract.Cluster) on the first
+// control plane, a membership (contract.Member) for every other node, and
+// the pod network over them all (contract.PodNetwork). Control planes
+// join one after another, each member depending on the one before, so
+// etcd grows, shrinks (deletes run in reverse) and is retuned a member at
+// a time; workers join together. etcd is tuned from the figures the gate
+// let through (measured), or from none: a worker that fails the gate
+// holds back its own join alone, a control plane the cluster's changes.
+func newKubernetes(ctx *pulumi.Context, cfg *config.Config, env Env, pool *infra.NodePool, measured *gated, opts ...pulumi.ResourceOption) (*cluster, error) {
 	etcd, err := json.Marshal(cfg.Etcd)
 	if err != nil {
 		return nil, err
@@ -22,20 +36,89 @@ func newCluster(ctx *pulumi.Context, cfg *config.Config, env Env, pool *infra.No
 	if err != nil {
 		return nil, err
 	}
-	args := contract.ClusterArgs{
-		Bundle: b,
-		Stack:  ctx.Stack(), Provider: string(cfg.Provider), Version: k.Version.Tag(),
-		Nodes: pool.Refs, Access: pool.Access,
-		PodSubnet: k.PodSubnet, ServiceSubnet: k.ServiceSubnet, Etcd: string(etcd),
-		PeerRTTP99Ms: pulumi.Float64(0), FdatasyncP99Ms: pulumi.Float64(0),
+	specs := infra.Plan(ctx.Stack(), cfg)
+	var controlPlanes []string
+	for _, s := range specs {
+		if s.Role == config.RoleControlPlane {
+			controlPlanes = append(controlPlanes, s.Name)
+		}
+	}
+	// figures are the benchmarks' figures as the gate lets them through
+	// for nodes; zero when nothing was measured.
+	figures := func(nodes ...string) (pulumi.Float64Input, pulumi.Float64Input) {
+		if measured == nil {
+			return pulumi.Float64(0), pulumi.Float64(0)
+		}
+		return measured.figures(nodes...)
 	}
 	if measured != nil {
-		args.PeerRTTP99Ms, args.FdatasyncP99Ms = measured.PeerRTTP99Ms, measured.FdatasyncP99Ms
 		opts = append(opts, pulumi.DependsOn([]pulumi.Resource{measured.Suite}))
 	}
-	var c contract.ClusterResource
-	if err := contract.Register(ctx, contract.Cluster(), "kubernetes", args, &c, opts...); err != nil {
+	cp := pool.NodeRefs[0]
+	rtt, fsync := figures(controlPlanes...)
+	schedulable := cfg.Nodes.Workers == 0
+	var cl contract.ClusterResource
+	if err := contract.Register(ctx, contract.Cluster(), "kubernetes", contract.ClusterArgs{
+		Bundle: b,
+		Stack:  ctx.Stack(), Provider: string(cfg.Provider), Version: k.Version.Tag(),
+		ControlPlane: cp, Access: pool.Access,
+		PodSubnet: k.PodSubnet, ServiceSubnet: k.ServiceSubnet, Etcd: string(etcd),
+		ControlPlanes: cfg.Nodes.ControlPlanes, Schedulable: schedulable,
+		PeerRTTP99Ms: rtt, FdatasyncP99Ms: fsync,
+	}, &cl, opts...); err != nil {
 		return nil, err
 	}
-	return &c, nil
+
+	joined := []pulumi.Resource{&cl}
+	var previous pulumi.Resource = &cl // the control plane the next one joins after
+	for i, spec := range specs[1:] {
+		mopts := append([]pulumi.ResourceOption{}, opts...)
+		rtt, fsync := figures(spec.Name)
+		if spec.Role == config.RoleControlPlane {
+			mopts = append(mopts, pulumi.DependsOn([]pulumi.Resource{previous}))
+			rtt, fsync = figures(controlPlanes...)
+		}
+		var flags pulumi.StringMapInput // a control plane's etcd takes the cluster's flags
+		if spec.Role == config.RoleControlPlane {
+			flags = etcdFlags(cl.EtcdArgs)
+		}
+		var m contract.MemberResource
+		if err := contract.Register(ctx, contract.Member(), spec.Name, contract.MemberArgs{
+			Bundle: b,
+			Stack:  ctx.Stack(), Provider: string(cfg.Provider), Version: k.Version.Tag(),
+			Node: pool.NodeRefs[i+1], ControlPlane: cp, Access: pool.Access,
+			Endpoint: cl.Endpoint, CACertHash: cl.CACertHash,
+			PodSubnet: k.PodSubnet, ServiceSubnet: k.ServiceSubnet, Etcd: string(etcd),
+			ControlPlanes: cfg.Nodes.ControlPlanes, Schedulable: schedulable,
+			PeerRTTP99Ms: rtt, FdatasyncP99Ms: fsync,
+			EtcdFlags: flags, DrainTimeout: cfg.Nodes.DrainTimeout.String(),
+		}, &m, mopts...); err != nil {
+			return nil, err
+		}
+		if spec.Role == config.RoleControlPlane {
+			previous = &m
+		}
+		joined = append(joined, &m)
+	}
+
+	var network contract.PodNetworkResource
+	if err := contract.Register(ctx, contract.PodNetwork(), "pod-network", contract.PodNetworkArgs{
+		Stack: ctx.Stack(), Nodes: pool.Refs, Access: pool.Access,
+	}, &network, append(opts, pulumi.DependsOn(joined))...); err != nil {
+		return nil, err
+	}
+	return &cluster{Cluster: &cl, Ready: &network}, nil
+}
+
+// etcdFlags are the cluster's etcd flags by name: what a control plane's
+// etcd must run with (the reasons are the cluster's to report).
+func etcdFlags(args pulumi.ArrayOutput) pulumi.StringMapOutput {
+	return args.ApplyT(func(a []any) (map[string]string, error) {
+		list, err := contract.Decode[[]contract.EtcdArg](a)
+		out := map[string]string{}
+		for _, f := range list {
+			out[f.Name] = f.Value
+		}
+		return out, err
+	}).(pulumi.StringMapOutput)
 }

@@ -34,8 +34,48 @@ func (g measuredGraph) NewResource(a pulumi.MockResourceArgs) (string, resource.
 	out["peerRttP99Ms"], out["fdatasyncP99Ms"] = resource.NewProperty(0.4), resource.NewProperty(40.0)
 	if err := report.Gate(g.rep); err != nil {
 		out["gateFailure"] = resource.NewProperty(err.Error())
+		byNode := resource.PropertyMap{}
+		for _, c := range err.(*report.GateError).Failed {
+			byNode[resource.PropertyKey(c.Node)] = resource.NewProperty(c.ID + " " + c.Measured)
+		}
+		out["gateFailures"] = resource.NewProperty(byNode)
 	}
 	return id, out, err
+}
+
+// disks is a run of nodes with fdatasync p99s fsync.
+func disks(fsync map[string]time.Duration) report.Report {
+	var nodes []benchmarks.NodeResult
+	for name, d := range fsync {
+		role := config.RoleWorker
+		if strings.Contains(name, "-cp-") {
+			role = config.RoleControlPlane
+		}
+		nodes = append(nodes, benchmarks.NodeResult{Node: name, Role: role, Address: "10.0.0.1",
+			Disk: benchmarks.DiskResult{Fdatasync: &benchmarks.Latency{P50: d / 2, P99: d, Max: d, Samples: 10000}}})
+	}
+	return report.Evaluate("g", "local", nodes, nil, config.Defaults().Benchmarks.Thresholds, time.Unix(1e9, 0).UTC())
+}
+
+// TestGateHoldsBackTheFailingNodeAlone: a worker whose disk fails the gate
+// does not join, and up fails naming it; the cluster and the nodes that
+// pass go on.
+func TestGateHoldsBackTheFailingNodeAlone(t *testing.T) {
+	raw := values("meshready:region", "g", "meshready:nodes", `{"controlPlanes":1,"workers":2}`)
+	g := measuredGraph{graph: &graph{byName: map[string]pulumi.MockResourceArgs{}},
+		rep: disks(map[string]time.Duration{"g-cp-1": time.Millisecond, "g-worker-1": time.Millisecond, "g-worker-2": 40 * time.Millisecond})}
+	err := pulumi.RunErr(Program(raw, Env{ProjectDir: t.TempDir(), LocalMesh: localMesh, LocalKubernetes: localKube}), pulumi.WithMocks("meshready", "g", g))
+	if err == nil || !strings.Contains(err.Error(), "g-worker-2: disk-etcd") || strings.Contains(err.Error(), "g-worker-1:") {
+		t.Errorf("want up to stop on g-worker-2 alone, got %v", err)
+	}
+	for _, want := range []string{contract.Cluster().Token + "::kubernetes", contract.Member().Token + "::g-worker-1"} {
+		if _, ok := g.byName[want]; !ok {
+			t.Errorf("%s was held back by another node's gate", want)
+		}
+	}
+	if _, ok := g.byName[contract.Member().Token+"::g-worker-2"]; ok {
+		t.Error("the node that fails the gate joined")
+	}
 }
 
 // slowDisk is a run on a control plane whose disk fails etcd's test.

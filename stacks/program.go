@@ -82,14 +82,17 @@ func Pipeline(ctx *pulumi.Context, cfg *config.Config, env Env) error {
 		measured = gate(ctx, suite, cfg.Benchmarks.Gate, reports)
 	}
 
-	// 3. Kubernetes: host prep, containerd, kubeadm init, joins, pod network,
-	// all nodes Ready; etcd tuned from the RTT and fdatasync measured above.
+	// 3. Kubernetes: kubeadm init on the first control plane, a membership
+	// per other node (host prep, containerd, join), the pod network, all
+	// nodes Ready; etcd tuned from the RTT and fdatasync measured above.
 	var cl *contract.ClusterResource
 	var m *meshComponents
 	if cfg.Kubernetes.Enabled {
-		if cl, err = newCluster(ctx, cfg, env, pool, measured, pulumi.Parent(region)); err != nil {
+		k8s, err := newKubernetes(ctx, cfg, env, pool, measured, pulumi.Parent(region))
+		if err != nil {
 			return err
 		}
+		cl = k8s.Cluster
 		ctx.Export("kubeconfig", cl.Kubeconfig)
 		ctx.Export("apiServer", cl.Endpoint)
 		ctx.Export("etcd", cl.EtcdArgs)
@@ -102,7 +105,7 @@ func Pipeline(ctx *pulumi.Context, cfg *config.Config, env Env) error {
 			if err != nil {
 				return err
 			}
-			m, err = newMesh(ctx, cfg, meshCluster{Kubeconfig: cl.Kubeconfig, Nodes: pool.Refs, Access: pool.Access, Cluster: cl}, src, pulumi.Parent(region))
+			m, err = newMesh(ctx, cfg, meshCluster{Kubeconfig: cl.Kubeconfig, Nodes: pool.Refs, Access: pool.Access, Cluster: k8s.Ready}, src, pulumi.Parent(region))
 			if err != nil {
 				return err
 			}

@@ -150,6 +150,9 @@ func TestMeshGraph(t *testing.T) {
 		img[0].ObjectValue()["tarball"].StringValue() != "/opt/meshready/bundle/mesh-1.31-alpha.eed52ebb66ad/images/pilot.tar" {
 		t.Errorf("preflight images %v", pre.Inputs["images"])
 	}
+	if deps := strings.Join(g.byName["meshready:mesh:Preflight::preflight"].RegisterRPC.GetDependencies(), " "); !strings.Contains(deps, "PodNetwork::pod-network") {
+		t.Errorf("the mesh does not wait for every node joined and Ready: %s", deps)
+	}
 	if deps := strings.Join(g.byName["kubernetes:helm.sh/v3:Release::istio-base"].RegisterRPC.GetDependencies(), " "); !strings.Contains(deps, "::preflight") {
 		t.Errorf("istio-base does not wait for the preflight: %s", deps)
 	}
@@ -320,6 +323,57 @@ func TestSidecarChecksGraph(t *testing.T) {
 			if pod["image"].StringValue() != "registry.example/meshprobe:1" || pod["imagePullPolicy"].StringValue() != "Always" {
 				t.Errorf("probe container %v", pod)
 			}
+		}
+	}
+}
+
+// TestClusterMembershipGraph: the first control plane is the cluster, every
+// other node a membership of its own; control planes join one after the
+// other (so etcd changes a member at a time, and deletes run in reverse),
+// workers with no such chain; the pod network waits for every membership
+// (TestMeshGraph: the mesh waits for the pod network).
+func TestClusterMembershipGraph(t *testing.T) {
+	g, err := run(t, values("meshready:region", "r", "meshready:nodes", `{"controlPlanes":3,"workers":2}`,
+		"meshready:benchmarks", `{"enabled":true,"gate":false}`, "meshready:etcd", `{"heartbeatInterval":"100ms","electionTimeout":"1s"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	deps := func(token, name string) string {
+		t.Helper()
+		r, ok := g.byName[token+"::"+name]
+		if !ok {
+			t.Fatalf("no %s %s; registered %v", token, name, g.ordered)
+		}
+		return strings.Join(r.RegisterRPC.GetDependencies(), " ")
+	}
+	cl := g.byName["meshready:bootstrap:Cluster::kubernetes"].Inputs
+	if cl["controlPlane"].ObjectValue()["name"].StringValue() != "test-cp-1" || cl["controlPlanes"].NumberValue() != 3 || cl["schedulable"].BoolValue() {
+		t.Errorf("cluster inputs %v", cl)
+	}
+	if _, ok := g.byName["meshready:bootstrap:Member::test-cp-1"]; ok {
+		t.Errorf("the first control plane has a membership: it is the cluster")
+	}
+	const member = "meshready:bootstrap:Member"
+	if d := deps(member, "test-cp-2"); !strings.Contains(d, "Cluster::kubernetes") || !strings.Contains(d, "Suite::benchmarks") {
+		t.Errorf("test-cp-2 depends on %s", d)
+	}
+	if d := deps(member, "test-cp-3"); !strings.Contains(d, "Member::test-cp-2") {
+		t.Errorf("test-cp-3 does not join after test-cp-2: %s", d)
+	}
+	for _, w := range []string{"test-worker-1", "test-worker-2"} {
+		if d := deps(member, w); strings.Contains(d, "Member::") {
+			t.Errorf("%s waits for another member: %s", w, d)
+		}
+		in := g.byName[member+"::"+w].Inputs
+		if in["node"].ObjectValue()["name"].StringValue() != w || in["controlPlane"].ObjectValue()["name"].StringValue() != "test-cp-1" ||
+			in["drainTimeout"].StringValue() != "5m0s" {
+			t.Errorf("%s inputs %v", w, in)
+		}
+	}
+	d := deps("meshready:bootstrap:PodNetwork", "pod-network")
+	for _, n := range []string{"Cluster::kubernetes", "Member::test-cp-2", "Member::test-cp-3", "Member::test-worker-1", "Member::test-worker-2"} {
+		if !strings.Contains(d, n) {
+			t.Errorf("the pod network does not wait for %s: %s", n, d)
 		}
 	}
 }

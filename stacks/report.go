@@ -3,6 +3,7 @@ package stacks
 import (
 	"fmt"
 	"path/filepath"
+	"strings"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
@@ -12,31 +13,49 @@ import (
 )
 
 // gated are the benchmark figures etcd is tuned from, let through by the
-// hardware gate: when the run failed it and benchmarks.gate is on, they
-// fail instead, and so does up, before Kubernetes (the run is measured
-// again at the next up, see contract.Suite).
+// hardware gate node by node: when benchmarks.gate is on, the figures
+// given for a node that fails it fail instead, so what would run on that
+// node (its join, or the cluster when it is a control plane) stops, and
+// so does up, while nodes that pass are not held back. A failed node is
+// measured again at the next up (see contract.Suite).
 type gated struct {
-	Suite                        *contract.SuiteResource
-	PeerRTTP99Ms, FdatasyncP99Ms pulumi.Float64Output
+	Suite *contract.SuiteResource
+	on    bool
+	w     reportWriter
+	ctx   *pulumi.Context
 }
 
-// gate applies the hardware gate to the suite's run. A run it stops gets
-// its report written here: nothing after it will run to add to it.
+// gate applies the hardware gate to the suite's run.
 func gate(ctx *pulumi.Context, suite *contract.SuiteResource, on bool, w reportWriter) *gated {
-	pass := pulumi.All(suite.GateFailure, suite.Report).ApplyT(func(a []any) (bool, error) {
-		failure, _ := a[0].(string)
-		if failure == "" || !on {
+	return &gated{Suite: suite, on: on, w: w, ctx: ctx}
+}
+
+// figures are the run's peer RTT p99 and fdatasync p99 for what runs on
+// nodes: they fail when one of nodes fails the gate. A run it stops gets
+// its report written here: nothing after it will run to add to it.
+func (g *gated) figures(nodes ...string) (rtt, fsync pulumi.Float64Output) {
+	s := g.Suite
+	pass := pulumi.All(s.GateFailures, s.Report).ApplyT(func(a []any) (bool, error) {
+		failures, _ := a[0].(map[string]string)
+		var why []string
+		for _, n := range nodes {
+			if f := failures[n]; f != "" && g.on {
+				why = append(why, fmt.Sprintf("  %s: %s", n, f))
+			}
+		}
+		if len(why) == 0 {
 			return true, nil
 		}
-		if err := w.write(ctx, reportParts{suite: a[1]}); err != nil {
+		failure := "hardware gate: refusing to bootstrap Kubernetes on these nodes (set meshready:benchmarks.gate to false to go on anyway):\n" + strings.Join(why, "\n")
+		if err := g.w.write(g.ctx, reportParts{suite: a[1]}); err != nil {
 			return false, fmt.Errorf("%s\n(and the report: %w)", failure, err)
 		}
-		return false, fmt.Errorf("%s\nreport: %s", failure, filepath.Join(w.shown, report.MarkdownFile))
+		return false, fmt.Errorf("%s\nreport: %s", failure, filepath.Join(g.w.shown, report.MarkdownFile))
 	})
 	figure := func(o pulumi.Float64Output) pulumi.Float64Output {
 		return pulumi.All(pass, o).ApplyT(func(a []any) float64 { return a[1].(float64) }).(pulumi.Float64Output)
 	}
-	return &gated{Suite: suite, PeerRTTP99Ms: figure(suite.PeerRTTP99Ms), FdatasyncP99Ms: figure(suite.FdatasyncP99Ms)}
+	return figure(s.PeerRTTP99Ms), figure(s.FdatasyncP99Ms)
 }
 
 // reportParts are the outputs the region report is assembled from: the

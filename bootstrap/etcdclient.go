@@ -1,0 +1,154 @@
+package bootstrap
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"time"
+
+	clientv3 "go.etcd.io/etcd/client/v3"
+	"go.uber.org/zap"
+	"google.golang.org/grpc"
+
+	"github.com/meshready/meshready/remote"
+)
+
+// Etcd is meshready's one seam to a cluster's etcd: its members and their
+// health, removing one, a snapshot. DialEtcd is the real one; tests use a
+// fake.
+type Etcd interface {
+	// Members lists the members, each with whether it answers now.
+	Members(ctx context.Context) ([]EtcdMember, error)
+	// Remove takes a member out of the cluster (etcd's member remove).
+	Remove(ctx context.Context, id uint64) error
+	// Snapshot streams a point-in-time snapshot of the keyspace to w.
+	Snapshot(ctx context.Context, w io.Writer) (int64, error)
+	Close() error
+}
+
+// EtcdMember is one member of a cluster's etcd.
+type EtcdMember struct {
+	ID         uint64
+	Name       string
+	PeerURLs   []string
+	ClientURLs []string
+	Healthy    bool
+}
+
+// etcdClientFiles are the first control plane's etcd CA and the client
+// certificate kubeadm made for the API server (etcd runs without auth:
+// any certificate its CA signed has the whole keyspace).
+const etcdClientFiles = "/etc/kubernetes/pki/etcd/ca.crt /etc/kubernetes/pki/apiserver-etcd-client.crt /etc/kubernetes/pki/apiserver-etcd-client.key"
+
+// DialEtcd reaches the etcd of the cluster whose control plane cp is:
+// etcd's own client (go.etcd.io/etcd/client/v3) over cp's SSH connection
+// to its loopback, where etcd listens, so no etcd port needs to face the
+// machine running meshready. The client key is read from cp into memory
+// for this call alone.
+func DialEtcd(ctx context.Context, cp Node) (Etcd, error) {
+	tunnel, ok := cp.Runner.(remote.Tunnel)
+	if !ok {
+		return nil, fmt.Errorf("%s: etcd: the connection to the node cannot tunnel", cp.Name)
+	}
+	out, err := cp.Runner.Run(ctx, "cat "+etcdClientFiles)
+	if err != nil {
+		return nil, fmt.Errorf("%s: etcd client certificate: %w", cp.Name, err)
+	}
+	tlsCfg, err := etcdTLS(out.Stdout)
+	if err != nil {
+		return nil, fmt.Errorf("%s: etcd client certificate: %w", cp.Name, err)
+	}
+	c, err := clientv3.New(clientv3.Config{
+		Endpoints:   []string{"https://127.0.0.1:2379"},
+		TLS:         tlsCfg,
+		DialTimeout: 20 * time.Second,
+		Context:     ctx,
+		Logger:      zap.NewNop(),
+		DialOptions: []grpc.DialOption{grpc.WithContextDialer(func(ctx context.Context, addr string) (net.Conn, error) {
+			return tunnel.DialContext(ctx, "tcp", addr)
+		})},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("%s: etcd: %w", cp.Name, err)
+	}
+	return etcdClient{c: c, host: cp.Name}, nil
+}
+
+// etcdTLS reads the CA, the client certificate and its key, in that order.
+func etcdTLS(pemData []byte) (*tls.Config, error) {
+	var blocks []*pem.Block
+	for rest := pemData; ; {
+		var b *pem.Block
+		if b, rest = pem.Decode(rest); b == nil {
+			break
+		}
+		blocks = append(blocks, b)
+	}
+	if len(blocks) != 3 {
+		return nil, fmt.Errorf("want the CA, the certificate and its key, found %d PEM blocks", len(blocks))
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(pem.EncodeToMemory(blocks[0])) {
+		return nil, errors.New("the etcd CA is not a certificate")
+	}
+	pair, err := tls.X509KeyPair(pem.EncodeToMemory(blocks[1]), pem.EncodeToMemory(blocks[2]))
+	if err != nil {
+		return nil, err
+	}
+	return &tls.Config{RootCAs: pool, Certificates: []tls.Certificate{pair}, MinVersion: tls.VersionTLS12}, nil
+}
+
+type etcdClient struct {
+	c    *clientv3.Client
+	host string
+}
+
+func (e etcdClient) Members(ctx context.Context) ([]EtcdMember, error) {
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	l, err := e.c.MemberList(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("%s: etcd member list: %w", e.host, err)
+	}
+	var out []EtcdMember
+	for _, m := range l.Members {
+		em := EtcdMember{ID: m.ID, Name: m.Name, PeerURLs: m.PeerURLs, ClientURLs: m.ClientURLs}
+		if len(m.ClientURLs) > 0 {
+			sctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+			_, err := e.c.Status(sctx, m.ClientURLs[0])
+			cancel()
+			em.Healthy = err == nil
+		}
+		out = append(out, em)
+	}
+	return out, nil
+}
+
+func (e etcdClient) Remove(ctx context.Context, id uint64) error {
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	if _, err := e.c.MemberRemove(ctx, id); err != nil {
+		return fmt.Errorf("%s: etcd member remove %x: %w", e.host, id, err)
+	}
+	return nil
+}
+
+func (e etcdClient) Snapshot(ctx context.Context, w io.Writer) (int64, error) {
+	r, err := e.c.SnapshotWithVersion(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("%s: etcd snapshot: %w", e.host, err)
+	}
+	defer r.Snapshot.Close()
+	n, err := io.Copy(w, r.Snapshot)
+	if err != nil {
+		return n, fmt.Errorf("%s: etcd snapshot: %w", e.host, err)
+	}
+	return n, nil
+}
+
+func (e etcdClient) Close() error { return e.c.Close() }

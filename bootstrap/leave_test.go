@@ -1,0 +1,143 @@
+package bootstrap
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/meshready/meshready/internal/golden"
+	"github.com/meshready/meshready/remote"
+)
+
+func TestCheckRemoval(t *testing.T) {
+	m := func(name string, healthy bool) EtcdMember { return EtcdMember{ID: uint64(len(name)), Name: name, Healthy: healthy} }
+	for _, c := range []struct {
+		name    string
+		members []EtcdMember
+		leaving string
+		err     string
+	}{
+		{"three healthy, one goes", []EtcdMember{m("cp-1", true), m("cp-2", true), m("cp-3", true)}, "cp-3", ""},
+		{"two healthy, one goes", []EtcdMember{m("cp-1", true), m("cp-2", true)}, "cp-2", ""},
+		{"a dead member goes", []EtcdMember{m("cp-1", true), m("cp-2", true), m("cp-3", false)}, "cp-3", ""},
+		{"not a member", []EtcdMember{m("cp-1", true)}, "cp-9", ""},
+		{"the last member", []EtcdMember{m("cp-1", true)}, "cp-1", "last etcd member"},
+		{"quorum lost", []EtcdMember{m("cp-1", true), m("cp-2", false), m("cp-3", true)}, "cp-3", "1 healthy of 2 members, below the quorum of 2"},
+		{"five, two dead", []EtcdMember{m("cp-1", true), m("cp-2", false), m("cp-3", false), m("cp-4", true), m("cp-5", true)}, "cp-5", "2 healthy of 4 members, below the quorum of 3"},
+	} {
+		got, err := CheckRemoval(c.members, c.leaving)
+		switch {
+		case c.err == "" && err != nil:
+			t.Errorf("%s: %v", c.name, err)
+		case c.err != "" && (err == nil || !strings.Contains(err.Error(), c.err)):
+			t.Errorf("%s: err %v, want %q", c.name, err, c.err)
+		case c.err == "" && c.leaving != "cp-9" && (got == nil || got.Name != c.leaving):
+			t.Errorf("%s: member %+v", c.name, got)
+		}
+	}
+}
+
+func TestParseEvictable(t *testing.T) {
+	b, err := os.ReadFile("testdata/pods-on-node.json")
+	must(t, err)
+	got, err := ParseEvictable(b)
+	must(t, err)
+	golden.Check(t, "testdata/pods-on-node.golden", []byte(strings.Join(got, "\n")+"\n"))
+	if _, err := ParseEvictable([]byte("<html>")); err == nil {
+		t.Error("not JSON was read")
+	}
+}
+
+// FuzzParseEvictable: whatever kubectl prints, reading it never panics.
+func FuzzParseEvictable(f *testing.F) {
+	b, err := os.ReadFile("testdata/pods-on-node.json")
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(b)
+	f.Add([]byte(`{"items":[{"metadata":{"ownerReferences":null}}]}`))
+	f.Fuzz(func(t *testing.T, b []byte) { ParseEvictable(b) })
+}
+
+// fakeEtcd is a cluster's etcd in memory.
+type fakeEtcd struct {
+	mu      sync.Mutex
+	members []EtcdMember
+	log     *[]string
+}
+
+func (e *fakeEtcd) Members(context.Context) ([]EtcdMember, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return append([]EtcdMember(nil), e.members...), nil
+}
+
+func (e *fakeEtcd) Remove(_ context.Context, id uint64) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	*e.log = append(*e.log, "etcd: member remove")
+	for i, m := range e.members {
+		if m.ID == id {
+			e.members = append(e.members[:i], e.members[i+1:]...)
+		}
+	}
+	return nil
+}
+func (e *fakeEtcd) Snapshot(context.Context, io.Writer) (int64, error) { return 0, nil }
+func (e *fakeEtcd) Close() error                                      { return nil }
+
+// TestLeaveOrder: a control plane leaves drained first, then out of etcd,
+// then its Node deleted, then reset; nothing happens when etcd would lose
+// its quorum.
+func TestLeaveOrder(t *testing.T) {
+	nodes := `{"items":[` +
+		`{"metadata":{"name":"s-cp-1"},"status":{"conditions":[{"type":"Ready","status":"True"}]}},` +
+		`{"metadata":{"name":"s-cp-2"},"status":{"conditions":[{"type":"Ready","status":"True"}]}},` +
+		`{"metadata":{"name":"s-cp-3"},"status":{"conditions":[{"type":"Ready","status":"True"}]}}]}`
+	var mu sync.Mutex
+	var log []string
+	mk := func(name string) Node {
+		return Node{Name: name, Role: "control-plane", Runner: fakeRunner{name, &mu, &log, nil, nodes, nil}}
+	}
+	cp, leaving := mk("s-cp-1"), mk("s-cp-3")
+	etcd := &fakeEtcd{members: []EtcdMember{{1, "s-cp-1", nil, nil, true}, {2, "s-cp-2", nil, nil, false}, {3, "s-cp-3", nil, nil, true}}, log: &log}
+	quiet := slog.New(slog.DiscardHandler)
+	err := Leave(t.Context(), quiet, cp, etcd, Leaving{Node: leaving, DrainTimeout: time.Minute})
+	if err == nil || !strings.Contains(err.Error(), "below the quorum") || len(log) != 0 {
+		t.Fatalf("a removal that loses quorum: %v, ran %v", err, log)
+	}
+	etcd.members[1].Healthy = true
+	must(t, Leave(t.Context(), quiet, cp, etcd, Leaving{Node: leaving, DrainTimeout: time.Minute}))
+	want := []string{
+		"s-cp-1: kubectl --kubeconfig /etc/kubernetes/admin.conf get nodes -o json",
+		"s-cp-1: kubectl --kubeconfig /etc/kubernetes/admin.conf cordon s-cp-3",
+		"s-cp-1: kubectl --kubeconfig /etc/kubernetes/admin.conf drain s-cp-3 --ignore-daemonsets --delete-emptydir-data --timeout=1m0s",
+		"etcd: member remove",
+		"s-cp-1: kubectl --kubeconfig /etc/kubernetes/admin.conf delete node s-cp-3 --ignore-not-found",
+		"s-cp-3: if command -v kubeadm >/dev/null; then kubeadm reset -f; fi; rm -rf /etc/cni/net.d/10-meshready.conflist /etc/meshready",
+	}
+	if strings.Join(log, "\n") != strings.Join(want, "\n") {
+		t.Errorf("ran:\n%s\nwant:\n%s", strings.Join(log, "\n"), strings.Join(want, "\n"))
+	}
+	if len(etcd.members) != 2 {
+		t.Errorf("members left %v", etcd.members)
+	}
+
+	// A dead node (no session): no drain, nothing run on it; its member and Node go.
+	log = nil
+	dead := Node{Name: "s-cp-2", Role: "control-plane"}
+	must(t, Leave(t.Context(), quiet, cp, etcd, Leaving{Node: dead, DrainTimeout: time.Minute}))
+	if s := strings.Join(log, "\n"); strings.Contains(s, "drain") || !strings.Contains(s, "member remove") || !strings.Contains(s, "delete node s-cp-2") {
+		t.Errorf("a dead node's leave ran:\n%s", s)
+	}
+	if err := Leave(t.Context(), quiet, cp, etcd, Leaving{Node: cp}); err == nil || !strings.Contains(err.Error(), "cannot leave") {
+		t.Errorf("the first control plane left: %v", err)
+	}
+}
+
+var _ remote.Runner = fakeRunner{}

@@ -1,0 +1,138 @@
+package plugin
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"maps"
+	"slices"
+	"time"
+
+	"github.com/meshready/meshready/bootstrap"
+	"github.com/meshready/meshready/config"
+	"github.com/meshready/meshready/contract"
+	"github.com/meshready/meshready/remote"
+)
+
+// members serves contract.Member: bootstrap.Join on create,
+// bootstrap.RetuneEtcd on update, bootstrap.Leave on delete.
+type members struct {
+	noop[contract.MemberInputs, contract.MemberOutputs]
+	nodes nodeDialer
+	etcd  func(ctx context.Context, cp remote.Node) (bootstrap.Etcd, error)
+	log   *slog.Logger
+}
+
+func memberSettings(in contract.MemberInputs) settings {
+	return settings{in.Stack, in.Provider, in.Version, in.PodSubnet, in.ServiceSubnet, in.Etcd, in.ControlPlane,
+		in.ControlPlanes, in.Schedulable, in.PeerRTTP99Ms, in.FdatasyncP99Ms, in.Bundle}
+}
+
+func (m members) create(ctx context.Context, in contract.MemberInputs) (string, contract.MemberOutputs, error) {
+	out := contract.MemberOutputs{MemberInputs: in}
+	p, err := memberSettings(in).plan(m.log)
+	if err != nil {
+		return "", out, err
+	}
+	all, done, err := m.nodes.all(ctx, []contract.NodeRef{in.ControlPlane, in.Node}, in.Access)
+	if err != nil {
+		return "", out, fmt.Errorf("join %s: %w", in.Node.Name, err)
+	}
+	defer done()
+	cp, n := all[0], all[1]
+	if err := bootstrap.Join(ctx, p, cp, n, in.CACertHash); err != nil {
+		return "", out, err
+	}
+	out.EtcdRunning, err = m.retune(ctx, cp, n, in.EtcdFlags)
+	return in.Node.Name, out, err
+}
+
+// update gives a control plane's etcd the cluster's new flags.
+func (m members) update(ctx context.Context, _ string, old contract.MemberOutputs, in contract.MemberInputs) (contract.MemberOutputs, error) {
+	out := contract.MemberOutputs{MemberInputs: in, EtcdRunning: old.EtcdRunning}
+	if in.Node.Role != config.RoleControlPlane {
+		return out, nil
+	}
+	all, done, err := m.nodes.all(ctx, []contract.NodeRef{in.ControlPlane, in.Node}, in.Access)
+	if err != nil {
+		return out, fmt.Errorf("etcd retune of %s: %w", in.Node.Name, err)
+	}
+	defer done()
+	out.EtcdRunning, err = m.retune(ctx, all[0], all[1], in.EtcdFlags)
+	return out, err
+}
+
+// retune gives n's etcd args when n is a control plane, and returns the
+// flags its manifest holds then.
+func (m members) retune(ctx context.Context, cp, n remote.Node, flags map[string]string) (map[string]string, error) {
+	if n.Role != config.RoleControlPlane {
+		return nil, nil
+	}
+	etcd, err := m.etcd(ctx, cp)
+	if err != nil {
+		return nil, err
+	}
+	defer etcd.Close()
+	var want []bootstrap.Arg
+	for _, name := range slices.Sorted(maps.Keys(flags)) {
+		want = append(want, bootstrap.Arg{Name: name, Value: flags[name]})
+	}
+	return bootstrap.RetuneEtcd(ctx, m.log, n, etcd, want)
+}
+
+// delete takes the node out of the cluster. A node that cannot be reached
+// (its server is dead) still leaves: its etcd member and Node go, nothing
+// runs on it.
+func (m members) delete(ctx context.Context, _ string, in contract.MemberInputs, _ contract.MemberOutputs) error {
+	timeout, err := time.ParseDuration(in.DrainTimeout)
+	if err != nil || timeout <= 0 {
+		timeout = 5 * time.Minute
+	}
+	cp, done, err := m.nodes.one(ctx, in.ControlPlane, in.Access)
+	if err != nil {
+		return fmt.Errorf("remove %s: %w", in.Node.Name, err)
+	}
+	defer done()
+	leaving := bootstrap.Leaving{Node: remote.Node{Name: in.Node.Name, Role: in.Node.Role, Address: in.Node.Address}, DrainTimeout: timeout}
+	dctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	n, ndone, err := m.nodes.one(dctx, in.Node, in.Access)
+	cancel()
+	if err != nil {
+		m.log.Warn("the leaving node cannot be reached: it leaves without drain or reset", "host", in.Node.Name, "err", err)
+	} else {
+		defer ndone()
+		leaving.Node = n
+	}
+	var etcd bootstrap.Etcd
+	if in.Node.Role == config.RoleControlPlane {
+		if etcd, err = m.etcd(ctx, cp); err != nil {
+			return err
+		}
+		defer etcd.Close()
+	}
+	m.log.Info("remove node", "host", in.Node.Name, "role", in.Node.Role)
+	return bootstrap.Leave(ctx, m.log, cp, etcd, leaving)
+}
+
+// podNetworks serves contract.PodNetwork: bootstrap.Network.
+type podNetworks struct {
+	noop[contract.PodNetworkInputs, contract.PodNetworkOutputs]
+	nodes nodeDialer
+	log   *slog.Logger
+}
+
+func (podNetworks) id(in contract.PodNetworkInputs) string { return in.Stack + "-pod-network" }
+
+func (w podNetworks) run(ctx context.Context, in contract.PodNetworkInputs) (contract.PodNetworkOutputs, error) {
+	out := contract.PodNetworkOutputs{PodNetworkInputs: in}
+	nodes, done, err := w.nodes.all(ctx, in.Nodes, in.Access)
+	if err != nil {
+		return out, fmt.Errorf("pod network: %w", err)
+	}
+	defer done()
+	cp, err := firstControlPlane(nodes)
+	if err != nil {
+		return out, err
+	}
+	return out, bootstrap.Network(ctx, bootstrap.Plan{Log: w.log}, cp, nodes)
+}
