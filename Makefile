@@ -31,7 +31,7 @@ test: deps build tools lint
 # fixed in Go 1.27), with nothing found.
 FUZZ := benchmarks:FuzzParseFio benchmarks:FuzzParseFortio benchmarks:FuzzStealFromProcStat \
 	benchmarks:FuzzParsePing benchmarks:FuzzParseFacts mesh:FuzzKubectlJSON \
-	bootstrap:FuzzEtcdManifest bootstrap:FuzzParseEvictable
+	bootstrap:FuzzEtcdManifest bootstrap:FuzzParseEvictable bootstrap:FuzzCheckSnapshot
 FUZZTIME ?= 50000x
 
 fuzz:

@@ -43,6 +43,16 @@ func TestNodeScriptsGolden(t *testing.T) {
 		"etcd-retune": func() (string, error) {
 			return RetuneScript("local-cp-2", "/etc/kubernetes/meshready-etcd.yaml", []Arg{{"heartbeat-interval", "150"}, {"snapshot-count", "5000"}})
 		},
+		"restore-stop": func() (string, error) {
+			return render("restore-stop.sh.tmpl", struct{ Node, Aside string }{"local-cp-1", "/etc/kubernetes/meshready-restore"})
+		},
+		"restore-data": func() (string, error) {
+			return RestoreDataScript(Node{Name: "local-cp-2", Address: "10.213.0.3"}, "/var/lib/meshready/restore-20261203T093000Z.db",
+				"/var/lib/meshready/bin/etcdutl", []string{"local-cp-1=https://10.213.0.2:2380", "local-cp-2=https://10.213.0.3:2380"}, "20261203T093000Z")
+		},
+		"restore-start": func() (string, error) {
+			return render("restore-start.sh.tmpl", struct{ Node, Aside string }{"local-cp-1", "/etc/kubernetes/meshready-restore"})
+		},
 		"cni": func() (string, error) {
 			return CNIScript("local-cp-1", "10.244.0.0/24", []Route{{"10.244.1.0/24", "10.213.0.3"}, {"10.244.2.0/24", "10.213.0.4"}})
 		},

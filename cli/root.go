@@ -108,6 +108,8 @@ in .meshready/passphrase (unless PULUMI_CONFIG_PASSPHRASE or PULUMI_CONFIG_PASSP
 		a.lifecycleCmd("refresh", "Read the real state of a stack's resources into its state"),
 		a.lifecycleCmd("destroy", "Delete every resource of a stack"),
 		a.outputsCmd(),
+		a.nodeCmd(),
+		a.etcdCmd(),
 		a.benchCmd(),
 		a.reportCmd(),
 		a.toolsCmd(),

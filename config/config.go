@@ -38,13 +38,23 @@ type Config struct {
 	Local      Local      `mapstructure:"local"`
 	Kubernetes Kubernetes `mapstructure:"kubernetes"`
 	Etcd       Etcd       `mapstructure:"etcd"`
-	Istio      Istio      `mapstructure:"istio"`
-	Canary     []Canary   `mapstructure:"canary"`
-	Addons     []string   `mapstructure:"addons"`
-	Benchmarks Benchmarks `mapstructure:"benchmarks"`
+	// EtcdSnapshots are the snapshots taken before every change to the cluster.
+	EtcdSnapshots EtcdSnapshots `mapstructure:"etcdSnapshots"`
+	Istio         Istio         `mapstructure:"istio"`
+	Canary        []Canary      `mapstructure:"canary"`
+	Addons        []string      `mapstructure:"addons"`
+	Benchmarks    Benchmarks    `mapstructure:"benchmarks"`
 
 	// Hetzner holds what the hetzner provider needs that is not under meshready:.
 	Hetzner Hetzner `mapstructure:"-"`
+}
+
+// EtcdSnapshots are the automatic etcd snapshots: one before every node
+// joins or leaves and before etcd is retuned, kept on the first control
+// plane (bootstrap.SnapshotDir).
+type EtcdSnapshots struct {
+	// Keep is how many the first control plane keeps, newest first; 0 takes none.
+	Keep int `mapstructure:"keep"`
 }
 
 // Nodes says how many nodes of each role a stack has and what they run on.
@@ -198,9 +208,10 @@ type Hetzner struct {
 // Defaults is the configuration a key takes when the stack file leaves it out.
 func Defaults() Config {
 	return Config{
-		Provider: ProviderLocal,
-		Nodes:    Nodes{ControlPlanes: 1, Workers: 2, DrainTimeout: Duration(5 * time.Minute)},
-		Local:    Local{Subnet: "10.213.0.0/24", Bridge: "mr-br0"},
+		Provider:      ProviderLocal,
+		Nodes:         Nodes{ControlPlanes: 1, Workers: 2, DrainTimeout: Duration(5 * time.Minute)},
+		EtcdSnapshots: EtcdSnapshots{Keep: 5},
+		Local:         Local{Subnet: "10.213.0.0/24", Bridge: "mr-br0"},
 		Kubernetes: Kubernetes{
 			Enabled:       true,
 			Version:       "1.34.4",

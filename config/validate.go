@@ -85,6 +85,9 @@ func (v *validator) nodes(c *Config) {
 	if n.Workers < 0 || n.Workers > 100 {
 		v.add("nodes.workers", "must be between 0 and 100, got %d", n.Workers)
 	}
+	if k := c.EtcdSnapshots.Keep; k < 0 || k > 100 {
+		v.add("etcdSnapshots.keep", "must be between 0 and 100, got %d", k)
+	}
 	if d := n.DrainTimeout.D(); d < 10*time.Second || d > time.Hour {
 		v.add("nodes.drainTimeout", "%s is outside 10s..1h", n.DrainTimeout)
 	}

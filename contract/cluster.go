@@ -27,7 +27,7 @@ func Cluster() Def[ClusterInputs, ClusterOutputs] {
 		Diff: Policy{
 			Replace:             []string{"stack", "provider"},
 			Update:              []string{"controlPlane", "etcd", "controlPlanes", "version", "podSubnet", "serviceSubnet"},
-			Ignore:              ignoreAccess("peerRttP99Ms", "fdatasyncP99Ms", "bundle", "schedulable"),
+			Ignore:              ignoreAccess("peerRttP99Ms", "fdatasyncP99Ms", "bundle", "schedulable", "snapshotsKeep"),
 			DeleteBeforeReplace: true,
 		},
 		SecretInputs:  []string{"sshPrivateKey"},
@@ -52,6 +52,9 @@ type ClusterInputs struct {
 	ControlPlanes int `json:"controlPlanes"`
 	// Schedulable: the cluster has no workers, so control planes take pods.
 	Schedulable bool `json:"schedulable"`
+	// SnapshotsKeep is how many automatic etcd snapshots the first control
+	// plane keeps (0 takes none); one is taken before each retune.
+	SnapshotsKeep int `json:"snapshotsKeep"`
 	// PeerRTTP99Ms and FdatasyncP99Ms come from the benchmarks (0 when not measured).
 	PeerRTTP99Ms   float64 `json:"peerRttP99Ms"`
 	FdatasyncP99Ms float64 `json:"fdatasyncP99Ms"`
@@ -77,6 +80,7 @@ type ClusterArgs struct {
 	Etcd                     string
 	ControlPlanes            int
 	Schedulable              bool
+	SnapshotsKeep            int
 	PeerRTTP99Ms             pulumi.Float64Input
 	FdatasyncP99Ms           pulumi.Float64Input
 	Bundle                   *Bundle
@@ -127,7 +131,7 @@ func Member() Def[MemberInputs, MemberOutputs] {
 			Replace: []string{"stack", "provider", "node"},
 			Update:  []string{"etcdFlags"},
 			Ignore: ignoreAccess("version", "controlPlane", "endpoint", "caCertHash", "podSubnet", "serviceSubnet",
-				"etcd", "controlPlanes", "schedulable", "peerRttP99Ms", "fdatasyncP99Ms", "drainTimeout", "bundle"),
+				"etcd", "controlPlanes", "schedulable", "snapshotsKeep", "peerRttP99Ms", "fdatasyncP99Ms", "drainTimeout", "bundle"),
 			DeleteBeforeReplace: true,
 		},
 		SecretInputs: []string{"sshPrivateKey"},
@@ -143,13 +147,16 @@ type MemberInputs struct {
 	Node         NodeRef `json:"node"`
 	ControlPlane NodeRef `json:"controlPlane"`
 	Access
-	Endpoint       string  `json:"endpoint"`
-	CACertHash     string  `json:"caCertHash"`
-	PodSubnet      string  `json:"podSubnet"`
-	ServiceSubnet  string  `json:"serviceSubnet"`
-	Etcd           string  `json:"etcd"`
-	ControlPlanes  int     `json:"controlPlanes"`
-	Schedulable    bool    `json:"schedulable"`
+	Endpoint      string `json:"endpoint"`
+	CACertHash    string `json:"caCertHash"`
+	PodSubnet     string `json:"podSubnet"`
+	ServiceSubnet string `json:"serviceSubnet"`
+	Etcd          string `json:"etcd"`
+	ControlPlanes int    `json:"controlPlanes"`
+	Schedulable   bool   `json:"schedulable"`
+	// SnapshotsKeep: an etcd snapshot is taken before the node joins and
+	// before it leaves, and the first control plane keeps this many.
+	SnapshotsKeep  int     `json:"snapshotsKeep"`
 	PeerRTTP99Ms   float64 `json:"peerRttP99Ms"`
 	FdatasyncP99Ms float64 `json:"fdatasyncP99Ms"`
 	// EtcdFlags are the cluster's etcd flags by name (from its output), for
@@ -171,6 +178,7 @@ type MemberArgs struct {
 	Etcd                     string
 	ControlPlanes            int
 	Schedulable              bool
+	SnapshotsKeep            int
 	PeerRTTP99Ms             pulumi.Float64Input
 	FdatasyncP99Ms           pulumi.Float64Input
 	EtcdFlags                pulumi.StringMapInput
@@ -192,13 +200,14 @@ type MemberResource struct {
 
 // PodNetwork is the pod network of a cluster's nodes: each node's bridge
 // and its routes to every node's pods, then every node Ready and CoreDNS
-// running. It runs again whenever the nodes change, touching no pod.
+// running, and the automatic etcd snapshots listed. It runs again whenever
+// the nodes or etcd's flags change, touching no pod.
 func PodNetwork() Def[PodNetworkInputs, PodNetworkOutputs] {
 	return Def[PodNetworkInputs, PodNetworkOutputs]{
 		Token: "meshready:bootstrap:PodNetwork",
 		Diff: Policy{
 			Replace: []string{"stack"},
-			Update:  []string{"nodes"},
+			Update:  []string{"nodes", "etcdFlags"},
 			Ignore:  ignoreAccess(),
 		},
 		SecretInputs: []string{"sshPrivateKey"},
@@ -210,21 +219,29 @@ type PodNetworkInputs struct {
 	Stack string    `json:"stack"`
 	Nodes []NodeRef `json:"nodes"`
 	Access
+	// EtcdFlags are the cluster's etcd flags: after a retune the snapshots
+	// are listed again.
+	EtcdFlags map[string]string `json:"etcdFlags,omitempty"`
 }
 
 // PodNetworkArgs are PodNetworkInputs as the program gives them.
 type PodNetworkArgs struct {
-	Stack  string
-	Nodes  NodeRefsInput
-	Access AccessArgs
+	Stack     string
+	Nodes     NodeRefsInput
+	Access    AccessArgs
+	EtcdFlags pulumi.StringMapInput
 }
 
-// PodNetworkOutputs are the inputs.
+// PodNetworkOutputs are the inputs, and the automatic etcd snapshots on
+// the first control plane as the run left them, newest first.
 type PodNetworkOutputs struct {
 	PodNetworkInputs
+	EtcdSnapshots []string `json:"etcdSnapshots"`
 }
 
 // PodNetworkResource is a registered pod network.
 type PodNetworkResource struct {
 	pulumi.CustomResourceState
+
+	EtcdSnapshots pulumi.StringArrayOutput `pulumi:"etcdSnapshots"`
 }

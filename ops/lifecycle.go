@@ -26,6 +26,8 @@ type Lifecycle struct {
 	// preview, and a caller that cannot ask (Confirm nil) gets BadInput.
 	Yes     bool
 	Confirm func(question string) bool
+	// Replace are URNs to replace even when nothing about them changed.
+	Replace []string
 }
 
 // LifecycleResult is what a lifecycle run left for the caller to say.
@@ -95,7 +97,7 @@ func (w Workspace) Run(ctx context.Context, l Lifecycle) (LifecycleResult, error
 		return res, err
 	}
 	if l.Verb != "preview" && !l.Yes {
-		if err := w.preview(ctx, st, l.Verb); err != nil {
+		if err := w.preview(ctx, st, l.Verb, l.Replace); err != nil {
 			return res, err
 		}
 		if !l.Confirm(fmt.Sprintf("Do you want to perform this %s on stack %s?", l.Verb, l.Stack)) {
@@ -104,7 +106,7 @@ func (w Workspace) Run(ctx context.Context, l Lifecycle) (LifecycleResult, error
 	}
 	done()
 	done = w.timed(l.Verb + " " + l.Stack + ": engine")
-	if err := w.run(ctx, st, l.Verb); err != nil {
+	if err := w.run(ctx, st, l.Verb, l.Replace); err != nil {
 		return res, err
 	}
 	done()
@@ -139,13 +141,13 @@ func (w Workspace) writeKubeconfig(ctx context.Context, st auto.Stack, stack str
 	return path, nil
 }
 
-func (w Workspace) run(ctx context.Context, st auto.Stack, verb string) error {
+func (w Workspace) run(ctx context.Context, st auto.Stack, verb string, replace []string) error {
 	var err error
 	switch verb {
 	case "up":
-		_, err = st.Up(ctx, optup.ProgressStreams(w.Progress), optup.ErrorProgressStreams(w.Errors))
+		_, err = st.Up(ctx, optup.ProgressStreams(w.Progress), optup.ErrorProgressStreams(w.Errors), optup.Replace(replace))
 	case "preview":
-		_, err = st.Preview(ctx, optpreview.ProgressStreams(w.Progress), optpreview.ErrorProgressStreams(w.Errors))
+		_, err = st.Preview(ctx, optpreview.ProgressStreams(w.Progress), optpreview.ErrorProgressStreams(w.Errors), optpreview.Replace(replace))
 	case "refresh":
 		_, err = st.Refresh(ctx, optrefresh.ProgressStreams(w.Progress), optrefresh.ErrorProgressStreams(w.Errors))
 	case "destroy":
@@ -162,11 +164,11 @@ func (w Workspace) run(ctx context.Context, st auto.Stack, verb string) error {
 }
 
 // preview shows what verb would do, for the confirmation prompt.
-func (w Workspace) preview(ctx context.Context, st auto.Stack, verb string) error {
+func (w Workspace) preview(ctx context.Context, st auto.Stack, verb string, replace []string) error {
 	var err error
 	switch verb {
 	case "up":
-		_, err = st.Preview(ctx, optpreview.ProgressStreams(w.Progress), optpreview.ErrorProgressStreams(w.Errors))
+		_, err = st.Preview(ctx, optpreview.ProgressStreams(w.Progress), optpreview.ErrorProgressStreams(w.Errors), optpreview.Replace(replace))
 	case "destroy":
 		_, err = st.PreviewDestroy(ctx, optdestroy.ProgressStreams(w.Progress), optdestroy.ErrorProgressStreams(w.Errors))
 	case "refresh":

@@ -28,7 +28,7 @@ type clusters struct {
 type settings struct {
 	Stack, Provider, Version, PodSubnet, ServiceSubnet, Etcd string
 	ControlPlane                                             contract.NodeRef
-	ControlPlanes                                            int
+	ControlPlanes, SnapshotsKeep                             int
 	Schedulable                                              bool
 	PeerRTTP99Ms, FdatasyncP99Ms                             float64
 	Bundle                                                   *contract.Bundle
@@ -68,7 +68,21 @@ func (s settings) plan(log *slog.Logger) (bootstrap.Plan, error) {
 
 func clusterSettings(in contract.ClusterInputs) settings {
 	return settings{in.Stack, in.Provider, in.Version, in.PodSubnet, in.ServiceSubnet, in.Etcd, in.ControlPlane,
-		in.ControlPlanes, in.Schedulable, in.PeerRTTP99Ms, in.FdatasyncP99Ms, in.Bundle}
+		in.ControlPlanes, in.SnapshotsKeep, in.Schedulable, in.PeerRTTP99Ms, in.FdatasyncP99Ms, in.Bundle}
+}
+
+// snapshot takes an automatic etcd snapshot on cp before a change (why
+// names it), unless the stack keeps none.
+func snapshot(ctx context.Context, log *slog.Logger, cp remote.Node, etcd bootstrap.Etcd, why string, keep int) error {
+	if keep == 0 {
+		return nil
+	}
+	file, err := bootstrap.SnapshotOnNode(ctx, cp, etcd, bootstrap.SnapshotDir, why, keep)
+	if err != nil {
+		return fmt.Errorf("etcd snapshot before %s (meshready:etcdSnapshots.keep 0 turns them off): %w", why, err)
+	}
+	log.Info("etcd snapshot", "host", cp.Name, "file", file)
+	return nil
 }
 
 func (c clusters) create(ctx context.Context, in contract.ClusterInputs) (string, contract.ClusterOutputs, error) {
@@ -140,6 +154,9 @@ func (c clusters) update(ctx context.Context, _ string, old contract.ClusterOutp
 		return out, err
 	}
 	defer etcd.Close()
+	if err := snapshot(ctx, c.log, cp, etcd, "retune", in.SnapshotsKeep); err != nil {
+		return out, err
+	}
 	if _, err := bootstrap.RetuneEtcd(ctx, c.log, cp, etcd, p.Etcd.ExtraArgs()); err != nil {
 		return out, err
 	}

@@ -54,16 +54,17 @@ func full(ctx *pulumi.Context) map[string]any {
 			Dir: "/var/lib/x", DiskRuntime: "20s", StealIdle: "5s", StealLoaded: "10s", Gate: true,
 			Thresholds: contract.Thresholds{FdatasyncP99: "10ms", ReadP99: "500us", StealMeanPercent: 0.5, StealMaxPercent: 2}},
 		contract.Cluster().Token: contract.ClusterArgs{Stack: "s", Provider: "local", Version: "v1.34.4", ControlPlane: node, Access: access,
-			PodSubnet: "10.244.0.0/16", ServiceSubnet: "10.96.0.0/12", Etcd: "{}", ControlPlanes: 3, Schedulable: true,
+			PodSubnet: "10.244.0.0/16", ServiceSubnet: "10.96.0.0/12", Etcd: "{}", ControlPlanes: 3, Schedulable: true, SnapshotsKeep: 5,
 			PeerRTTP99Ms: pulumi.Float64(0.4).ToFloat64Output(), FdatasyncP99Ms: pulumi.Float64(2).ToFloat64Output(),
 			Bundle: bundle},
 		contract.Member().Token: contract.MemberArgs{Stack: "s", Provider: "local", Version: "v1.34.4", Node: worker, ControlPlane: node, Access: access,
 			Endpoint: pulumi.String("10.0.0.1:6443").ToStringOutput(), CACertHash: pulumi.String("sha256:ab").ToStringOutput(),
-			PodSubnet: "10.244.0.0/16", ServiceSubnet: "10.96.0.0/12", Etcd: "{}", ControlPlanes: 3, Schedulable: true,
+			PodSubnet: "10.244.0.0/16", ServiceSubnet: "10.96.0.0/12", Etcd: "{}", ControlPlanes: 3, Schedulable: true, SnapshotsKeep: 5,
 			PeerRTTP99Ms: pulumi.Float64(0.4).ToFloat64Output(), FdatasyncP99Ms: pulumi.Float64(2).ToFloat64Output(),
 			EtcdFlags:    pulumi.StringMap{"snapshot-count": pulumi.String("10000")}.ToStringMapOutput(),
 			DrainTimeout: "5m0s", Bundle: bundle},
-		contract.PodNetwork().Token: contract.PodNetworkArgs{Stack: "s", Nodes: nodes, Access: access},
+		contract.PodNetwork().Token: contract.PodNetworkArgs{Stack: "s", Nodes: nodes, Access: access,
+			EtcdFlags: pulumi.StringMap{"snapshot-count": pulumi.String("10000")}.ToStringMapOutput()},
 		contract.Preflight().Token: contract.PreflightArgs{Nodes: nodes, Access: access, IstioVersion: "1.28.0",
 			Images: []contract.Image{{Ref: "localhost/x:1", Tarball: "/opt/x.tar"}}},
 		contract.Injection().Token: contract.InjectionArgs{Nodes: nodes, Access: access, Namespace: "demo"},
@@ -142,12 +143,13 @@ func TestContractRoundTrip(t *testing.T) {
 // resource's outputs is what the plugin writes.
 func TestContractPolicies(t *testing.T) {
 	reads := map[string]reflect.Type{
-		contract.Server().Token:  reflect.TypeFor[contract.ServerResource](),
-		contract.SSHKey().Token:  reflect.TypeFor[contract.SSHKeyResource](),
-		contract.Suite().Token:   reflect.TypeFor[contract.SuiteResource](),
-		contract.Cluster().Token: reflect.TypeFor[contract.ClusterResource](),
-		contract.Checks().Token:  reflect.TypeFor[contract.ChecksResource](),
-		contract.Latency().Token: reflect.TypeFor[contract.LatencyResource](),
+		contract.Server().Token:     reflect.TypeFor[contract.ServerResource](),
+		contract.SSHKey().Token:     reflect.TypeFor[contract.SSHKeyResource](),
+		contract.Suite().Token:      reflect.TypeFor[contract.SuiteResource](),
+		contract.Cluster().Token:    reflect.TypeFor[contract.ClusterResource](),
+		contract.PodNetwork().Token: reflect.TypeFor[contract.PodNetworkResource](),
+		contract.Checks().Token:     reflect.TypeFor[contract.ChecksResource](),
+		contract.Latency().Token:    reflect.TypeFor[contract.LatencyResource](),
 	}
 	for _, s := range contract.All() {
 		keys := contract.Keys(s.Inputs)

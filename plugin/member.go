@@ -25,7 +25,7 @@ type members struct {
 
 func memberSettings(in contract.MemberInputs) settings {
 	return settings{in.Stack, in.Provider, in.Version, in.PodSubnet, in.ServiceSubnet, in.Etcd, in.ControlPlane,
-		in.ControlPlanes, in.Schedulable, in.PeerRTTP99Ms, in.FdatasyncP99Ms, in.Bundle}
+		in.ControlPlanes, in.SnapshotsKeep, in.Schedulable, in.PeerRTTP99Ms, in.FdatasyncP99Ms, in.Bundle}
 }
 
 func (m members) create(ctx context.Context, in contract.MemberInputs) (string, contract.MemberOutputs, error) {
@@ -40,11 +40,27 @@ func (m members) create(ctx context.Context, in contract.MemberInputs) (string, 
 	}
 	defer done()
 	cp, n := all[0], all[1]
+	if err := m.snapshot(ctx, cp, "join-"+n.Name, in.SnapshotsKeep); err != nil {
+		return "", out, err
+	}
 	if err := bootstrap.Join(ctx, p, cp, n, in.CACertHash); err != nil {
 		return "", out, err
 	}
 	out.EtcdRunning, err = m.retune(ctx, cp, n, in.EtcdFlags)
 	return in.Node.Name, out, err
+}
+
+// snapshot takes an automatic etcd snapshot before a node joins or leaves.
+func (m members) snapshot(ctx context.Context, cp remote.Node, why string, keep int) error {
+	if keep == 0 {
+		return nil
+	}
+	etcd, err := m.etcd(ctx, cp)
+	if err != nil {
+		return err
+	}
+	defer etcd.Close()
+	return snapshot(ctx, m.log, cp, etcd, why, keep)
 }
 
 // update gives a control plane's etcd the cluster's new flags.
@@ -103,12 +119,13 @@ func (m members) delete(ctx context.Context, _ string, in contract.MemberInputs,
 		defer ndone()
 		leaving.Node = n
 	}
-	var etcd bootstrap.Etcd
-	if in.Node.Role == config.RoleControlPlane {
-		if etcd, err = m.etcd(ctx, cp); err != nil {
-			return err
-		}
-		defer etcd.Close()
+	etcd, err := m.etcd(ctx, cp)
+	if err != nil {
+		return err
+	}
+	defer etcd.Close()
+	if err := snapshot(ctx, m.log, cp, etcd, "leave-"+in.Node.Name, in.SnapshotsKeep); err != nil {
+		return err
 	}
 	m.log.Info("remove node", "host", in.Node.Name, "role", in.Node.Role)
 	return bootstrap.Leave(ctx, m.log, cp, etcd, leaving)
@@ -134,5 +151,9 @@ func (w podNetworks) run(ctx context.Context, in contract.PodNetworkInputs) (con
 	if err != nil {
 		return out, err
 	}
-	return out, bootstrap.Network(ctx, bootstrap.Plan{Log: w.log}, cp, nodes)
+	if err := bootstrap.Network(ctx, bootstrap.Plan{Log: w.log}, cp, nodes); err != nil {
+		return out, err
+	}
+	out.EtcdSnapshots, err = bootstrap.ListSnapshots(ctx, cp, bootstrap.SnapshotDir)
+	return out, err
 }

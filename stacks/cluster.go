@@ -16,6 +16,8 @@ type cluster struct {
 	// Ready is the pod network: every node joined and Ready. Whatever runs
 	// on the cluster depends on it.
 	Ready pulumi.Resource
+	// EtcdSnapshots are the automatic snapshots on the first control plane.
+	EtcdSnapshots pulumi.StringArrayOutput
 }
 
 // newKubernetes registers the cluster (contract.Cluster) on the first
@@ -63,7 +65,7 @@ func newKubernetes(ctx *pulumi.Context, cfg *config.Config, env Env, pool *infra
 		Stack:  ctx.Stack(), Provider: string(cfg.Provider), Version: k.Version.Tag(),
 		ControlPlane: cp, Access: pool.Access,
 		PodSubnet: k.PodSubnet, ServiceSubnet: k.ServiceSubnet, Etcd: string(etcd),
-		ControlPlanes: cfg.Nodes.ControlPlanes, Schedulable: schedulable,
+		ControlPlanes: cfg.Nodes.ControlPlanes, Schedulable: schedulable, SnapshotsKeep: cfg.EtcdSnapshots.Keep,
 		PeerRTTP99Ms: rtt, FdatasyncP99Ms: fsync,
 	}, &cl, opts...); err != nil {
 		return nil, err
@@ -89,7 +91,7 @@ func newKubernetes(ctx *pulumi.Context, cfg *config.Config, env Env, pool *infra
 			Node: pool.NodeRefs[i+1], ControlPlane: cp, Access: pool.Access,
 			Endpoint: cl.Endpoint, CACertHash: cl.CACertHash,
 			PodSubnet: k.PodSubnet, ServiceSubnet: k.ServiceSubnet, Etcd: string(etcd),
-			ControlPlanes: cfg.Nodes.ControlPlanes, Schedulable: schedulable,
+			ControlPlanes: cfg.Nodes.ControlPlanes, Schedulable: schedulable, SnapshotsKeep: cfg.EtcdSnapshots.Keep,
 			PeerRTTP99Ms: rtt, FdatasyncP99Ms: fsync,
 			EtcdFlags: flags, DrainTimeout: cfg.Nodes.DrainTimeout.String(),
 		}, &m, mopts...); err != nil {
@@ -103,11 +105,11 @@ func newKubernetes(ctx *pulumi.Context, cfg *config.Config, env Env, pool *infra
 
 	var network contract.PodNetworkResource
 	if err := contract.Register(ctx, contract.PodNetwork(), "pod-network", contract.PodNetworkArgs{
-		Stack: ctx.Stack(), Nodes: pool.Refs, Access: pool.Access,
+		Stack: ctx.Stack(), Nodes: pool.Refs, Access: pool.Access, EtcdFlags: etcdFlags(cl.EtcdArgs),
 	}, &network, append(opts, pulumi.DependsOn(joined))...); err != nil {
 		return nil, err
 	}
-	return &cluster{Cluster: &cl, Ready: &network}, nil
+	return &cluster{Cluster: &cl, Ready: &network, EtcdSnapshots: network.EtcdSnapshots}, nil
 }
 
 // etcdFlags are the cluster's etcd flags by name: what a control plane's

@@ -96,6 +96,7 @@ func Pipeline(ctx *pulumi.Context, cfg *config.Config, env Env) error {
 		ctx.Export("kubeconfig", cl.Kubeconfig)
 		ctx.Export("apiServer", cl.Endpoint)
 		ctx.Export("etcd", cl.EtcdArgs)
+		ctx.Export("etcdSnapshots", k8s.EtcdSnapshots)
 
 		// 4. Mesh: Istio (base, istiod), injected namespaces, mTLS policy,
 		// canary routes, addons, checks and latency, on a Kubernetes
