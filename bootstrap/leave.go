@@ -168,4 +168,3 @@ func ParseEvictable(b []byte) ([]string, error) {
 	}
 	return out, nil
 }
-

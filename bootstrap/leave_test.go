@@ -15,7 +15,9 @@ import (
 )
 
 func TestCheckRemoval(t *testing.T) {
-	m := func(name string, healthy bool) EtcdMember { return EtcdMember{ID: uint64(len(name)), Name: name, Healthy: healthy} }
+	m := func(name string, healthy bool) EtcdMember {
+		return EtcdMember{ID: uint64(len(name)), Name: name, Healthy: healthy}
+	}
 	for _, c := range []struct {
 		name    string
 		members []EtcdMember
@@ -89,7 +91,7 @@ func (e *fakeEtcd) Remove(_ context.Context, id uint64) error {
 	return nil
 }
 func (e *fakeEtcd) Snapshot(context.Context, io.Writer) (int64, error) { return 0, nil }
-func (e *fakeEtcd) Close() error                                      { return nil }
+func (e *fakeEtcd) Close() error                                       { return nil }
 
 // TestLeaveOrder: a control plane leaves drained first, then out of etcd,
 // then its Node deleted, then reset; nothing happens when etcd would lose

@@ -150,4 +150,3 @@ func ListSnapshots(ctx context.Context, cp Node, dir string) ([]string, error) {
 // SnapshotDir is where the automatic snapshots are kept on the first
 // control plane: beside etcd's data, on the disk the benchmarks tested.
 const SnapshotDir = "/var/lib/meshready/etcd-snapshots"
-
