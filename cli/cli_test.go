@@ -12,7 +12,7 @@ import (
 )
 
 // repoRoot is the clone this test runs in.
-func repoRoot(t *testing.T) string {
+func repoRoot(t testing.TB) string {
 	t.Helper()
 	dir, err := filepath.Abs("..")
 	if err != nil {
@@ -23,7 +23,7 @@ func repoRoot(t *testing.T) string {
 
 // newProject makes a throw-away project: the real Pulumi.yaml, the given stack
 // files, and the real tool pins.
-func newProject(t *testing.T, stackFiles map[string]string) string {
+func newProject(t testing.TB, stackFiles map[string]string) string {
 	t.Helper()
 	dir := t.TempDir()
 	pulumiYAML, err := os.ReadFile(filepath.Join(repoRoot(t), "Pulumi.yaml"))
@@ -43,7 +43,7 @@ func newProject(t *testing.T, stackFiles map[string]string) string {
 	return dir
 }
 
-func must(t *testing.T, err error) {
+func must(t testing.TB, err error) {
 	t.Helper()
 	if err != nil {
 		t.Fatal(err)
@@ -55,7 +55,7 @@ type result struct {
 	stdout, stderr string
 }
 
-func runCLI(t *testing.T, env map[string]string, args ...string) result {
+func runCLI(t testing.TB, env map[string]string, args ...string) result {
 	t.Helper()
 	var out, errb bytes.Buffer
 	getenv := func(k string) string {

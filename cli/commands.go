@@ -77,28 +77,31 @@ func (a *app) workspace() (ops.Workspace, error) {
 
 func (a *app) lifecycleCmd(verb, short string) *cobra.Command {
 	var stack string
-	var yes bool
+	var yes, rebuild bool
 	cmd := &cobra.Command{
 		Use:   verb,
 		Short: short,
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return a.lifecycle(cmd.Context(), verb, stack, yes)
+			return a.lifecycle(cmd.Context(), ops.Lifecycle{Verb: verb, Stack: stack, Yes: yes, Rebuild: rebuild})
 		},
 	}
 	stackFlag(cmd, &stack)
 	if verb != "preview" {
 		cmd.Flags().BoolVarP(&yes, "yes", "y", false, "do not ask for confirmation (needed where there is no terminal)")
 	}
+	if verb == "up" || verb == "preview" {
+		cmd.Flags().BoolVar(&rebuild, "rebuild", false, "when the region, provider or Kubernetes version changed: destroy the stack and bring it up anew (refused without)")
+	}
 	return cmd
 }
 
-func (a *app) lifecycle(ctx context.Context, verb, stack string, yes bool) error {
+func (a *app) lifecycle(ctx context.Context, l ops.Lifecycle) error {
+	verb, stack := l.Verb, l.Stack
 	w, err := a.workspace()
 	if err != nil {
 		return err
 	}
-	l := ops.Lifecycle{Verb: verb, Stack: stack, Yes: yes}
 	if a.interactive() {
 		l.Confirm = a.confirm
 	}

@@ -151,6 +151,24 @@ func TestUpOutputsDestroyThroughTheRealEngine(t *testing.T) {
 		t.Errorf("second up: exit %d\n%s", r.code, r.stdout)
 	}
 
+	// A new region needs a new cluster: refused, naming the key, before the
+	// engine changes anything, unless --rebuild.
+	moved := strings.Replace(string(stackFile), "meshready:region: loopback", "meshready:region: elsewhere", 1)
+	must(t, os.WriteFile(filepath.Join(dir, "stacks", "Pulumi.it.yaml"), []byte(moved), 0o644))
+	before := readState(t, dir)
+	for _, args := range [][]string{{"preview", "--stack", "it"}, {"up", "--stack", "it", "--yes"}} {
+		verb := args[0]
+		r = runCLI(t, env, append([]string{"--project-dir", dir}, args...)...)
+		if r.code != ExitBadInput || !strings.Contains(r.stderr, "meshready:region is elsewhere, the running cluster's is loopback") ||
+			!strings.Contains(r.stderr, "--rebuild") {
+			t.Errorf("%s with a new region: exit %d\n%s", verb, r.code, r.stderr)
+		}
+	}
+	if readState(t, dir) != before {
+		t.Errorf("a refused up changed the state")
+	}
+	must(t, os.WriteFile(filepath.Join(dir, "stacks", "Pulumi.it.yaml"), stackFile, 0o644))
+
 	r = runCLI(t, env, "--project-dir", dir, "destroy", "--stack", "it", "--yes")
 	if r.code != ExitOK {
 		t.Fatalf("destroy: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)

@@ -16,7 +16,7 @@ import (
 // isolatePulumi keeps a test off the user's Pulumi: its own PULUMI_HOME, the
 // project's file backend, and the project's generated passphrase file (the
 // variables are restored after the test).
-func isolatePulumi(t *testing.T) {
+func isolatePulumi(t testing.TB) {
 	t.Helper()
 	t.Setenv("PULUMI_HOME", t.TempDir())
 	t.Setenv("PULUMI_BACKEND_URL", "")
@@ -35,7 +35,7 @@ type cliProc struct {
 	done        chan int
 }
 
-func startCLI(t *testing.T, dir string, args ...string) *cliProc {
+func startCLI(t testing.TB, dir string, args ...string) *cliProc {
 	t.Helper()
 	p := &cliProc{out: &syncBuffer{}, stdout: &syncBuffer{}, done: make(chan int, 1)}
 	p.cmd = exec.Command(os.Getenv("MESHREADY_PLUGIN_BINARY"), append([]string{"--project-dir", dir}, args...)...)
@@ -52,7 +52,7 @@ func startCLI(t *testing.T, dir string, args ...string) *cliProc {
 
 // waitUntil polls cond; it fails the test if the command ends first or
 // timeout passes.
-func (p *cliProc) waitUntil(t *testing.T, what string, timeout time.Duration, cond func() bool) {
+func (p *cliProc) waitUntil(t testing.TB, what string, timeout time.Duration, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(timeout)
 	for !cond() {
@@ -69,14 +69,14 @@ func (p *cliProc) waitUntil(t *testing.T, what string, timeout time.Duration, co
 }
 
 // kill sends SIGKILL to the whole group and waits until all of it is gone.
-func (p *cliProc) kill(t *testing.T) {
+func (p *cliProc) kill(t testing.TB) {
 	t.Helper()
 	must(t, syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL))
 	<-p.done
 	waitGroupGone(t, p.cmd.Process.Pid)
 }
 
-func (p *cliProc) wait(t *testing.T, timeout time.Duration) int {
+func (p *cliProc) wait(t testing.TB, timeout time.Duration) int {
 	t.Helper()
 	select {
 	case code := <-p.done:
@@ -91,7 +91,7 @@ func (p *cliProc) wait(t *testing.T, timeout time.Duration) int {
 // delivered at once, but a process busy in the kernel (disk I/O) dies only
 // when that ends, and until then it still holds the stack's lock, as it would
 // for a person who re-runs up that fast.
-func waitGroupGone(t *testing.T, pgid int) {
+func waitGroupGone(t testing.TB, pgid int) {
 	t.Helper()
 	for deadline := time.Now().Add(time.Minute); proc.GroupRunning(pgid); time.Sleep(100 * time.Millisecond) {
 		if time.Now().After(deadline) {

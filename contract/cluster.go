@@ -27,7 +27,7 @@ func Cluster() Def[ClusterInputs, ClusterOutputs] {
 		Diff: Policy{
 			Replace:             []string{"stack", "provider"},
 			Update:              []string{"controlPlane", "etcd", "controlPlanes", "version", "podSubnet", "serviceSubnet"},
-			Ignore:              ignoreAccess("peerRttP99Ms", "fdatasyncP99Ms", "bundle", "schedulable", "snapshotsKeep"),
+			Ignore:              ignoreAccess("nodes", "peerRttP99Ms", "fdatasyncP99Ms", "bundle", "schedulable", "snapshotsKeep"),
 			DeleteBeforeReplace: true,
 		},
 		SecretInputs:  []string{"sshPrivateKey"},
@@ -43,6 +43,10 @@ type ClusterInputs struct {
 	// ControlPlane is the first control plane: where kubeadm init runs and
 	// the API endpoint every node reaches.
 	ControlPlane NodeRef `json:"controlPlane"`
+	// Nodes are all the cluster's nodes: when the cluster is deleted, those
+	// that outlive it (static servers) are reset. Members are deleted with
+	// the cluster, not one by one: there is nothing left to drain them to.
+	Nodes []NodeRef `json:"nodes"`
 	Access
 	PodSubnet     string `json:"podSubnet"`
 	ServiceSubnet string `json:"serviceSubnet"`
@@ -75,6 +79,7 @@ type Bundle struct {
 type ClusterArgs struct {
 	Stack, Provider, Version string
 	ControlPlane             pulumix.Input[NodeRef]
+	Nodes                    NodeRefsInput
 	Access                   AccessArgs
 	PodSubnet, ServiceSubnet string
 	Etcd                     string

@@ -86,6 +86,13 @@ func Register[I, O any](ctx *pulumi.Context, d Def[I, O], name string, args any,
 	if len(d.SecretOutputs) > 0 {
 		opts = append(opts, pulumi.AdditionalSecretOutputs(d.SecretOutputs))
 	}
+	if d.Diff.DeleteBeforeReplace {
+		// The engine reads the plugin's diff for replacements it plans, but
+		// a replacement asked for (up --replace, meshready node replace) is
+		// create-before-delete unless the resource says otherwise: a new
+		// server under a name the provider holds unique would find the old.
+		opts = append(opts, pulumi.DeleteBeforeReplace(true))
+	}
 	if err := ctx.RegisterResource(d.Type(), name, props, res, opts...); err != nil {
 		return fmt.Errorf("%s %s: %w", d.Token, name, err)
 	}
@@ -227,6 +234,10 @@ type NodeRef struct {
 	SSHPort int    `json:"sshPort"`
 	SSHUser string `json:"sshUser"`
 	HostKey string `json:"hostKey"`
+	// Instance tells this server from an earlier one of the same name
+	// (contract.ServerOutputs.Instance): a step keyed by the node runs
+	// again on a new server.
+	Instance string `json:"instance,omitempty"`
 }
 
 // Target is where SSH reaches the node.

@@ -85,6 +85,10 @@ type ServerOutputs struct {
 	Disk   Disk              `json:"disk"`
 	// Virtualization says what the server runs on.
 	Virtualization string `json:"virtualization"`
+	// Instance is made at create, once per server: a server made again
+	// under the same name and address (a local machine, a dead server
+	// recreated) is told from the one before by it.
+	Instance string `json:"instance,omitempty"`
 }
 
 // Disk is the disk under /var/lib (where etcd's data goes), read once at create.
@@ -110,6 +114,7 @@ type ServerResource struct {
 	HostKeyFingerprint pulumi.StringOutput `pulumi:"hostKeyFingerprint"`
 	Disk               pulumi.MapOutput    `pulumi:"disk"`
 	Virtualization     pulumi.StringOutput `pulumi:"virtualization"`
+	Instance           pulumi.StringOutput `pulumi:"instance"`
 }
 
 // SSHKey is the key pair meshready logs in to the servers it creates with:

@@ -95,9 +95,9 @@ func NewNodePool(ctx *pulumi.Context, name string, args *NodePoolArgs, opts ...p
 			return nil, fmt.Errorf("server %s: %w", n.Name, err)
 		}
 		pool.Servers = append(pool.Servers, &srv)
-		ref := pulumix.Apply6(srv.Name, srv.Role, srv.Address, srv.SSHPort, srv.SSHUser, srv.HostKey,
-			func(name, role, addr string, port int, user, hostKey string) contract.NodeRef {
-				return contract.NodeRef{Name: name, Role: role, Address: addr, SSHPort: port, SSHUser: user, HostKey: hostKey}
+		ref := pulumix.Apply7(srv.Name, srv.Role, srv.Address, srv.SSHPort, srv.SSHUser, srv.HostKey, srv.Instance,
+			func(name, role, addr string, port int, user, hostKey, instance string) contract.NodeRef {
+				return contract.NodeRef{Name: name, Role: role, Address: addr, SSHPort: port, SSHUser: user, HostKey: hostKey, Instance: instance}
 			})
 		refs = append(refs, ref)
 		pool.NodeRefs = append(pool.NodeRefs, ref)

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/auto"
+	"github.com/pulumi/pulumi/sdk/v3/go/auto/events"
 	"github.com/pulumi/pulumi/sdk/v3/go/auto/optdestroy"
 	"github.com/pulumi/pulumi/sdk/v3/go/auto/optpreview"
 	"github.com/pulumi/pulumi/sdk/v3/go/auto/optrefresh"
@@ -28,6 +29,9 @@ type Lifecycle struct {
 	Confirm func(question string) bool
 	// Replace are URNs to replace even when nothing about them changed.
 	Replace []string
+	// Rebuild lets an up change what only a new cluster can (region,
+	// provider, Kubernetes version): the stack is destroyed first.
+	Rebuild bool
 }
 
 // LifecycleResult is what a lifecycle run left for the caller to say.
@@ -49,9 +53,10 @@ func (w Workspace) Run(ctx context.Context, l Lifecycle) (LifecycleResult, error
 	// up and preview run the program: refuse bad config before the engine starts.
 	// destroy and refresh must work even for a stack whose config went bad.
 	env := stacks.Env{ProjectDir: p.Dir}
+	var cfg *config.Config
 	if l.Verb == "up" || l.Verb == "preview" {
-		cfg, err := w.ReadConfig(l.Stack)
-		if err != nil {
+		var err error
+		if cfg, err = w.ReadConfig(l.Stack); err != nil {
 			return res, err
 		}
 		if env, err = w.ProgramEnv(ctx, cfg); err != nil {
@@ -95,6 +100,11 @@ func (w Workspace) Run(ctx context.Context, l Lifecycle) (LifecycleResult, error
 	}
 	if err != nil {
 		return res, err
+	}
+	if cfg != nil {
+		if err := w.needsNewCluster(ctx, st, cfg, l); err != nil {
+			return res, err
+		}
 	}
 	if l.Verb != "preview" && !l.Yes {
 		if err := w.preview(ctx, st, l.Verb, l.Replace); err != nil {
@@ -147,7 +157,7 @@ func (w Workspace) run(ctx context.Context, st auto.Stack, verb string, replace 
 	case "up":
 		_, err = st.Up(ctx, optup.ProgressStreams(w.Progress), optup.ErrorProgressStreams(w.Errors), optup.Replace(replace))
 	case "preview":
-		_, err = st.Preview(ctx, optpreview.ProgressStreams(w.Progress), optpreview.ErrorProgressStreams(w.Errors), optpreview.Replace(replace))
+		err = w.previewInWords(ctx, st, replace)
 	case "refresh":
 		_, err = st.Refresh(ctx, optrefresh.ProgressStreams(w.Progress), optrefresh.ErrorProgressStreams(w.Errors))
 	case "destroy":
@@ -168,7 +178,7 @@ func (w Workspace) preview(ctx context.Context, st auto.Stack, verb string, repl
 	var err error
 	switch verb {
 	case "up":
-		_, err = st.Preview(ctx, optpreview.ProgressStreams(w.Progress), optpreview.ErrorProgressStreams(w.Errors), optpreview.Replace(replace))
+		err = w.previewInWords(ctx, st, replace)
 	case "destroy":
 		_, err = st.PreviewDestroy(ctx, optdestroy.ProgressStreams(w.Progress), optdestroy.ErrorProgressStreams(w.Errors))
 	case "refresh":
@@ -176,6 +186,75 @@ func (w Workspace) preview(ctx context.Context, st auto.Stack, verb string, repl
 	}
 	if err != nil {
 		return fmt.Errorf("preview of %s %s failed (see the output above)", verb, st.Name())
+	}
+	return nil
+}
+
+// needsNewCluster refuses, before the engine runs, a config that only a
+// new cluster can have (a region, a provider, a Kubernetes version other
+// than the running cluster's, as its outputs say), unless the caller asked
+// to rebuild: then an up destroys the stack first.
+func (w Workspace) needsNewCluster(ctx context.Context, st auto.Stack, cfg *config.Config, l Lifecycle) error {
+	outs, err := st.Outputs(ctx)
+	if err != nil || len(outs) == 0 {
+		return nil // a new stack, or one without outputs: nothing runs yet
+	}
+	var diffs []string
+	for _, k := range []struct{ key, output, want string }{
+		{"meshready:region", "region", cfg.Region},
+		{"meshready:provider", "provider", string(cfg.Provider)},
+		{"meshready:kubernetes.version", "kubernetesVersion", cfg.Kubernetes.Version.Tag()},
+	} {
+		if had, _ := outs[k.output].Value.(string); had != "" && had != k.want {
+			diffs = append(diffs, fmt.Sprintf("%s is %s, the running cluster's is %s", k.key, k.want, had))
+		}
+	}
+	if len(diffs) == 0 {
+		return nil
+	}
+	if !l.Rebuild {
+		return Inputf("stack %s: %s: a running cluster does not change that in place (meshready does no Kubernetes upgrades yet); "+
+			"nothing was changed. Put it back, or pass --rebuild to destroy the stack and bring it up anew", l.Stack, strings.Join(diffs, "; "))
+	}
+	if l.Verb != "up" {
+		return nil
+	}
+	if !l.Yes && !l.Confirm(fmt.Sprintf("--rebuild: %s. Destroy stack %s, every node and its data, and bring it up anew?", strings.Join(diffs, "; "), l.Stack)) {
+		return Inputf("up --rebuild cancelled")
+	}
+	fmt.Fprintf(w.Progress, "--rebuild: %s; destroying stack %s first\n", strings.Join(diffs, "; "), l.Stack)
+	if _, err := st.Destroy(ctx, optdestroy.ProgressStreams(w.Progress), optdestroy.ErrorProgressStreams(w.Errors)); err != nil {
+		return fmt.Errorf("--rebuild: destroy %s failed (see the output above)", l.Stack)
+	}
+	return nil
+}
+
+// previewInWords previews an up and then says what it will do to the
+// cluster in words (Words): the engine lists resources, a person wants to
+// read "drain and remove worker-2".
+func (w Workspace) previewInWords(ctx context.Context, st auto.Stack, replace []string) error {
+	ch := make(chan events.EngineEvent)
+	var steps []Step
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for e := range ch {
+			if s, ok := stepOf(e); ok {
+				steps = append(steps, s)
+			}
+		}
+	}()
+	_, err := st.Preview(ctx, optpreview.ProgressStreams(w.Progress), optpreview.ErrorProgressStreams(w.Errors),
+		optpreview.Replace(replace), optpreview.EventStreams(ch))
+	<-done
+	if err != nil {
+		return err
+	}
+	if words := Words(steps); len(words) > 0 {
+		fmt.Fprintf(w.Progress, "\nWhat up will do to stack %s:\n", st.Name())
+		for _, l := range words {
+			fmt.Fprintf(w.Progress, "  - %s\n", l)
+		}
 	}
 	return nil
 }

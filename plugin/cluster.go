@@ -134,7 +134,8 @@ func (clusters) guard(old, in contract.ClusterInputs) error {
 func (c clusters) update(ctx context.Context, _ string, old contract.ClusterOutputs, in contract.ClusterInputs) (contract.ClusterOutputs, error) {
 	out := old
 	out.ClusterInputs = in
-	if o := old.ControlPlane; o.Name != "" && (o.Address != in.ControlPlane.Address || o.HostKey != in.ControlPlane.HostKey) {
+	if o := old.ControlPlane; o.Name != "" && (o.Address != in.ControlPlane.Address || o.HostKey != in.ControlPlane.HostKey ||
+		o.Instance != "" && o.Instance != in.ControlPlane.Instance) {
 		return out, fmt.Errorf("%s, the first control plane, is a new server (%s, was %s): the cluster's CA and etcd data were on the old one; kubeadm init runs once in a cluster's life, so meshready will not make a second cluster there — restore the old server, or destroy the stack", in.ControlPlane.Name, in.ControlPlane.Address, o.Address)
 	}
 	p, err := clusterSettings(in).plan(c.log)
@@ -195,18 +196,22 @@ func (clusters) read(_ context.Context, _ string, _ contract.ClusterInputs, stat
 	return state, true, nil
 }
 
-// delete resets kubeadm on the first control plane when it outlives the
-// stack; servers the stack created are deleted right after, reset or not.
+// delete resets kubeadm on every node when they outlive the stack (static
+// servers); servers the stack created are deleted right after, reset or not.
 func (c clusters) delete(ctx context.Context, _ string, in contract.ClusterInputs, _ contract.ClusterOutputs) error {
 	if config.Provider(in.Provider) != config.ProviderStatic {
 		return nil
 	}
-	cp, done, err := c.nodes.one(ctx, in.ControlPlane, in.Access)
+	refs := in.Nodes
+	if len(refs) == 0 {
+		refs = []contract.NodeRef{in.ControlPlane}
+	}
+	nodes, done, err := c.nodes.all(ctx, refs, in.Access)
 	if err != nil {
 		return fmt.Errorf("kubeadm reset: %w", err)
 	}
 	defer done()
-	return bootstrap.Reset(ctx, []remote.Node{cp})
+	return bootstrap.Reset(ctx, nodes)
 }
 
 func randomHex(n int) string {

@@ -53,7 +53,7 @@ func full(ctx *pulumi.Context) map[string]any {
 		contract.Suite().Token: contract.SuiteArgs{Stack: "s", Region: "r", Provider: "local", Nodes: nodes, Access: access,
 			Dir: "/var/lib/x", DiskRuntime: "20s", StealIdle: "5s", StealLoaded: "10s", Gate: true,
 			Thresholds: contract.Thresholds{FdatasyncP99: "10ms", ReadP99: "500us", StealMeanPercent: 0.5, StealMaxPercent: 2}},
-		contract.Cluster().Token: contract.ClusterArgs{Stack: "s", Provider: "local", Version: "v1.34.4", ControlPlane: node, Access: access,
+		contract.Cluster().Token: contract.ClusterArgs{Stack: "s", Provider: "local", Version: "v1.34.4", ControlPlane: node, Nodes: nodes, Access: access,
 			PodSubnet: "10.244.0.0/16", ServiceSubnet: "10.96.0.0/12", Etcd: "{}", ControlPlanes: 3, Schedulable: true, SnapshotsKeep: 5,
 			PeerRTTP99Ms: pulumi.Float64(0.4).ToFloat64Output(), FdatasyncP99Ms: pulumi.Float64(2).ToFloat64Output(),
 			Bundle: bundle},

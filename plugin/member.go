@@ -43,6 +43,11 @@ func (m members) create(ctx context.Context, in contract.MemberInputs) (string, 
 	if err := m.snapshot(ctx, cp, "join-"+n.Name, in.SnapshotsKeep); err != nil {
 		return "", out, err
 	}
+	if n.Role == config.RoleControlPlane {
+		if err := m.dropStaleMember(ctx, cp, n); err != nil {
+			return "", out, err
+		}
+	}
 	if err := bootstrap.Join(ctx, p, cp, n, in.CACertHash); err != nil {
 		return "", out, err
 	}
@@ -61,6 +66,37 @@ func (m members) snapshot(ctx context.Context, cp remote.Node, why string, keep 
 	}
 	defer etcd.Close()
 	return snapshot(ctx, m.log, cp, etcd, why, keep)
+}
+
+// dropStaleMember removes name's etcd member when it is there but does not
+// answer: an earlier join killed half-way (or a server replaced without
+// leaving) left it, and a member that never comes back costs the quorum
+// the next join needs. A healthy one stays: the node joined already.
+func (m members) dropStaleMember(ctx context.Context, cp, n remote.Node) error {
+	etcd, err := m.etcd(ctx, cp)
+	if err != nil {
+		return err
+	}
+	defer etcd.Close()
+	list, err := etcd.Members(ctx)
+	if err != nil {
+		return err
+	}
+	peer := "https://" + n.Address + ":2380"
+	for i, mb := range list {
+		// A member added but never started has no name yet: its peer URL tells.
+		if mb.Healthy || mb.Name != n.Name && (mb.Name != "" || !slices.Contains(mb.PeerURLs, peer)) {
+			continue
+		}
+		named := slices.Clone(list)
+		named[i].Name = n.Name
+		if _, err := bootstrap.CheckRemoval(named, n.Name); err != nil {
+			return err
+		}
+		m.log.Warn("removing an etcd member an earlier join left behind", "host", n.Name, "member", fmt.Sprintf("%x", mb.ID))
+		return etcd.Remove(ctx, mb.ID)
+	}
+	return nil
 }
 
 // update gives a control plane's etcd the cluster's new flags.
@@ -110,7 +146,7 @@ func (m members) delete(ctx context.Context, _ string, in contract.MemberInputs,
 	}
 	defer done()
 	leaving := bootstrap.Leaving{Node: remote.Node{Name: in.Node.Name, Role: in.Node.Role, Address: in.Node.Address}, DrainTimeout: timeout}
-	dctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	dctx, cancel := context.WithTimeout(ctx, 45*time.Second)
 	n, ndone, err := m.nodes.one(dctx, in.Node, in.Access)
 	cancel()
 	if err != nil {

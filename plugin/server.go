@@ -148,7 +148,9 @@ func (s servers) create(ctx context.Context, in contract.ServerInputs) (string, 
 		facts.Virtualization = srv.Virtualization
 	}
 	s.log.Info("server ready", "host", in.Name, "address", srv.Address(), "disk", facts.Disk.Device)
-	return srv.ID, serverOutputs(in, srv, hostKey, facts), nil
+	out := serverOutputs(in, srv, hostKey, facts)
+	out.Instance = randomHex(8)
+	return srv.ID, out, nil
 }
 
 func (s servers) read(ctx context.Context, id string, in contract.ServerInputs, state contract.ServerOutputs) (contract.ServerOutputs, bool, error) {
@@ -165,7 +167,9 @@ func (s servers) read(ctx context.Context, id string, in contract.ServerInputs, 
 		return state, false, fmt.Errorf("read %s: %w", in.Name, err)
 	}
 	// Facts are read once, at create.
-	return serverOutputs(in, srv, state.HostKey, Facts{Disk: state.Disk, Virtualization: state.Virtualization}), true, nil
+	out := serverOutputs(in, srv, state.HostKey, Facts{Disk: state.Disk, Virtualization: state.Virtualization})
+	out.Instance = state.Instance
+	return out, true, nil
 }
 
 func (s servers) update(_ context.Context, _ string, old contract.ServerOutputs, in contract.ServerInputs) (contract.ServerOutputs, error) {

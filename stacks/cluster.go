@@ -63,7 +63,7 @@ func newKubernetes(ctx *pulumi.Context, cfg *config.Config, env Env, pool *infra
 	if err := contract.Register(ctx, contract.Cluster(), "kubernetes", contract.ClusterArgs{
 		Bundle: b,
 		Stack:  ctx.Stack(), Provider: string(cfg.Provider), Version: k.Version.Tag(),
-		ControlPlane: cp, Access: pool.Access,
+		ControlPlane: cp, Nodes: pool.Refs, Access: pool.Access,
 		PodSubnet: k.PodSubnet, ServiceSubnet: k.ServiceSubnet, Etcd: string(etcd),
 		ControlPlanes: cfg.Nodes.ControlPlanes, Schedulable: schedulable, SnapshotsKeep: cfg.EtcdSnapshots.Keep,
 		PeerRTTP99Ms: rtt, FdatasyncP99Ms: fsync,
@@ -74,7 +74,9 @@ func newKubernetes(ctx *pulumi.Context, cfg *config.Config, env Env, pool *infra
 	joined := []pulumi.Resource{&cl}
 	var previous pulumi.Resource = &cl // the control plane the next one joins after
 	for i, spec := range specs[1:] {
-		mopts := append([]pulumi.ResourceOption{}, opts...)
+		// Deleted with the cluster (destroy), a member is not drained: there
+		// is no node left to drain it to.
+		mopts := append([]pulumi.ResourceOption{pulumi.DeletedWith(&cl)}, opts...)
 		rtt, fsync := figures(spec.Name)
 		if spec.Role == config.RoleControlPlane {
 			mopts = append(mopts, pulumi.DependsOn([]pulumi.Resource{previous}))

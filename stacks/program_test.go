@@ -364,6 +364,9 @@ func TestClusterMembershipGraph(t *testing.T) {
 		if d := deps(member, w); strings.Contains(d, "Member::") {
 			t.Errorf("%s waits for another member: %s", w, d)
 		}
+		if dw := g.byName[member+"::"+w].RegisterRPC.GetDeletedWith(); !strings.HasSuffix(dw, "Cluster::kubernetes") {
+			t.Errorf("%s is not deleted with the cluster (a destroy would drain it): %q", w, dw)
+		}
 		in := g.byName[member+"::"+w].Inputs
 		if in["node"].ObjectValue()["name"].StringValue() != w || in["controlPlane"].ObjectValue()["name"].StringValue() != "test-cp-1" ||
 			in["drainTimeout"].StringValue() != "5m0s" {

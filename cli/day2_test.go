@@ -1,0 +1,386 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/meshready/meshready/remote"
+	"github.com/meshready/meshready/toolchain"
+)
+
+// day2Stack is a local stack on a bridge and subnet of its own, measured
+// (briefly: the walk checks who is measured, not what), gate off: the
+// host's disk is what it is.
+func day2Stack(controlPlanes, workers int, snapshotCount string) string {
+	etcd := ""
+	if snapshotCount != "" {
+		etcd = "  meshready:etcd:\n    snapshotCount: " + snapshotCount + "\n"
+	}
+	return fmt.Sprintf(`config:
+  meshready:region: d2
+  meshready:provider: local
+  meshready:local:
+    bridge: mr-day2
+    subnet: 10.213.248.0/24
+  meshready:nodes:
+    controlPlanes: %d
+    workers: %d
+    drainTimeout: 2m
+  meshready:etcdSnapshots:
+    keep: 3
+  meshready:benchmarks:
+    enabled: true
+    gate: false
+    diskRuntime: 5s
+    stealIdle: 5s
+    stealLoaded: 5s
+%s`, controlPlanes, workers, etcd)
+}
+
+// TestLocalDay2 walks a running cluster through its life on the local
+// stack: 1 control plane + 1 worker → 2 workers (the new one measured
+// alone) → worker-2 replaced → 3 control planes (the first up killed
+// half-way through, the next converging) → 1 control plane + 1 worker →
+// an etcd flag changed → snapshot and restore drill → destroy. A workload
+// on worker-1 serves throughout: its pods, and the nodes that stay (their
+// boot, their containers), are never touched. Bad input is refused first.
+func TestLocalDay2(t *testing.T) {
+	if testing.Short() {
+		t.Skip("boots up to five systemd-nspawn machines")
+	}
+	took := walkDay2(t)
+	for _, s := range slices.Sorted(func(yield func(string) bool) {
+		for k := range took {
+			if !yield(k) {
+				return
+			}
+		}
+	}) {
+		t.Logf("%-28s %s", s, took[s].Round(time.Second))
+	}
+}
+
+// BenchmarkDay2 is the same walk, each step's wall time reported (go test
+// -run XXX -bench Day2 -benchtime 1x ./cli): the README's day-2 figures.
+func BenchmarkDay2(b *testing.B) {
+	for b.Loop() {
+		for step, d := range walkDay2(b) {
+			b.ReportMetric(d.Seconds(), step+"-s")
+		}
+	}
+}
+
+// walkDay2 runs the walk and returns how long each step took.
+func walkDay2(t testing.TB) map[string]time.Duration {
+	took := map[string]time.Duration{}
+	dir := newProject(t, map[string]string{"d2": day2Stack(1, 1, "")})
+	isolatePulumi(t)
+	t.Cleanup(func() { // whatever happens, leave nothing running, and say when that failed
+		if r := runCLI(t, nil, "--project-dir", dir, "destroy", "--stack", "d2", "--yes"); r.code != ExitOK {
+			t.Errorf("cleanup: destroy: exit %d\n%s\n%s", r.code, tailLines(r.stdout, 30), r.stderr)
+		}
+	})
+	cache, err := toolchain.DefaultDir(os.Getenv)
+	must(t, err)
+	stackFile := filepath.Join(dir, "stacks", "Pulumi.d2.yaml")
+	setStack := func(cp, w int, snap string) { must(t, os.WriteFile(stackFile, []byte(day2Stack(cp, w, snap)), 0o644)) }
+	up := func(step string) {
+		t.Helper()
+		start := time.Now()
+		r := runCLI(t, nil, "--project-dir", dir, "up", "--stack", "d2", "--yes")
+		took[step] = time.Since(start)
+		if r.code != ExitOK {
+			t.Fatalf("%s: exit %d\n%s\n%s", step, r.code, tailLines(r.stdout, 60), r.stderr)
+		}
+	}
+	c := &day2Cluster{t: t, dir: dir, kubectlBin: filepath.Join(cache, "bundle", "v1.34.4", "bin", "kubectl")}
+
+	// 1 control plane + 1 worker, and a workload on the worker.
+	up("up 1+1")
+	c.refresh()
+	c.kubectl("create", "deployment", "web", "--image=registry.k8s.io/pause:3.10.1", "--replicas=2")
+	c.kubectl("create", "poddisruptionbudget", "web", "--selector=app=web", "--min-available=1")
+	c.kubectl("rollout", "status", "deployment/web", "--timeout=3m")
+	pods := c.kubectl("get", "pods", "-l", "app=web", "-o", "jsonpath={range .items[*]}{.metadata.uid} {.spec.nodeName} {.status.containerStatuses[0].containerID}{\"\\n\"}{end}")
+	stay := []string{"d2-cp-1", "d2-worker-1"}
+	before := c.identities(stay)
+	measured := c.measured()
+
+	// Bad input is refused before anything changes.
+	for _, args := range [][]string{
+		{"node", "replace", "d2-worker-9", "--stack", "d2", "--yes"},
+		{"node", "replace", "d2-cp-1", "--stack", "d2", "--yes"},
+		{"etcd", "restore", "--stack", "d2", "--from", stackFile, "--yes"},
+	} {
+		if r := runCLI(t, nil, append([]string{"--project-dir", dir}, args...)...); r.code != ExitBadInput {
+			t.Errorf("%v: exit %d, want %d\n%s", args, r.code, ExitBadInput, r.stderr)
+		}
+	}
+	setStack(2, 1, "")
+	if r := runCLI(t, nil, "--project-dir", dir, "up", "--stack", "d2", "--yes"); r.code != ExitBadInput || !strings.Contains(r.stderr, "nodes.controlPlanes") {
+		t.Errorf("2 control planes: exit %d\n%s", r.code, r.stderr)
+	}
+	setStack(0, 1, "")
+	if r := runCLI(t, nil, "--project-dir", dir, "up", "--stack", "d2", "--yes"); r.code != ExitBadInput || !strings.Contains(r.stderr, "nodes.controlPlanes") {
+		t.Errorf("no control plane: exit %d\n%s", r.code, r.stderr)
+	}
+
+	// A second worker: measured alone, joined; nothing else touched.
+	setStack(1, 2, "")
+	up("add a worker")
+	c.refresh()
+	c.wantNodes("d2-cp-1", "d2-worker-1", "d2-worker-2")
+	after := c.measured()
+	for node, m := range measured {
+		if after[node] != m {
+			t.Errorf("%s was measured again when d2-worker-2 joined: %q, then %q", node, m, after[node])
+		}
+	}
+	if after["d2-worker-2"] == "" {
+		t.Errorf("d2-worker-2 was not measured: %v", after)
+	}
+
+	// worker-2 replaced: a new server, the old one drained out first.
+	start := time.Now()
+	if r := runCLI(t, nil, "--project-dir", dir, "node", "replace", "d2-worker-2", "--stack", "d2", "--yes"); r.code != ExitOK {
+		t.Fatalf("node replace: exit %d\n%s\n%s", r.code, tailLines(r.stdout, 40), r.stderr)
+	}
+	took["replace a worker"] = time.Since(start)
+	c.refresh()
+	c.wantNodes("d2-cp-1", "d2-worker-1", "d2-worker-2")
+
+	// Three control planes, one at a time; the first up is killed while
+	// d2-cp-2 joins, the next converges.
+	setStack(3, 2, "")
+	cp2 := filepath.Join(cache, "local", "machines", "mr-d2-cp-2", "rootfs", "etc", "kubernetes", "kubelet.conf")
+	p := startCLI(t, dir, "up", "--stack", "d2", "--yes")
+	p.waitUntil(t, "d2-cp-2 joining", 10*time.Minute, func() bool { _, err := os.Stat(cp2); return err == nil })
+	p.kill(t)
+	up("1 -> 3 control planes")
+	c.refresh()
+	c.wantNodes("d2-cp-1", "d2-cp-2", "d2-cp-3", "d2-worker-1", "d2-worker-2")
+	if out := c.kubectl("-n", "kube-system", "get", "pods", "-l", "component=etcd", "--field-selector=status.phase=Running", "-o", "name"); strings.Count(out, "pod/") != 3 {
+		t.Errorf("etcd pods: %s", out)
+	}
+
+	// Back to 1 + 1: control planes leave one at a time, the worker drained.
+	setStack(1, 1, "")
+	up("3+2 -> 1+1")
+	c.refresh()
+	c.wantNodes("d2-cp-1", "d2-worker-1")
+	for _, gone := range []string{"d2-cp-2", "d2-cp-3", "d2-worker-2"} {
+		if _, err := os.Stat(filepath.Join(cache, "local", "machines", "mr-"+gone)); err == nil {
+			t.Errorf("the machine of %s is still there", gone)
+		}
+	}
+
+	// Nodes that stayed, through every change of membership: same boot,
+	// same containers (etcd's on d2-cp-1 is retuned next, not yet).
+	afterIDs := c.identities(stay)
+	for _, n := range stay {
+		if before[n].boot != afterIDs[n].boot {
+			t.Errorf("%s was restarted: boot %s, then %s", n, before[n].boot, afterIDs[n].boot)
+		}
+		for name, id := range before[n].containers {
+			if afterIDs[n].containers[name] != id {
+				t.Errorf("%s's container %s changed: %s, then %s", n, name, id, afterIDs[n].containers[name])
+			}
+		}
+	}
+
+	// etcd retuned in place; the output says what etcd runs.
+	setStack(1, 1, "5000")
+	up("etcd retune")
+	c.refresh()
+	if !strings.Contains(c.run("d2-cp-1", "cat /etc/kubernetes/manifests/etcd.yaml"), "--snapshot-count=5000") {
+		t.Error("etcd's manifest does not have the new snapshot count")
+	}
+	var etcdOut []struct{ Name, Value string }
+	c.output("etcd", &etcdOut)
+	if !slices.Contains(etcdOut, struct{ Name, Value string }{"snapshot-count", "5000"}) {
+		t.Errorf("etcd output %v", etcdOut)
+	}
+	var snaps []string
+	c.output("etcdSnapshots", &snaps)
+	if len(snaps) == 0 || len(snaps) > 3 || !strings.Contains(snaps[0], "-retune.db") {
+		t.Errorf("automatic snapshots %v: want the newest (before the retune) first, at most 3", snaps)
+	}
+
+	// The workload's pods on the node that stayed are the same ones.
+	if again := c.kubectl("get", "pods", "-l", "app=web", "-o", "jsonpath={range .items[*]}{.metadata.uid} {.spec.nodeName} {.status.containerStatuses[0].containerID}{\"\\n\"}{end}"); again != pods {
+		t.Errorf("the workload's pods changed:\n%s\nthen\n%s", pods, again)
+	}
+
+	// Snapshot, lose a ConfigMap, restore: it is back and every node Ready.
+	c.kubectl("create", "configmap", "drill", "--from-literal=k=v")
+	snap := filepath.Join(t.TempDir(), "d2.db")
+	start = time.Now()
+	if r := runCLI(t, nil, "--project-dir", dir, "etcd", "snapshot", "--stack", "d2", "--out", snap); r.code != ExitOK {
+		t.Fatalf("etcd snapshot: exit %d\n%s", r.code, r.stderr)
+	}
+	took["etcd snapshot"] = time.Since(start)
+	if fi, err := os.Stat(snap); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Errorf("snapshot file %v %v", fi, err)
+	}
+	c.kubectl("delete", "configmap", "drill")
+	start = time.Now()
+	if r := runCLI(t, nil, "--project-dir", dir, "etcd", "restore", "--stack", "d2", "--from", snap, "--yes"); r.code != ExitOK {
+		t.Fatalf("etcd restore: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	took["etcd restore"] = time.Since(start)
+	if v := c.kubectl("get", "configmap", "drill", "-o", "jsonpath={.data.k}"); v != "v" {
+		t.Errorf("the ConfigMap did not come back: %q", v)
+	}
+	c.wantNodes("d2-cp-1", "d2-worker-1")
+
+	start = time.Now()
+	if r := runCLI(t, nil, "--project-dir", dir, "destroy", "--stack", "d2", "--yes"); r.code != ExitOK {
+		t.Fatalf("destroy: exit %d\n%s", r.code, r.stderr)
+	}
+	took["destroy"] = time.Since(start)
+	if out, err := exec.Command("ip", "link", "show", "mr-day2").CombinedOutput(); err == nil {
+		t.Errorf("bridge left behind: %s", out)
+	}
+	if m, _ := filepath.Glob(filepath.Join(cache, "local", "machines", "mr-d2-*")); len(m) > 0 {
+		t.Errorf("machines left behind: %v", m)
+	}
+	return took
+}
+
+// day2Cluster reaches the walk's cluster: kubectl with its kubeconfig,
+// commands on its nodes over SSH with the stack's key.
+type day2Cluster struct {
+	t       testing.TB
+	dir     string
+	kubectlBin string
+	outs    map[string]json.RawMessage
+	kc      string
+}
+
+// refresh reads the stack's outputs again.
+func (c *day2Cluster) refresh() {
+	c.t.Helper()
+	r := runCLI(c.t, nil, "--project-dir", c.dir, "outputs", "--stack", "d2", "--json", "--show-secrets")
+	c.outs = map[string]json.RawMessage{}
+	must(c.t, json.Unmarshal([]byte(r.stdout), &c.outs))
+	var kc string
+	c.output("kubeconfig", &kc)
+	c.kc = filepath.Join(c.dir, "kubeconfig-d2")
+	must(c.t, os.WriteFile(c.kc, []byte(kc), 0o600))
+}
+
+func (c *day2Cluster) output(key string, v any) {
+	c.t.Helper()
+	if err := json.Unmarshal(c.outs[key], v); err != nil {
+		c.t.Fatalf("output %s: %v", key, err)
+	}
+}
+
+func (c *day2Cluster) kubectl(args ...string) string {
+	c.t.Helper()
+	out, err := exec.Command(c.kubectlBin, append([]string{"--kubeconfig", c.kc}, args...)...).CombinedOutput()
+	if err != nil {
+		c.t.Fatalf("kubectl %v: %v\n%s", args, err, out)
+	}
+	return strings.TrimSpace(string(out))
+}
+
+// wantNodes waits until the cluster's nodes are names, all Ready.
+func (c *day2Cluster) wantNodes(names ...string) {
+	c.t.Helper()
+	want := strings.Join(names, " ")
+	var got string
+	for deadline := time.Now().Add(3 * time.Minute); time.Now().Before(deadline); time.Sleep(3 * time.Second) {
+		got = c.kubectl("get", "nodes", "-o", `jsonpath={range .items[*]}{.metadata.name}={.status.conditions[?(@.type=="Ready")].status} {end}`)
+		ok := len(strings.Fields(got)) == len(names)
+		for _, n := range names {
+			ok = ok && strings.Contains(got, n+"=True")
+		}
+		if ok {
+			return
+		}
+	}
+	c.t.Fatalf("nodes %q, want %s all Ready", got, want)
+}
+
+// run runs cmd on node over SSH.
+func (c *day2Cluster) run(node, cmd string) string {
+	c.t.Helper()
+	var nodes []struct {
+		Name, Address, SSHUser, HostKey string
+		SSHPort                         int
+	}
+	var key string
+	c.output("nodes", &nodes)
+	c.output("sshPrivateKey", &key)
+	for _, n := range nodes {
+		if n.Name != node {
+			continue
+		}
+		r, err := remote.Dial(context.Background(), remote.Target{Name: n.Name, Address: n.Address, Port: n.SSHPort, User: n.SSHUser, HostKey: n.HostKey},
+			remote.Auth{PrivateKey: []byte(key)}, remote.DialOptions{Attempts: 3})
+		must(c.t, err)
+		defer r.Close()
+		res, err := r.Run(context.Background(), cmd)
+		if err != nil {
+			c.t.Fatalf("%s: %s: %v", node, cmd, err)
+		}
+		return string(res.Stdout)
+	}
+	c.t.Fatalf("no node %s in the outputs", node)
+	return ""
+}
+
+// identity is what a node restarted or a container recreated changes.
+type identity struct {
+	boot string
+	// containers are the running containers' ids by name (pod/container).
+	containers map[string]string
+}
+
+// identities are the nodes' PID 1 start (a local node's boot) and the
+// containers of the pods on them, by pod and container name, as the
+// kubelets report them (a restarted container has a new id).
+func (c *day2Cluster) identities(nodes []string) map[string]identity {
+	out := map[string]identity{}
+	lines := c.kubectl("get", "pods", "-A", "-o", `jsonpath={range .items[*]}{.spec.nodeName} {.metadata.namespace}/{.metadata.name} {range .status.containerStatuses[*]}{.name}={.containerID} {end}{"\n"}{end}`)
+	for _, n := range nodes {
+		stat := strings.Fields(c.run(n, "cat /proc/1/stat"))
+		ids := map[string]string{}
+		for _, l := range strings.Split(lines, "\n") {
+			f := strings.Fields(l)
+			if len(f) < 2 || f[0] != n {
+				continue
+			}
+			for _, ct := range f[2:] {
+				name, id, _ := strings.Cut(ct, "=")
+				ids[f[1]+"/"+name] = id
+			}
+		}
+		out[n] = identity{boot: stat[21], containers: ids}
+	}
+	return out
+}
+
+// measured is each node's benchmark claims as the outputs summarise them.
+func (c *day2Cluster) measured() map[string]string {
+	var b struct {
+		Claims []struct{ ID, Node, Measured string }
+	}
+	c.output("benchmarks", &b)
+	out := map[string]string{}
+	for _, cl := range b.Claims {
+		if cl.Node != "" {
+			out[cl.Node] += cl.ID + ": " + cl.Measured + "; "
+		}
+	}
+	return out
+}

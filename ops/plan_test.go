@@ -1,0 +1,59 @@
+package ops
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/meshready/meshready/contract"
+	"github.com/meshready/meshready/internal/golden"
+)
+
+func ref(name, role, instance string) map[string]any {
+	return map[string]any{"name": name, "role": role, "address": "10.0.0.1", "instance": instance}
+}
+
+// TestWordsOfAPlan: the steps of an up that adds a worker, replaces one,
+// removes two control planes and a worker, and retunes etcd, in words.
+func TestWordsOfAPlan(t *testing.T) {
+	member := func(op, name, role string, diffs ...string) Step {
+		in := map[string]any{"node": ref(name, role, "a"), "controlPlane": ref("s-cp-1", "control-plane", "x"), "snapshotsKeep": 5.0}
+		s := Step{Op: op, Type: contract.Member().Token, Name: name, Diffs: diffs}
+		switch op {
+		case "create":
+			s.New = in
+		case "delete":
+			s.Old = in
+		default:
+			s.Old, s.New = in, in
+		}
+		return s
+	}
+	nodes := func(refs ...map[string]any) []any {
+		var out []any
+		for _, r := range refs {
+			out = append(out, r)
+		}
+		return out
+	}
+	steps := []Step{
+		{Op: "same", Type: contract.Server().Token, Name: "s-cp-1"},
+		{Op: "create", Type: contract.Server().Token, Name: "s-worker-3"},
+		{Op: "replace", Type: contract.Server().Token, Name: "s-worker-1"},
+		{Op: "update", Type: contract.Suite().Token, Name: "benchmarks", Diffs: []string{"nodes"},
+			Old: map[string]any{"nodes": nodes(ref("s-cp-1", "control-plane", "x"), ref("s-cp-2", "control-plane", "y"), ref("s-worker-1", "worker", "a"), ref("s-worker-2", "worker", "b"))},
+			New: map[string]any{"nodes": nodes(ref("s-cp-1", "control-plane", "x"), ref("s-worker-1", "worker", "c"), ref("s-worker-3", "worker", "d"))}},
+		{Op: "update", Type: contract.Cluster().Token, Name: "kubernetes", Diffs: []string{"etcd"},
+			New: map[string]any{"controlPlane": ref("s-cp-1", "control-plane", "x")}},
+		member("create", "s-worker-3", "worker"),
+		member("replace", "s-worker-1", "worker", "node"),
+		member("update", "s-cp-2", "control-plane", "etcdFlags"),
+		member("delete", "s-worker-2", "worker"),
+		member("delete", "s-cp-3", "control-plane"),
+		{Op: "update", Type: contract.PodNetwork().Token, Name: "pod-network", Diffs: []string{"nodes"}},
+	}
+	golden.Check(t, "testdata/plan-words.txt", []byte(strings.Join(Words(steps), "\n")+"\n"))
+
+	if w := Words([]Step{{Op: "same", Type: contract.Member().Token, Name: "s-worker-1"}}); len(w) != 0 {
+		t.Errorf("a plan that changes nothing said %v", w)
+	}
+}
