@@ -258,11 +258,11 @@ func walkDay2(t testing.TB) map[string]time.Duration {
 // day2Cluster reaches the walk's cluster: kubectl with its kubeconfig,
 // commands on its nodes over SSH with the stack's key.
 type day2Cluster struct {
-	t       testing.TB
-	dir     string
+	t          testing.TB
+	dir        string
 	kubectlBin string
-	outs    map[string]json.RawMessage
-	kc      string
+	outs       map[string]json.RawMessage
+	kc         string
 }
 
 // refresh reads the stack's outputs again.
