@@ -112,7 +112,10 @@ func lookup(m *yaml.Node, key string) *yaml.Node {
 // etcd runs with them and its member answers again, so a caller rolling
 // members one at a time never has two down. It returns the flags n's
 // manifest holds afterwards, read back from the node.
-func RetuneEtcd(ctx context.Context, log *slog.Logger, n Node, etcd Etcd, args []Arg) (map[string]string, error) {
+//
+// dial reaches the cluster's etcd afresh: a client from before the restart
+// would wait out gRPC's reconnect backoff (up to two minutes) instead.
+func RetuneEtcd(ctx context.Context, log *slog.Logger, n Node, dial func(context.Context) (Etcd, error), args []Arg) (map[string]string, error) {
 	out, err := n.Runner.Run(ctx, "cat "+EtcdManifest)
 	if err != nil {
 		return nil, fmt.Errorf("%s: etcd manifest: %w", n.Name, err)
@@ -137,7 +140,7 @@ func RetuneEtcd(ctx context.Context, log *slog.Logger, n Node, etcd Etcd, args [
 		if _, err := n.Runner.Run(ctx, serialised(StepLock, script)); err != nil {
 			return nil, fmt.Errorf("%s: etcd retune: %w", n.Name, err)
 		}
-		if err := waitMemberHealthy(ctx, etcd, n.Name); err != nil {
+		if err := waitMemberHealthy(ctx, dial, n.Name); err != nil {
 			return nil, err
 		}
 		log.Debug("etcd retuned", "host", n.Name, "took", time.Since(start).Round(time.Millisecond))
@@ -145,15 +148,30 @@ func RetuneEtcd(ctx context.Context, log *slog.Logger, n Node, etcd Etcd, args [
 	return ManifestFlags(patched)
 }
 
-// waitMemberHealthy polls until name's member answers (at most 3 minutes).
-func waitMemberHealthy(ctx context.Context, etcd Etcd, name string) error {
+// waitMemberHealthy polls until name's member answers (at most 3 minutes),
+// each time through a new client.
+func waitMemberHealthy(ctx context.Context, dial func(context.Context) (Etcd, error), name string) error {
 	deadline := time.Now().Add(3 * time.Minute)
-	for {
-		members, err := etcd.Members(ctx)
+	healthy := func() (bool, error) {
+		dctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		defer cancel()
+		etcd, err := dial(dctx)
+		if err != nil {
+			return false, err
+		}
+		defer etcd.Close()
+		members, err := etcd.Members(dctx)
 		for _, m := range members {
 			if m.Name == name && m.Healthy {
-				return nil
+				return true, nil
 			}
+		}
+		return false, err
+	}
+	for {
+		ok, err := healthy()
+		if ok {
+			return nil
 		}
 		if time.Now().After(deadline) {
 			return fmt.Errorf("%s: etcd did not answer within 3 minutes of its restart: %v", name, err)

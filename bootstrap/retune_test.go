@@ -2,11 +2,14 @@ package bootstrap
 
 import (
 	"bytes"
+	"context"
+	"log/slog"
 	"os"
 	"strings"
 	"testing"
 
 	"github.com/meshready/meshready/internal/golden"
+	"github.com/meshready/meshready/remote"
 )
 
 // TestPatchEtcdManifest: new values replace the flags kubeadm wrote, a flag
@@ -81,4 +84,55 @@ func FuzzEtcdManifest(f *testing.F) {
 			t.Fatalf("--%s = %q after the patch, want %q", name, flags[name], value)
 		}
 	})
+}
+
+// manifestRunner serves an etcd manifest and records what is done to it.
+type manifestRunner struct {
+	manifest []byte
+	did      *[]string
+}
+
+func (r manifestRunner) Host() string { return "cp" }
+func (r manifestRunner) Close() error { return nil }
+func (r manifestRunner) Upload(_ context.Context, path string, data []byte, _ os.FileMode) error {
+	*r.did = append(*r.did, "upload "+path+"\n"+string(data))
+	return nil
+}
+func (r manifestRunner) Run(_ context.Context, cmd string, _ ...remote.RunOption) (remote.Result, error) {
+	if cmd == "cat "+EtcdManifest {
+		return remote.Result{Stdout: r.manifest}, nil
+	}
+	*r.did = append(*r.did, cmd)
+	return remote.Result{}, nil
+}
+
+// TestRetuneEtcd: new flags are staged beside the manifests folder, moved
+// in by the serialised retune script, and the member waited for through a
+// new client; the same flags again touch nothing.
+func TestRetuneEtcd(t *testing.T) {
+	in, err := os.ReadFile("testdata/etcd/manifest.yaml")
+	must(t, err)
+	var did []string
+	dials := 0
+	dial := func(context.Context) (Etcd, error) {
+		dials++
+		return &fakeEtcd{members: []EtcdMember{{ID: 1, Name: "cp", Healthy: true}}, log: &[]string{}}, nil
+	}
+	n := Node{Name: "cp", Role: "control-plane", Runner: manifestRunner{in, &did}}
+	flags, err := RetuneEtcd(t.Context(), slog.New(slog.DiscardHandler), n, dial, []Arg{{"snapshot-count", "5000"}})
+	must(t, err)
+	if flags["snapshot-count"] != "5000" || flags["heartbeat-interval"] != "100" {
+		t.Errorf("flags read back %v", flags)
+	}
+	if len(did) != 2 || !strings.HasPrefix(did[0], "upload /etc/kubernetes/meshready-etcd.yaml\n") || !strings.Contains(did[0], "- --snapshot-count=5000") ||
+		!strings.Contains(did[1], "exec 9>/run/meshready-step.lock") || !strings.Contains(did[1], "mv -f '/etc/kubernetes/meshready-etcd.yaml' '/etc/kubernetes/manifests/etcd.yaml'") {
+		t.Errorf("did:\n%s", strings.Join(did, "\n---\n"))
+	}
+	if dials != 1 {
+		t.Errorf("dialled etcd %d times, want once (healthy at once)", dials)
+	}
+	did = nil
+	if _, err := RetuneEtcd(t.Context(), slog.New(slog.DiscardHandler), n, dial, []Arg{{"snapshot-count", "10000"}}); err != nil || len(did) != 0 {
+		t.Errorf("flags it has already: %v, did %v", err, did)
+	}
 }

@@ -158,7 +158,8 @@ func (c clusters) update(ctx context.Context, _ string, old contract.ClusterOutp
 	if err := snapshot(ctx, c.log, cp, etcd, "retune", in.SnapshotsKeep); err != nil {
 		return out, err
 	}
-	if _, err := bootstrap.RetuneEtcd(ctx, c.log, cp, etcd, p.Etcd.ExtraArgs()); err != nil {
+	dial := func(ctx context.Context) (bootstrap.Etcd, error) { return c.etcd(ctx, cp) }
+	if _, err := bootstrap.RetuneEtcd(ctx, c.log, cp, dial, p.Etcd.ExtraArgs()); err != nil {
 		return out, err
 	}
 	return out, c.readBack(ctx, cp, p, &out)

@@ -120,16 +120,12 @@ func (m members) retune(ctx context.Context, cp, n remote.Node, flags map[string
 	if n.Role != config.RoleControlPlane {
 		return nil, nil
 	}
-	etcd, err := m.etcd(ctx, cp)
-	if err != nil {
-		return nil, err
-	}
-	defer etcd.Close()
 	var want []bootstrap.Arg
 	for _, name := range slices.Sorted(maps.Keys(flags)) {
 		want = append(want, bootstrap.Arg{Name: name, Value: flags[name]})
 	}
-	return bootstrap.RetuneEtcd(ctx, m.log, n, etcd, want)
+	dial := func(ctx context.Context) (bootstrap.Etcd, error) { return m.etcd(ctx, cp) }
+	return bootstrap.RetuneEtcd(ctx, m.log, n, dial, want)
 }
 
 // delete takes the node out of the cluster. A node that cannot be reached
