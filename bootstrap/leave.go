@@ -125,10 +125,15 @@ func drain(ctx context.Context, log *slog.Logger, cp Node, name string, timeout 
 		return nil
 	}
 	stayed, lerr := podsOn(ctx, cp, name)
-	if lerr != nil || len(stayed) == 0 {
-		return fmt.Errorf("%s: drain: %w", name, err)
+	// The node stays in the cluster: it takes pods again, as before the
+	// drain, until a drain can finish (or the config keeps it).
+	if _, uerr := cp.Runner.Run(context.WithoutCancel(ctx), kube.Command("uncordon", name)); uerr != nil {
+		log.Warn("could not uncordon after the failed drain", "host", name, "err", uerr)
 	}
-	return fmt.Errorf("%s: drain did not end in %s; pods that did not leave (a PodDisruptionBudget that allows no eviction, or a pod that does not stop): %s: %w",
+	if lerr != nil || len(stayed) == 0 {
+		return fmt.Errorf("%s: drain (the node was uncordoned and stays): %w", name, err)
+	}
+	return fmt.Errorf("%s: drain did not end in %s, so the node was uncordoned and stays; pods that did not leave (a PodDisruptionBudget that allows no eviction, a pod without a controller, or a pod that does not stop): %s: %w",
 		name, timeout, strings.Join(stayed, ", "), err)
 }
 

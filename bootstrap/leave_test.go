@@ -143,3 +143,40 @@ func TestLeaveOrder(t *testing.T) {
 }
 
 var _ remote.Runner = fakeRunner{}
+
+// drainFails is a control plane whose kubectl drain fails with pods left.
+type drainFails struct {
+	fakeRunner
+	pods string
+}
+
+func (d drainFails) Run(ctx context.Context, cmd string, opts ...remote.RunOption) (remote.Result, error) {
+	res, _ := d.fakeRunner.Run(ctx, cmd, opts...)
+	switch {
+	case strings.Contains(cmd, "'drain'"):
+		return remote.Result{}, &remote.ExitError{Host: "s-cp-1", Cmd: cmd, Code: 1, Stderr: "error when evicting pods"}
+	case strings.Contains(cmd, "spec.nodeName="):
+		return remote.Result{Stdout: []byte(d.pods)}, nil
+	}
+	return res, nil
+}
+
+// TestDrainThatCannotFinish: the error names the pods that stayed, the
+// node is uncordoned, and nothing after the drain runs.
+func TestDrainThatCannotFinish(t *testing.T) {
+	nodes := `{"items":[{"metadata":{"name":"s-worker-1"},"status":{"conditions":[{"type":"Ready","status":"True"}]}}]}`
+	pods, err := os.ReadFile("testdata/pods-on-node.json")
+	must(t, err)
+	var mu sync.Mutex
+	var log []string
+	cp := Node{Name: "s-cp-1", Role: "control-plane", Runner: drainFails{fakeRunner{"s-cp-1", &mu, &log, nil, nodes, nil}, string(pods)}}
+	w := Node{Name: "s-worker-1", Role: "worker", Runner: fakeRunner{"s-worker-1", &mu, &log, nil, nodes, nil}}
+	err = Leave(t.Context(), slog.New(slog.DiscardHandler), cp, nil, Leaving{Node: w, DrainTimeout: time.Minute})
+	if err == nil || !strings.Contains(err.Error(), "shop/web-7d9c-abcde, shop/db-0, default/bare") || !strings.Contains(err.Error(), "uncordoned") {
+		t.Fatalf("err = %v", err)
+	}
+	s := strings.Join(log, "\n")
+	if !strings.Contains(s, "uncordon s-worker-1") || strings.Contains(s, "delete node") || strings.Contains(s, "kubeadm reset") {
+		t.Errorf("ran:\n%s", s)
+	}
+}

@@ -171,6 +171,14 @@ func walkDay2(t testing.TB) map[string]time.Duration {
 		t.Errorf("etcd pods: %s", out)
 	}
 
+	// Nodes that stayed, through the scale-out: same boot, same containers.
+	c.untouched(stay, before)
+
+	// A restore drill with three members (it restarts the control planes'
+	// static pods, so the nodes that stay are looked at afresh after it).
+	drill(t, c, dir, "drill-3", took, "etcd restore, 3 members")
+	before = c.identities(stay)
+
 	// Back to 1 + 1: control planes leave one at a time, the worker drained.
 	setStack(1, 1, "")
 	up("3+2 -> 1+1")
@@ -182,19 +190,8 @@ func walkDay2(t testing.TB) map[string]time.Duration {
 		}
 	}
 
-	// Nodes that stayed, through every change of membership: same boot,
-	// same containers (etcd's on d2-cp-1 is retuned next, not yet).
-	afterIDs := c.identities(stay)
-	for _, n := range stay {
-		if before[n].boot != afterIDs[n].boot {
-			t.Errorf("%s was restarted: boot %s, then %s", n, before[n].boot, afterIDs[n].boot)
-		}
-		for name, id := range before[n].containers {
-			if afterIDs[n].containers[name] != id {
-				t.Errorf("%s's container %s changed: %s, then %s", n, name, id, afterIDs[n].containers[name])
-			}
-		}
-	}
+	// Nodes that stayed, through the scale-in: same boot, same containers.
+	c.untouched(stay, before)
 
 	// etcd retuned in place; the output says what etcd runs.
 	setStack(1, 1, "5000")
@@ -220,25 +217,7 @@ func walkDay2(t testing.TB) map[string]time.Duration {
 	}
 
 	// Snapshot, lose a ConfigMap, restore: it is back and every node Ready.
-	c.kubectl("create", "configmap", "drill", "--from-literal=k=v")
-	snap := filepath.Join(t.TempDir(), "d2.db")
-	start = time.Now()
-	if r := runCLI(t, nil, "--project-dir", dir, "etcd", "snapshot", "--stack", "d2", "--out", snap); r.code != ExitOK {
-		t.Fatalf("etcd snapshot: exit %d\n%s", r.code, r.stderr)
-	}
-	took["etcd snapshot"] = time.Since(start)
-	if fi, err := os.Stat(snap); err != nil || fi.Mode().Perm() != 0o600 {
-		t.Errorf("snapshot file %v %v", fi, err)
-	}
-	c.kubectl("delete", "configmap", "drill")
-	start = time.Now()
-	if r := runCLI(t, nil, "--project-dir", dir, "etcd", "restore", "--stack", "d2", "--from", snap, "--yes"); r.code != ExitOK {
-		t.Fatalf("etcd restore: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
-	}
-	took["etcd restore"] = time.Since(start)
-	if v := c.kubectl("get", "configmap", "drill", "-o", "jsonpath={.data.k}"); v != "v" {
-		t.Errorf("the ConfigMap did not come back: %q", v)
-	}
+	drill(t, c, dir, "drill-1", took, "etcd restore, 1 member")
 	c.wantNodes("d2-cp-1", "d2-worker-1")
 
 	start = time.Now()
@@ -253,6 +232,34 @@ func walkDay2(t testing.TB) map[string]time.Duration {
 		t.Errorf("machines left behind: %v", m)
 	}
 	return took
+}
+
+// drill writes a ConfigMap, takes a snapshot, deletes the ConfigMap and
+// restores: the ConfigMap is back and every node Ready.
+func drill(t testing.TB, c *day2Cluster, dir, name string, took map[string]time.Duration, step string) {
+	t.Helper()
+	c.kubectl("create", "configmap", name, "--from-literal=k=v")
+	snap := filepath.Join(t.TempDir(), name+".db")
+	start := time.Now()
+	if r := runCLI(t, nil, "--project-dir", dir, "etcd", "snapshot", "--stack", "d2", "--out", snap); r.code != ExitOK {
+		t.Fatalf("etcd snapshot: exit %d\n%s", r.code, r.stderr)
+	}
+	took["etcd snapshot"] = time.Since(start)
+	if fi, err := os.Stat(snap); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Errorf("snapshot file %v %v", fi, err)
+	}
+	if sum, err := os.ReadFile(snap + ".sha256"); err != nil || !strings.HasSuffix(string(sum), "  "+name+".db\n") {
+		t.Errorf("snapshot checksum %q %v", sum, err)
+	}
+	c.kubectl("delete", "configmap", name)
+	start = time.Now()
+	if r := runCLI(t, nil, "--project-dir", dir, "etcd", "restore", "--stack", "d2", "--from", snap, "--yes"); r.code != ExitOK {
+		t.Fatalf("etcd restore: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	took[step] = time.Since(start)
+	if v := c.kubectl("get", "configmap", name, "-o", "jsonpath={.data.k}"); v != "v" {
+		t.Errorf("the ConfigMap did not come back: %q", v)
+	}
 }
 
 // day2Cluster reaches the walk's cluster: kubectl with its kubeconfig,
@@ -337,6 +344,22 @@ func (c *day2Cluster) run(node, cmd string) string {
 	}
 	c.t.Fatalf("no node %s in the outputs", node)
 	return ""
+}
+
+// untouched checks that nodes kept their boot and containers since before.
+func (c *day2Cluster) untouched(nodes []string, before map[string]identity) {
+	c.t.Helper()
+	after := c.identities(nodes)
+	for _, n := range nodes {
+		if before[n].boot != after[n].boot {
+			c.t.Errorf("%s was restarted: boot %s, then %s", n, before[n].boot, after[n].boot)
+		}
+		for name, id := range before[n].containers {
+			if after[n].containers[name] != id {
+				c.t.Errorf("%s's container %s changed: %s, then %s", n, name, id, after[n].containers[name])
+			}
+		}
+	}
 }
 
 // identity is what a node restarted or a container recreated changes.

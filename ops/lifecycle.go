@@ -191,9 +191,10 @@ func (w Workspace) preview(ctx context.Context, st auto.Stack, verb string, repl
 }
 
 // needsNewCluster refuses, before the engine runs, a config that only a
-// new cluster can have (a region, a provider, a Kubernetes version other
-// than the running cluster's, as its outputs say), unless the caller asked
-// to rebuild: then an up destroys the stack first.
+// new cluster can have (a region, a provider, a Kubernetes version, a pod
+// or service subnet other than the running cluster's, as its outputs say),
+// unless the caller asked to rebuild: then an up destroys the stack first.
+// (The plugin refuses the same in its diff, for plain pulumi up.)
 func (w Workspace) needsNewCluster(ctx context.Context, st auto.Stack, cfg *config.Config, l Lifecycle) error {
 	outs, err := st.Outputs(ctx)
 	if err != nil || len(outs) == 0 {
@@ -204,6 +205,8 @@ func (w Workspace) needsNewCluster(ctx context.Context, st auto.Stack, cfg *conf
 		{"meshready:region", "region", cfg.Region},
 		{"meshready:provider", "provider", string(cfg.Provider)},
 		{"meshready:kubernetes.version", "kubernetesVersion", cfg.Kubernetes.Version.Tag()},
+		{"meshready:kubernetes.podSubnet", "podSubnet", cfg.Kubernetes.PodSubnet},
+		{"meshready:kubernetes.serviceSubnet", "serviceSubnet", cfg.Kubernetes.ServiceSubnet},
 	} {
 		if had, _ := outs[k.output].Value.(string); had != "" && had != k.want {
 			diffs = append(diffs, fmt.Sprintf("%s is %s, the running cluster's is %s", k.key, k.want, had))

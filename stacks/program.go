@@ -127,6 +127,8 @@ func Pipeline(ctx *pulumi.Context, cfg *config.Config, env Env) error {
 	ctx.Export("region", pulumi.String(cfg.Region))
 	ctx.Export("provider", pulumi.String(cfg.Provider))
 	ctx.Export("kubernetesVersion", pulumi.String(cfg.Kubernetes.Version.Tag()))
+	ctx.Export("podSubnet", pulumi.String(cfg.Kubernetes.PodSubnet))
+	ctx.Export("serviceSubnet", pulumi.String(cfg.Kubernetes.ServiceSubnet))
 	ctx.Export("nodes", pool.Nodes)
 	ctx.Export("sshPrivateKey", pulumi.ToSecret(pool.Access.SSHPrivateKey))
 	return region.finish(ctx, pulumi.Map{"nodes": pool.Nodes})
