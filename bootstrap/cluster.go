@@ -149,9 +149,9 @@ func (p Plan) prepare(ctx context.Context, n Node) error {
 	})
 }
 
-// cgroupDriver is systemd on real hosts; container nodes share the host's
-// cgroup v1 tree, where only cgroupfs works (seen here: the systemd driver
-// cannot place the kubelet's slices).
+// cgroupDriver is systemd on real hosts; container nodes have a cgroup v1
+// tree (their subtree of the host's), where only cgroupfs works (seen here:
+// the systemd driver cannot place the kubelet's slices).
 func (p Plan) cgroupDriver() string {
 	if p.Container {
 		return "cgroupfs"

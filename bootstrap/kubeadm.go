@@ -65,8 +65,9 @@ type ClusterParams struct {
 	// 100%); memory eviction stays.
 	SharedHostDisk bool
 	// KubeletCgroupRoot, when set, is this node's kubelet --cgroup-root. Local
-	// nodes share the host's cgroup v1 tree (nspawn binds /sys/fs/cgroup), so
-	// each kubelet needs its own root or they would all manage /kubepods.
+	// nodes each see a cgroup subtree of the host's as their whole tree (a
+	// cgroup namespace); a root of the node's name keeps what the kubelet
+	// makes recognisable in the host's tree too.
 	KubeletCgroupRoot string
 	// NodeLabels become the kubelet's --node-labels (only labels a kubelet may set on itself).
 	NodeLabels map[string]string

@@ -167,8 +167,16 @@ func walkDay2(t testing.TB) map[string]time.Duration {
 	up("1 -> 3 control planes")
 	c.refresh()
 	c.wantNodes("d2-cp-1", "d2-cp-2", "d2-cp-3", "d2-worker-1", "d2-worker-2")
-	if out := c.kubectl("-n", "kube-system", "get", "pods", "-l", "component=etcd", "--field-selector=status.phase=Running", "-o", "name"); strings.Count(out, "pod/") != 3 {
-		t.Errorf("etcd pods: %s", out)
+	// Three etcd members answering (their mirror pods show in the API a
+	// little after the nodes are Ready).
+	var etcdPods string
+	for deadline := time.Now().Add(2 * time.Minute); time.Now().Before(deadline); time.Sleep(3 * time.Second) {
+		if etcdPods = c.kubectl("-n", "kube-system", "get", "pods", "-l", "component=etcd", "--field-selector=status.phase=Running", "-o", "name"); strings.Count(etcdPods, "pod/") == 3 {
+			break
+		}
+	}
+	if strings.Count(etcdPods, "pod/") != 3 {
+		t.Errorf("etcd pods: %s", etcdPods)
 	}
 
 	// Nodes that stayed, through the scale-out: same boot, same containers.

@@ -2,19 +2,28 @@ package local
 
 import (
 	"encoding/json"
+	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"syscall"
 )
 
-// With --bind=/sys/fs/cgroup a machine's systemd sees the host's cgroup tree
-// as its own and makes its slices at the top of it (init.scope, system.slice,
-// nspawn's supervisor and payload, ...); some outlive the machine. So the
-// first machine notes which top-level cgroups the host had, and the last one
-// to go removes the empty ones that were added since. rmdir cannot remove a
-// cgroup that still has processes, so nothing in use is ever touched.
+// Every machine runs in a cgroup subtree of its own, meshready/<id> in each
+// hierarchy (machineCgroups): systemd-nspawn starts inside it and gives
+// the machine a cgroup namespace rooted there, so the machine's systemd,
+// kubelet, containerd and every pod (privileged ones too) see that subtree
+// as the whole tree and can reach no other cgroup of the host. nspawn
+// mounts the v1 controllers read-only; the node's prep step remounts its
+// own view writable for the kubelet (bootstrap's prep script).
+//
+// The first machine notes which top-level cgroups the host had, and the
+// last one to go removes the empty ones that were added since (meshready/,
+// and whatever an older meshready that bound the whole tree left). rmdir
+// cannot remove a cgroup that still has processes, so nothing in use is
+// ever touched.
 
 const cgroupsBefore = "cgroups-before.json"
 
@@ -101,5 +110,52 @@ func rmdirTree(root string) {
 	})
 	for i := len(dirs) - 1; i >= 0; i-- {
 		syscall.Rmdir(dirs[i])
+	}
+}
+
+// cgroupParent is the folder, in every hierarchy, of the machines' subtrees.
+const cgroupParent = "meshready"
+
+// machineCgroups are machine id's cgroups, one per hierarchy.
+func machineCgroups(id string) []string {
+	var out []string
+	for _, h := range cgroupHierarchies() {
+		out = append(out, filepath.Join(h, cgroupParent, id))
+	}
+	return out
+}
+
+// makeMachineCgroups makes id's cgroups. In the cpuset hierarchy a new
+// cgroup has no CPUs and no memory nodes, and takes no process until it
+// has: each level gets its parent's.
+func makeMachineCgroups(id string) error {
+	for _, c := range machineCgroups(id) {
+		if err := os.MkdirAll(c, 0o755); err != nil {
+			return fmt.Errorf("cgroup %s: %w", c, err)
+		}
+		for _, dir := range []string{filepath.Dir(c), c} {
+			for _, f := range []string{"cpuset.cpus", "cpuset.mems"} {
+				mine := filepath.Join(dir, f)
+				if cur, err := os.ReadFile(mine); err != nil || len(strings.TrimSpace(string(cur))) > 0 {
+					continue
+				}
+				parent, err := os.ReadFile(filepath.Join(filepath.Dir(dir), f))
+				if err != nil {
+					return fmt.Errorf("cgroup %s: %w", dir, err)
+				}
+				if err := os.WriteFile(mine, parent, 0o644); err != nil {
+					return fmt.Errorf("cgroup %s: %w", mine, err)
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// removeMachineCgroups removes id's cgroups (and what the machine made in
+// them), once nothing runs there.
+func removeMachineCgroups(id string) {
+	for _, c := range machineCgroups(id) {
+		rmdirTree(c)
 	}
 }

@@ -90,6 +90,7 @@ func (b *Backend) Delete(ctx context.Context, id string) error {
 	if nspawnAlive(r.PID, r.ID) || leaderAlive(r.Leader, r.LeaderStart) {
 		return fmt.Errorf("delete %s: the machine did not stop (nspawn pid %d)", id, r.PID)
 	}
+	removeMachineCgroups(id)
 	// nspawn removes this itself, unless it was killed.
 	if err := removeTree(propagateDir(id)); err != nil {
 		return fmt.Errorf("delete %s: %w", id, err)

@@ -114,7 +114,10 @@ func (b *Backend) create(ctx context.Context, id string, spec infra.ServerSpec) 
 	if err := os.MkdirAll(bundle, 0o755); err != nil {
 		return infra.Server{}, err
 	}
-	cmd, err := startNspawn(dir, nspawnArgs(id, spec.Name, rootfs, data, b.bridge, bundle))
+	if err := makeMachineCgroups(id); err != nil {
+		return infra.Server{}, err
+	}
+	cmd, err := startNspawn(dir, machineCgroups(id), nspawnArgs(id, spec.Name, rootfs, data, b.bridge, bundle))
 	if err != nil {
 		return infra.Server{}, err
 	}
@@ -145,13 +148,19 @@ func (b *Backend) updateRecord(r record) error {
 // startNspawn starts the machine detached from this process: its own
 // session, stdio on a log file, no context. It outlives meshready and is
 // stopped only by Delete.
-func startNspawn(dir string, args []string) (*exec.Cmd, error) {
+//
+// It starts in cgroups (the machine's, see machineCgroups): a shell joins
+// them and then execs nspawn, so nspawn and everything it starts are
+// inside from their first instruction. (Go's CgroupFD would do it without
+// the shell, on cgroup v2 only.)
+func startNspawn(dir string, cgroups []string, args []string) (*exec.Cmd, error) {
 	logFile, err := os.OpenFile(filepath.Join(dir, "console.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
 		return nil, err
 	}
 	defer logFile.Close()
-	cmd := exec.Command("systemd-nspawn", args...)
+	join := `for c in ` + shellWords(cgroups) + `; do echo $$ > "$c/cgroup.procs" || exit 1; done; exec systemd-nspawn "$@"`
+	cmd := exec.Command("/bin/sh", append([]string{"-c", join, "systemd-nspawn"}, args...)...)
 	cmd.Dir = "/"
 	cmd.Env = nspawnEnv()
 	cmd.Stdout, cmd.Stderr = logFile, logFile
@@ -241,4 +250,13 @@ func checkSpec(spec infra.ServerSpec) error {
 		return errors.New("SSH public key: want one key")
 	}
 	return nil
+}
+
+// shellWords quotes each of words for a POSIX shell, separated by spaces.
+func shellWords(words []string) string {
+	q := make([]string, len(words))
+	for i, w := range words {
+		q[i] = "'" + strings.ReplaceAll(w, "'", `'\''`) + "'"
+	}
+	return strings.Join(q, " ")
 }

@@ -116,6 +116,9 @@ func TestMachines(t *testing.T) {
 			"ls -l /dev/kmsg":                  "/dev/kmsg -> /dev/console",
 			"findmnt -no TARGET /var/lib/etcd": "/var/lib/etcd",
 			"ls /etc/ssh/ | grep ssh_host_":    "ssh_host_ed25519_key\nssh_host_ed25519_key.pub",
+			// Its own cgroup subtree is its whole tree: the memory hierarchy
+			// it mounts shows none of the host's other cgroups.
+			`test "$(sed -n 's/^[0-9]*:memory://p' /proc/1/cgroup)" = / && echo own-root`: "own-root",
 		} {
 			res, err := conn.Run(ctx, cmd)
 			if err != nil {
@@ -124,6 +127,16 @@ func TestMachines(t *testing.T) {
 			}
 			if got := strings.TrimSpace(string(res.Stdout)); !strings.Contains(got, want) {
 				t.Errorf("%s: %s: got %q, want %q in it", s.Name, cmd, got, want)
+			}
+		}
+		// On the host, the machine's init is in its subtree, and nothing
+		// of the machine is in the host's root cgroup.
+		for _, c := range machineCgroups(servers[i].ID) {
+			if strings.HasSuffix(filepath.Dir(filepath.Dir(c)), "/unified") {
+				continue
+			}
+			if procs, err := exec.Command("sh", "-c", "cat "+c+"/cgroup.procs "+c+"/*/cgroup.procs 2>/dev/null | wc -l").Output(); err != nil || strings.TrimSpace(string(procs)) == "0" {
+				t.Errorf("%s: no process in its cgroup %s: %v", s.Name, c, err)
 			}
 		}
 		// Module loading, raw I/O and the clock are not the machine's, so
@@ -254,7 +267,7 @@ func deleteAll(t *testing.T, b *Backend, names []string) {
 		if nspawnAlive(r.PID, id) || leaderAlive(r.Leader, r.LeaderStart) {
 			t.Errorf("%s: a process is left (nspawn %d, init %d)", id, r.PID, r.Leader)
 		}
-		for _, dir := range []string{b.machineDir(id), propagateDir(id)} {
+		for _, dir := range append([]string{b.machineDir(id), propagateDir(id)}, machineCgroups(id)...) {
 			if _, err := os.Stat(dir); !errors.Is(err, os.ErrNotExist) {
 				t.Errorf("%s: folder %s left: %v", id, dir, err)
 			}

@@ -29,9 +29,13 @@ func nspawnAlive(pid int, id string) bool {
 		// while booting and then "did not stop" under load. A kernel thread
 		// (empty cmdline too) has another name.
 		comm, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/comm")
-		return err == nil && strings.TrimSpace(string(comm)) == "systemd-nspawn"
+		return err == nil && (strings.TrimSpace(string(comm)) == "systemd-nspawn" || strings.TrimSpace(string(comm)) == "sh")
 	}
 	args := strings.Split(string(bytes.TrimRight(cmdline, "\x00")), "\x00")
+	if len(args) > 3 && args[0] == "/bin/sh" && args[3] == "systemd-nspawn" {
+		// startNspawn's shell, joining the machine's cgroups before it execs nspawn.
+		args = args[3:]
+	}
 	if len(args) == 0 || !strings.HasSuffix(args[0], "systemd-nspawn") {
 		return false
 	}

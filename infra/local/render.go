@@ -82,8 +82,8 @@ func resolvConf(gateway netip.Addr) string {
 }
 
 // nspawnArgs is the systemd-nspawn command line of a machine (the flags the
-// issue found to boot systemd here, with cgroups writable for containerd and
-// kubelet later).
+// issue found to boot systemd here). Its cgroups are its own subtree, in a
+// cgroup namespace nspawn makes (see cgroups.go), not the host's tree.
 //
 // bundle is the host folder of the air-gapped Kubernetes bundle (binaries and
 // image tarballs), shared read-only with every machine: a bind is instant,
@@ -106,7 +106,6 @@ func nspawnArgs(id, name, rootfs, data, bridge, bundle string) []string {
 		// privileged pod must not get those on the host (see README, Security).
 		"--capability=all",
 		"--drop-capability=" + strings.Join(droppedCaps(), ","),
-		"--bind=/sys/fs/cgroup",
 		"--bind=" + data + ":/var/lib/etcd",
 		"--bind-ro=" + bundle + ":" + BundleMount,
 		"--system-call-filter=@system-service @mount @privileged add_key keyctl bpf",

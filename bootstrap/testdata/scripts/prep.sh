@@ -67,8 +67,32 @@ if ! systemctl start meshready-kernel-tunables.service; then
   journalctl -u meshready-kernel-tunables.service --no-pager -n 20 -o cat >&2 || true
   exit 1
 fi
-# This node's kubelet gets its own cgroup root in the host's shared cgroup v1 tree;
-# kubelet's cgroupfs driver requires it to exist in every hierarchy.
+# This node's cgroups are a subtree of the host's of its own, in a cgroup
+# namespace: nspawn mounts the controllers read-only, and the kubelet and
+# containerd make cgroups in them. Writable here, in this node's view only
+# (the host's tree stays out of reach), before either starts.
+cat > /etc/systemd/system/meshready-cgroups.service <<'UNIT'
+[Unit]
+Description=This node's own cgroup subtree, writable for the kubelet and containerd
+DefaultDependencies=no
+Before=containerd.service kubelet.service
+
+[Service]
+Type=oneshot
+RemainAfterExit=yes
+ExecStart=/bin/sh -c 'for d in /sys/fs/cgroup /sys/fs/cgroup/*; do [ -e "$d/cgroup.procs" ] && mountpoint -q "$d" && mount -o remount,bind,rw "$d"; done; true'
+
+[Install]
+WantedBy=multi-user.target
+UNIT
+systemctl daemon-reload
+systemctl enable -q meshready-cgroups.service
+if ! systemctl start meshready-cgroups.service; then
+  journalctl -u meshready-cgroups.service --no-pager -n 20 -o cat >&2 || true
+  exit 1
+fi
+# The kubelet's cgroup root, in every hierarchy (kubelet's cgroupfs driver
+# requires it to exist).
 for h in /sys/fs/cgroup/*/; do
   [ -e "$h/cgroup.procs" ] && mkdir -p "$h"'/meshready/local-cp-1'
 done
