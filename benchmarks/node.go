@@ -49,9 +49,9 @@ func RunNode(ctx context.Context, n Node, o Options) (res NodeResult) {
 		res.Errors = append(res.Errors, err.Error())
 		return res
 	}
-	log.Info("disk", "device", facts.Device.Device, "fs", facts.Device.FSType, "dir", o.Dir)
+	log.InfoContext(ctx, "disk", "device", facts.Device.Device, "fs", facts.Device.FSType, "dir", o.Dir)
 	res.Disk = runDisk(ctx, n.Runner, facts, o, log)
-	log.Info("cpu steal", "idle", o.StealIdle, "loaded", o.StealLoaded, "cpus", facts.CPUs)
+	log.InfoContext(ctx, "cpu steal", "idle", o.StealIdle, "loaded", o.StealLoaded, "cpus", facts.CPUs)
 	res.Steal = runSteal(ctx, n.Runner, facts, o)
 	return res
 }
@@ -59,7 +59,7 @@ func RunNode(ctx context.Context, n Node, o Options) (res NodeResult) {
 func runDisk(ctx context.Context, r remote.Runner, facts Facts, o Options, log *slog.Logger) DiskResult {
 	d := DiskResult{Device: facts.Device}
 	for _, job := range []string{"etcd-wal", "randread"} {
-		log.Info("fio", "job", job)
+		log.InfoContext(ctx, "fio", "job", job)
 		lat, err := runFio(ctx, r, o, job)
 		if err != nil {
 			d.Errors = append(d.Errors, fmt.Sprintf("%s: %v", job, err))

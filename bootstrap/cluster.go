@@ -74,8 +74,7 @@ func Init(ctx context.Context, p Plan, cp Node) (Result, error) {
 	if err := p.prepare(ctx, cp); err != nil {
 		return res, err
 	}
-	p.Log.Info("kubeadm init", "host", cp.Name)
-	if err := p.withSecret(ctx, cp, "init", func() ([]byte, error) { return RenderInit(p.params(cp)) }, func(path string) (string, error) {
+	if err := p.withSecret(ctx, cp, "kubeadm init", func() ([]byte, error) { return RenderInit(p.params(cp)) }, func(path string) (string, error) {
 		return InitScript(cp.Name, path, p.ignore())
 	}); err != nil {
 		return res, err
@@ -106,7 +105,6 @@ func Join(ctx context.Context, p Plan, cp, n Node, caCertHash string) error {
 	}); err != nil {
 		return err
 	}
-	p.Log.Info("kubeadm join", "host", n.Name, "role", n.Role)
 	return p.withSecret(ctx, n, "kubeadm join", func() ([]byte, error) {
 		return RenderJoin(p.params(n), certs, caCertHash)
 	}, func(path string) (string, error) {
@@ -184,7 +182,7 @@ func (p Plan) run(ctx context.Context, n Node, step string, script func() (strin
 		return fmt.Errorf("%s: %s: %w", n.Name, step, err)
 	}
 	start := time.Now()
-	p.Log.Info("step", "host", n.Name, "step", step)
+	p.Log.InfoContext(ctx, step, "host", n.Name)
 	if _, err := n.Runner.Run(ctx, serialised(StepLock, s)); err != nil {
 		return fmt.Errorf("%s: %s: %w", n.Name, step, err)
 	}
@@ -355,7 +353,7 @@ func (p Plan) waitReady(ctx context.Context, cp Node, nodes []Node) error {
 		if err == nil && len(notReady) == 0 {
 			out, err := cp.Runner.Run(ctx, kube.Command("-n", "kube-system", "get", "pods", "-l", "k8s-app=kube-dns", "--field-selector=status.phase=Running", "-o", "name"))
 			if err == nil && len(strings.TrimSpace(string(out.Stdout))) > 0 {
-				p.Log.Info("cluster ready", "nodes", len(nodes))
+				p.Log.InfoContext(ctx, "cluster ready", "nodes", len(nodes))
 				return nil
 			}
 		}

@@ -55,10 +55,10 @@ func Leave(ctx context.Context, log *slog.Logger, cp Node, etcd Etcd, l Leaving)
 			return err
 		}
 	case found:
-		log.Warn("not drained: the node is not Ready or cannot be reached; its pods go with its Node", "host", n.Name)
+		log.WarnContext(ctx, "not drained: the node is not Ready or cannot be reached; its pods go with its Node", "host", n.Name)
 	}
 	if member != nil {
-		log.Info("etcd member remove", "host", n.Name, "member", fmt.Sprintf("%x", member.ID))
+		log.InfoContext(ctx, "etcd member remove", "host", n.Name, "member", fmt.Sprintf("%x", member.ID))
 		if err := etcd.Remove(ctx, member.ID); err != nil {
 			return fmt.Errorf("%s: leave: %w", n.Name, err)
 		}
@@ -114,7 +114,7 @@ func nodeReady(ctx context.Context, cp Node, name string) (ready, found bool, er
 // drain cordons and drains name; on failure it names the pods that stayed.
 func drain(ctx context.Context, log *slog.Logger, cp Node, name string, timeout time.Duration) error {
 	start := time.Now()
-	log.Info("drain", "host", name, "timeout", timeout)
+	log.InfoContext(ctx, "drain", "host", name, "timeout", timeout)
 	if _, err := cp.Runner.Run(ctx, kube.Command("cordon", name)); err != nil {
 		return fmt.Errorf("%s: cordon: %w", name, err)
 	}
@@ -128,7 +128,7 @@ func drain(ctx context.Context, log *slog.Logger, cp Node, name string, timeout 
 	// The node stays in the cluster: it takes pods again, as before the
 	// drain, until a drain can finish (or the config keeps it).
 	if _, uerr := cp.Runner.Run(context.WithoutCancel(ctx), kube.Command("uncordon", name)); uerr != nil {
-		log.Warn("could not uncordon after the failed drain", "host", name, "err", uerr)
+		log.WarnContext(ctx, "could not uncordon after the failed drain", "host", name, "err", uerr)
 	}
 	if lerr != nil || len(stayed) == 0 {
 		return fmt.Errorf("%s: drain (the node was uncordoned and stays): %w", name, err)

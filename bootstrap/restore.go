@@ -63,7 +63,7 @@ func Restore(ctx context.Context, log *slog.Logger, nodes []Node, src RestoreSou
 	}
 	p := Plan{Log: log}
 	// 1. Stop every control plane, so no member serves the old data.
-	log.Info("etcd restore: stopping the control planes", "nodes", len(cps))
+	log.InfoContext(ctx, "etcd restore: stopping the control planes", "nodes", len(cps))
 	if err := remote.Parallel(ctx, cps, len(cps), func(ctx context.Context, n Node) error {
 		return p.run(ctx, n, "etcd restore: stop", func() (string, error) {
 			return render("restore-stop.sh.tmpl", struct{ Node, Aside string }{n.Name, aside})
@@ -73,7 +73,7 @@ func Restore(ctx context.Context, log *slog.Logger, nodes []Node, src RestoreSou
 	}
 	// 3. Start them again, and every kubelet.
 	start := func(ctx context.Context) error {
-		log.Info("etcd restore: starting the control planes")
+		log.InfoContext(ctx, "etcd restore: starting the control planes")
 		return remote.Parallel(ctx, cps, len(cps), func(ctx context.Context, n Node) error {
 			return p.run(ctx, n, "etcd restore: start", func() (string, error) {
 				return render("restore-start.sh.tmpl", struct{ Node, Aside string }{n.Name, aside})

@@ -125,7 +125,7 @@ func RetuneEtcd(ctx context.Context, log *slog.Logger, n Node, dial func(context
 		return nil, fmt.Errorf("%s: %w", n.Name, err)
 	}
 	if changed {
-		log.Info("etcd retune", "host", n.Name)
+		log.InfoContext(ctx, "etcd retune", "host", n.Name)
 		start := time.Now()
 		// Written beside the manifests folder, then moved in: the kubelet
 		// would read a half-written file (or the upload's temp) inside it.

@@ -64,6 +64,12 @@ func TestLocalStackUpAgainDestroy(t *testing.T) {
 	if r.code != ExitOK {
 		t.Fatalf("up after a killed up: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
 	}
+	// Each node's steps show in Pulumi's display without -v.
+	for _, line := range []string{"e2e-cp-1: kubeadm init", "e2e-worker-1: kubeadm join", "e2e-worker-2: host prep"} {
+		if !strings.Contains(r.stdout, line) {
+			t.Errorf("up's output lacks the progress line %q", line)
+		}
+	}
 	// The stack file is as committed: Pulumi's passphrase salt went back out.
 	if b, _ := os.ReadFile(filepath.Join(dir, "stacks", "Pulumi.e2e.yaml")); string(b) != localStack {
 		t.Errorf("up left the stack file changed:\n%s", b)

@@ -81,7 +81,7 @@ func snapshot(ctx context.Context, log *slog.Logger, cp remote.Node, etcd bootst
 	if err != nil {
 		return fmt.Errorf("etcd snapshot before %s (meshready:etcdSnapshots.keep 0 turns them off): %w", why, err)
 	}
-	log.Info("etcd snapshot", "host", cp.Name, "file", file)
+	log.InfoContext(ctx, "etcd snapshot", "host", cp.Name, "file", file)
 	return nil
 }
 

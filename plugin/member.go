@@ -93,7 +93,7 @@ func (m members) dropStaleMember(ctx context.Context, cp, n remote.Node) error {
 		if _, err := bootstrap.CheckRemoval(named, n.Name); err != nil {
 			return err
 		}
-		m.log.Warn("removing an etcd member an earlier join left behind", "host", n.Name, "member", fmt.Sprintf("%x", mb.ID))
+		m.log.WarnContext(ctx, "removing an etcd member an earlier join left behind", "host", n.Name, "member", fmt.Sprintf("%x", mb.ID))
 		return etcd.Remove(ctx, mb.ID)
 	}
 	return nil
@@ -146,7 +146,7 @@ func (m members) delete(ctx context.Context, _ string, in contract.MemberInputs,
 	n, ndone, err := m.nodes.one(dctx, in.Node, in.Access)
 	cancel()
 	if err != nil {
-		m.log.Warn("the leaving node cannot be reached: it leaves without drain or reset", "host", in.Node.Name, "err", err)
+		m.log.WarnContext(ctx, "the leaving node cannot be reached: it leaves without drain or reset", "host", in.Node.Name, "err", err)
 	} else {
 		defer ndone()
 		leaving.Node = n
@@ -159,7 +159,7 @@ func (m members) delete(ctx context.Context, _ string, in contract.MemberInputs,
 	if err := snapshot(ctx, m.log, cp, etcd, "leave-"+in.Node.Name, in.SnapshotsKeep); err != nil {
 		return err
 	}
-	m.log.Info("remove node", "host", in.Node.Name, "role", in.Node.Role)
+	m.log.InfoContext(ctx, "remove node", "host", in.Node.Name, "role", in.Node.Role)
 	return bootstrap.Leave(ctx, m.log, cp, etcd, leaving)
 }
 

@@ -35,7 +35,7 @@ func (p preflights) run(ctx context.Context, in contract.PreflightInputs) (contr
 			images[i] = bootstrap.BundleImage{Ref: im.Ref, Tarball: im.Tarball}
 		}
 		for _, n := range nodes {
-			p.log.Info("importing mesh images", "host", n.Name, "images", len(images))
+			p.log.InfoContext(ctx, "importing mesh images", "host", n.Name, "images", len(images))
 			if err := bootstrap.ImportImages(ctx, n, images); err != nil {
 				return out, fmt.Errorf("mesh preflight: %w", err)
 			}
@@ -67,7 +67,7 @@ func (j injections) create(ctx context.Context, in contract.InjectionInputs) (st
 		return "", out, err
 	}
 	if len(out.Restarted) > 0 {
-		j.log.Info("restarted deployments that ran without a proxy", "namespace", in.Namespace, "deployments", out.Restarted)
+		j.log.InfoContext(ctx, "restarted deployments that ran without a proxy", "namespace", in.Namespace, "deployments", out.Restarted)
 	}
 	return in.Namespace, out, nil
 }
@@ -84,7 +84,7 @@ func (j injections) delete(ctx context.Context, _ string, in contract.InjectionI
 		err = mesh.LeaveMesh(ctx, kube.OnNode{Runner: cp.Runner}, in.Namespace)
 	}
 	if err != nil {
-		j.log.Warn("could not take the namespace out of the mesh", "namespace", in.Namespace, "err", err)
+		j.log.WarnContext(ctx, "could not take the namespace out of the mesh", "namespace", in.Namespace, "err", err)
 	}
 	return nil
 }
@@ -158,7 +158,7 @@ func (l latencies) delete(ctx context.Context, _ string, in contract.LatencyInpu
 		err = mesh.Latency{Kubectl: kube.OnNode{Runner: cp.Runner}}.Cleanup(ctx)
 	}
 	if err != nil {
-		l.log.Warn("could not check the cluster for latency namespaces left behind", "err", err)
+		l.log.WarnContext(ctx, "could not check the cluster for latency namespaces left behind", "err", err)
 	}
 	return nil
 }

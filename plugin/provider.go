@@ -172,6 +172,7 @@ func (p *Provider) Create(ctx context.Context, req pplugin.CreateRequest) (pplug
 		return pplugin.CreateResponse{Properties: req.Properties, Status: resource.StatusOK}, nil
 	}
 	ctx, done := p.opCtx(ctx)
+	ctx = withURN(ctx, req.URN)
 	defer done()
 	id, out, err := r.Create(ctx, req.Properties)
 	if err != nil {
@@ -187,6 +188,7 @@ func (p *Provider) Read(ctx context.Context, req pplugin.ReadRequest) (pplugin.R
 		return pplugin.ReadResponse{}, err
 	}
 	ctx, done := p.opCtx(ctx)
+	ctx = withURN(ctx, req.URN)
 	defer done()
 	id, out, err := r.Read(ctx, req.ID, req.Inputs, req.State)
 	if err != nil {
@@ -208,6 +210,7 @@ func (p *Provider) Update(ctx context.Context, req pplugin.UpdateRequest) (pplug
 		return pplugin.UpdateResponse{Properties: overlay(req.OldOutputs, req.NewInputs), Status: resource.StatusOK}, nil
 	}
 	ctx, done := p.opCtx(ctx)
+	ctx = withURN(ctx, req.URN)
 	defer done()
 	out, err := r.Update(ctx, req.ID, req.OldOutputs, req.NewInputs)
 	if err != nil {
@@ -223,6 +226,7 @@ func (p *Provider) Delete(ctx context.Context, req pplugin.DeleteRequest) (pplug
 		return pplugin.DeleteResponse{}, err
 	}
 	ctx, done := p.opCtx(ctx)
+	ctx = withURN(ctx, req.URN)
 	defer done()
 	if err := r.Delete(ctx, req.ID, req.Inputs, req.Outputs); err != nil {
 		return pplugin.DeleteResponse{}, err

@@ -62,9 +62,11 @@ func Backends(log *slog.Logger) map[string]BackendFactory {
 }
 
 // Serve runs the plugin until the engine ends it. Logs go to stderr, which the
-// engine shows with -v; the protocol itself runs over gRPC.
+// engine shows with -v, and a resource's progress to the engine's log for
+// it (Progress); the protocol itself runs over gRPC.
 func Serve(version string) error {
-	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	progress := NewProgress(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	log := slog.New(progress)
 	p := New(version, Deps{
 		Backends: Backends(log), Connect: SSHConnector{Wait: 10 * time.Minute, Log: log},
 		Dial: SSHDialer(log), Log: log,
@@ -74,7 +76,8 @@ func Serve(version string) error {
 		p.Orphaned(30 * time.Second)
 		os.Exit(1)
 	})
-	return pprovider.Main("meshready", func(*pprovider.HostClient) (pulumirpc.ResourceProviderServer, error) {
+	return pprovider.Main("meshready", func(host *pprovider.HostClient) (pulumirpc.ResourceProviderServer, error) {
+		progress.SetEngine(host.Log)
 		return plugin.NewProviderServer(p), nil
 	})
 }

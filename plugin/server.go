@@ -109,7 +109,7 @@ func (s servers) create(ctx context.Context, in contract.ServerInputs) (string, 
 		}
 		hostKey = spec.HostKey.Public
 	}
-	s.log.Info("creating server", "host", in.Name, "backend", in.Backend)
+	s.log.InfoContext(ctx, "creating server", "host", in.Name, "backend", in.Backend)
 	srv, err := b.Create(ctx, spec)
 	if err != nil {
 		return "", contract.ServerOutputs{}, fmt.Errorf("create %s: %w", in.Name, err)
@@ -142,12 +142,12 @@ func (s servers) create(ctx context.Context, in contract.ServerInputs) (string, 
 			return "", contract.ServerOutputs{}, initFailed(srv.ID, serverOutputs(in, srv, hostKey, facts), msg)
 		}
 		hostKey = rotated.Public
-		s.log.Info("host key replaced (the first one was in user_data)", "host", in.Name)
+		s.log.InfoContext(ctx, "host key replaced (the first one was in user_data)", "host", in.Name)
 	}
 	if facts.Virtualization == "" {
 		facts.Virtualization = srv.Virtualization
 	}
-	s.log.Info("server ready", "host", in.Name, "address", srv.Address(), "disk", facts.Disk.Device)
+	s.log.InfoContext(ctx, "server ready", "host", in.Name, "address", srv.Address(), "disk", facts.Disk.Device)
 	out := serverOutputs(in, srv, hostKey, facts)
 	out.Instance = randomHex(8)
 	return srv.ID, out, nil
@@ -160,7 +160,7 @@ func (s servers) read(ctx context.Context, id string, in contract.ServerInputs, 
 	}
 	srv, err := b.Get(ctx, id)
 	if errors.Is(err, infra.ErrNotFound) {
-		s.log.Warn("server is gone", "host", in.Name, "id", id)
+		s.log.WarnContext(ctx, "server is gone", "host", in.Name, "id", id)
 		return state, false, nil
 	}
 	if err != nil {
@@ -183,7 +183,7 @@ func (s servers) delete(ctx context.Context, id string, in contract.ServerInputs
 	if err != nil {
 		return err
 	}
-	s.log.Info("deleting server", "host", in.Name, "id", id)
+	s.log.InfoContext(ctx, "deleting server", "host", in.Name, "id", id)
 	if err := b.Delete(ctx, id); err != nil && !errors.Is(err, infra.ErrNotFound) {
 		return fmt.Errorf("delete %s: %w", in.Name, err)
 	}

@@ -35,7 +35,7 @@ func (s suites) create(ctx context.Context, in contract.SuiteInputs) (string, co
 		return "", contract.SuiteOutputs{}, fmt.Errorf("benchmarks: %w", err)
 	}
 	defer closeAll()
-	s.log.Info("benchmarking nodes", "nodes", len(nodes), "region", in.Region)
+	s.log.InfoContext(ctx, "benchmarking nodes", "nodes", len(nodes), "region", in.Region)
 	results, rtts, notes := benchmarks.RunAll(ctx, nodes, o)
 	if err := ctx.Err(); err != nil {
 		return "", contract.SuiteOutputs{}, err
@@ -93,7 +93,7 @@ func (s suites) update(ctx context.Context, _ string, old contract.SuiteOutputs,
 			return old, fmt.Errorf("benchmarks: %w", err)
 		}
 		defer closeAll()
-		s.log.Info("benchmarking nodes", "nodes", len(measure), "kept", len(in.Nodes)-len(measure), "region", in.Region)
+		s.log.InfoContext(ctx, "benchmarking nodes", "nodes", len(measure), "kept", len(in.Nodes)-len(measure), "region", in.Region)
 		fresh, freshRTTs, freshNotes := benchmarks.RunSome(ctx, nodes, measure, o)
 		if err := ctx.Err(); err != nil {
 			return old, err
