@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net"
 	"path/filepath"
@@ -21,6 +22,7 @@ import (
 type benchFlags struct {
 	stack, host, identity, knownHosts, fingerprint, region, out, dir string
 	diskRuntime, stealIdle, stealLoaded                              time.Duration
+	asJSON                                                           bool
 }
 
 func (a *app) benchCmd() *cobra.Command {
@@ -52,10 +54,12 @@ MEASURABLE with its threshold and source. Exit 1 when a claim FAILs.
 	fl.DurationVar(&f.diskRuntime, "disk-runtime", def.DiskRuntime.D(), "random-read test length")
 	fl.DurationVar(&f.stealIdle, "steal-idle", def.StealIdle.D(), "idle steal sampling")
 	fl.DurationVar(&f.stealLoaded, "steal-loaded", def.StealLoaded.D(), "loaded steal sampling")
+	fl.BoolVar(&f.asJSON, "json", false, "print the report as JSON (an error too)")
 	return cmd
 }
 
 func (a *app) bench(ctx context.Context, f benchFlags) error {
+	a.jsonOut = f.asJSON
 	if (f.stack == "") == (f.host == "") {
 		return badInputf("give exactly one of --stack or --host")
 	}
@@ -87,8 +91,33 @@ func (a *app) bench(ctx context.Context, f benchFlags) error {
 		return err
 	}
 	r := res.Report
-	fmt.Fprintf(a.stdout, "report: %s\n", filepath.Join(res.Dir, report.HTMLFile))
 	failed := 0
+	for _, c := range r.Claims {
+		if c.Verdict == benchmarks.Fail {
+			failed++
+		}
+	}
+	if f.asJSON {
+		// The whole report, as report.json has it, and where it was written.
+		if err := json.NewEncoder(a.stdout).Encode(struct {
+			Dir string `json:"dir"`
+			report.Report
+		}{res.Dir, r}); err != nil {
+			return err
+		}
+	} else {
+		printClaims(a, res.Dir, r)
+	}
+	if failed > 0 {
+		a.jsonOut = false // the report on stdout says it: one JSON document
+		return fmt.Errorf("%d claim(s) FAIL (see %s)", failed, filepath.Join(res.Dir, report.MarkdownFile))
+	}
+	return nil
+}
+
+// printClaims prints one line per claim, for a person.
+func printClaims(a *app, dir string, r report.Report) {
+	fmt.Fprintf(a.stdout, "report: %s\n", filepath.Join(dir, report.HTMLFile))
 	for _, c := range r.Claims {
 		node := c.Node
 		if node == "" {
@@ -99,14 +128,7 @@ func (a *app) bench(ctx context.Context, f benchFlags) error {
 			what = "(" + c.Why + ")"
 		}
 		fmt.Fprintf(a.stdout, "%-15s %-18s %-22s %s\n", c.Verdict, c.ID, node, what)
-		if c.Verdict == benchmarks.Fail {
-			failed++
-		}
 	}
-	if failed > 0 {
-		return fmt.Errorf("%d claim(s) FAIL (see %s)", failed, filepath.Join(res.Dir, report.MarkdownFile))
-	}
-	return nil
 }
 
 // parseHost reads [user@]addr[:port] (IPv6 in brackets).

@@ -150,6 +150,12 @@ func TestBenchBadInputExit2(t *testing.T) {
 			t.Errorf("%v: exit %d, want 2\n%s", args, r.code, r.stderr)
 		}
 	}
+	// bench --json says a refusal as JSON too.
+	r := runCLI(t, nil, "--project-dir", repoRoot(t), "bench", "--stack", "../../x", "--json")
+	var e JSONError
+	if err := json.Unmarshal([]byte(r.stdout), &e); err != nil || r.code != ExitBadInput || e.Error.Exit != ExitBadInput || !strings.Contains(e.Error.Message, "--stack") {
+		t.Errorf("bench --json: exit %d, %v: %q", r.code, err, r.stdout)
+	}
 	if testing.Short() {
 		return
 	}
@@ -157,7 +163,7 @@ func TestBenchBadInputExit2(t *testing.T) {
 	dir := newProject(t, map[string]string{"fresh": "config:\n  meshready:region: fresh\n"})
 	t.Setenv("PULUMI_HOME", t.TempDir())
 	t.Setenv("PULUMI_BACKEND_URL", "")
-	r := runCLI(t, map[string]string{"PULUMI_CONFIG_PASSPHRASE": "x"}, "--project-dir", dir, "bench", "--stack", "fresh")
+	r = runCLI(t, map[string]string{"PULUMI_CONFIG_PASSPHRASE": "x"}, "--project-dir", dir, "bench", "--stack", "fresh")
 	if r.code != ExitBadInput || !strings.Contains(r.stderr, "run meshready up --stack fresh first") {
 		t.Errorf("bench of a stack never brought up: exit %d\n%s", r.code, r.stderr)
 	}

@@ -3,6 +3,7 @@ package cli
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"log/slog"
 	"os"
 	"os/exec"
@@ -85,6 +86,22 @@ func TestRepoStackFilesCarryNoSalt(t *testing.T) {
 	}
 }
 
+// TestValidateJSON: a good stack as one JSON object.
+func TestValidateJSON(t *testing.T) {
+	dir := newProject(t, map[string]string{"x": "config:\n  meshready:region: x\n"})
+	r := runCLI(t, nil, "--project-dir", dir, "validate", "--stack", "x", "--json")
+	var got map[string]any
+	if err := json.Unmarshal([]byte(r.stdout), &got); err != nil || r.code != ExitOK || got["ok"] != true || got["region"] != "x" ||
+		got["controlPlanes"] != 1.0 || got["kubernetesVersion"] != "v1.34.4" {
+		t.Errorf("exit %d %v: %s", r.code, err, r.stdout)
+	}
+	r = runCLI(t, nil, "--project-dir", dir, "validate", "--stack", "nope", "--json")
+	var e JSONError
+	if err := json.Unmarshal([]byte(r.stdout), &e); err != nil || r.code != ExitBadInput || !strings.Contains(e.Error.Message, `stack "nope"`) {
+		t.Errorf("missing stack --json: exit %d, %v: %s", r.code, err, r.stdout)
+	}
+}
+
 func TestValidateRepoStacks(t *testing.T) {
 	for _, stack := range []string{"local", "oslo"} {
 		r := runCLI(t, nil, "--project-dir", repoRoot(t), "validate", "--stack", stack)
@@ -122,6 +139,17 @@ func TestValidateBadStacksExit2NamingTheKey(t *testing.T) {
 		for _, w := range want {
 			if !strings.Contains(r.stderr, w) {
 				t.Errorf("%s: stderr lacks %q:\n%s", name, w, r.stderr)
+			}
+		}
+		// --json: the same problems, as JSON on stdout, each with its key.
+		r = runCLI(t, nil, "--project-dir", dir, "validate", "--stack", name, "--json")
+		var e JSONError
+		if err := json.Unmarshal([]byte(r.stdout), &e); err != nil || r.code != ExitBadInput || e.Error.Exit != ExitBadInput || len(e.Error.Problems) == 0 {
+			t.Errorf("%s --json: exit %d, %v\n%s", name, r.code, err, r.stdout)
+		}
+		for _, p := range e.Error.Problems {
+			if !strings.HasPrefix(p.Key, "meshready:") || p.Message == "" {
+				t.Errorf("%s --json: problem %+v", name, p)
 			}
 		}
 		// up refuses the same config before anything starts: no state is made.

@@ -24,11 +24,13 @@ func stackFlag(cmd *cobra.Command, stack *string) {
 
 func (a *app) validateCmd() *cobra.Command {
 	var stack string
+	var asJSON bool
 	cmd := &cobra.Command{
 		Use:   "validate",
 		Short: "Check a stack's config; exit 2 with one line per problem",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			a.jsonOut = asJSON
 			w, err := a.workspace()
 			if err != nil {
 				return err
@@ -37,12 +39,20 @@ func (a *app) validateCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			if asJSON {
+				return json.NewEncoder(a.stdout).Encode(map[string]any{
+					"stack": stack, "ok": true, "provider": cfg.Provider, "region": cfg.Region,
+					"controlPlanes": cfg.Nodes.ControlPlanes, "workers": cfg.Nodes.Workers,
+					"kubernetesVersion": cfg.Kubernetes.Version.Tag(),
+				})
+			}
 			fmt.Fprintf(a.stdout, "stack %s: ok (provider %s, region %s, %d control plane(s), %d worker(s), Kubernetes %s)\n",
 				stack, cfg.Provider, cfg.Region, cfg.Nodes.ControlPlanes, cfg.Nodes.Workers, cfg.Kubernetes.Version.Tag())
 			return nil
 		},
 	}
 	stackFlag(cmd, &stack)
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print one JSON object (an error too, with each problem's key)")
 	return cmd
 }
 

@@ -4,6 +4,7 @@ package cli
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -40,6 +41,9 @@ type app struct {
 	projectDir      string
 	verbose         bool
 	secretsProvider string
+	// jsonOut: the command was asked for --json, so an error goes to
+	// stdout as JSON too (jsonError), for the machine that reads it.
+	jsonOut bool
 }
 
 // Main runs the CLI and returns the process exit code.
@@ -54,18 +58,50 @@ func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 	if err == nil {
 		return ExitOK
 	}
+	code := ExitFailed
 	var probs config.Problems
+	var bi badInput
+	if errors.As(err, &probs) || errors.As(err, &bi) {
+		code = ExitBadInput
+	}
+	if a.jsonOut {
+		json.NewEncoder(stdout).Encode(jsonError(code, err))
+	}
 	if errors.As(err, &probs) {
 		// One line per problem, each naming its key: easy to read and to grep.
 		fmt.Fprintln(stderr, probs.Error())
-		return ExitBadInput
+		return code
 	}
 	fmt.Fprintln(stderr, "error:", err)
-	var bi badInput
-	if errors.As(err, &bi) {
-		return ExitBadInput
+	return code
+}
+
+// JSONError is how every --json command reports a failure on stdout: the
+// exit code, the message, and each config problem with its key.
+type JSONError struct {
+	Error struct {
+		Exit     int           `json:"exit"`
+		Message  string        `json:"message"`
+		Problems []JSONProblem `json:"problems,omitempty"`
+	} `json:"error"`
+}
+
+// JSONProblem is one config problem.
+type JSONProblem struct {
+	Key     string `json:"key"`
+	Message string `json:"message"`
+}
+
+func jsonError(code int, err error) JSONError {
+	var e JSONError
+	e.Error.Exit, e.Error.Message = code, err.Error()
+	var probs config.Problems
+	if errors.As(err, &probs) {
+		for _, p := range probs {
+			e.Error.Problems = append(e.Error.Problems, JSONProblem{Key: p.Key, Message: p.Msg})
+		}
 	}
-	return ExitFailed
+	return e
 }
 
 func (a *app) rootCmd() *cobra.Command {
