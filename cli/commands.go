@@ -152,6 +152,7 @@ func (a *app) outputsCmd() *cobra.Command {
 		Short: "Print a stack's outputs (secrets hidden unless --show-secrets)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			a.jsonOut = asJSON
 			w, err := a.workspace()
 			if err != nil {
 				return err

@@ -42,6 +42,7 @@ func (a *app) envCreateCmd() *cobra.Command {
 		Short: "Create (or converge) an env from a region stack, bring it up, write its kubeconfig and outputs",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			a.jsonOut = f.asJSON
 			return a.envCreate(cmd.Context(), f)
 		},
 	}
@@ -109,6 +110,7 @@ func (a *app) envListCmd() *cobra.Command {
 		Short: "List envs: name, base stack, age, expiry, status (ready, failed, updating, expired)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			a.jsonOut = asJSON
 			w, err := a.workspace()
 			if err != nil {
 				return err
@@ -148,6 +150,7 @@ func (a *app) envGCCmd() *cobra.Command {
 		Short: "Destroy every expired env; each failure is reported and the others are still destroyed",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			a.jsonOut = asJSON
 			w, err := a.workspace()
 			if err != nil {
 				return err
