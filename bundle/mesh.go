@@ -39,15 +39,16 @@ func IstioTool() toolchain.Tool {
 	}
 }
 
-// PrometheusTool builds the Prometheus server of Istio's Prometheus addon.
+// PrometheusTool builds the Prometheus server of Istio's Prometheus addon,
+// and promtool, which tests meshready's alerting rules (report.AlertRules).
 func PrometheusTool() toolchain.Tool {
 	return toolchain.Tool{
-		Name:    "prometheus",
-		Module:  "github.com/prometheus/prometheus",
-		Package: "github.com/prometheus/prometheus/cmd/prometheus",
-		Binary:  "prometheus",
-		Env:     []string{"CGO_ENABLED=0"},
-		Took:    "about 6 minutes on 2 cores with a cold Go build cache",
+		Name:   "prometheus",
+		Module: "github.com/prometheus/prometheus",
+		Packages: []string{"github.com/prometheus/prometheus/cmd/prometheus",
+			"github.com/prometheus/prometheus/cmd/promtool"},
+		Env:  []string{"CGO_ENABLED=0"},
+		Took: "about 6 minutes on 2 cores with a cold Go build cache",
 	}
 }
 

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/meshready/meshready/bundle"
 	"github.com/meshready/meshready/report"
@@ -109,6 +110,34 @@ func TestLocalMesh(t *testing.T) {
 	}
 	if !scraped {
 		t.Errorf("Prometheus does not scrape istiod: %+v", targets.Data.ActiveTargets)
+	}
+	// It loaded meshready's alerting rules (the report's thresholds), healthy.
+	var rules struct {
+		Data struct {
+			Groups []struct {
+				Name  string
+				Rules []struct{ Name, Health, Type string }
+			}
+		}
+	}
+	// A rule is "unknown" until its first evaluation (each minute).
+	var loaded []string
+	for deadline := time.Now().Add(3 * time.Minute); time.Now().Before(deadline); time.Sleep(5 * time.Second) {
+		must(t, json.Unmarshal([]byte(kubectl("get", "--raw", "/api/v1/namespaces/istio-system/services/prometheus:9090/proxy/api/v1/rules?type=alert")), &rules))
+		loaded = nil
+		for _, g := range rules.Data.Groups {
+			for _, r := range g.Rules {
+				if g.Name == report.AlertGroup && r.Health == "ok" {
+					loaded = append(loaded, r.Name)
+				}
+			}
+		}
+		if len(loaded) == 3 {
+			break
+		}
+	}
+	if strings.Join(loaded, " ") != "MeshreadyCPUSteal MeshreadyEtcdWALFsyncSlow MeshreadyMeshConvergenceSlow" {
+		t.Errorf("Prometheus' healthy meshready rules: %v (groups %+v)", loaded, rules.Data.Groups)
 	}
 	if out := kubectl("-n", "istio-system", "get", "deployments", "-o", "name"); strings.Contains(out, "kiali") {
 		t.Errorf("kiali installed without an image:\n%s", out)

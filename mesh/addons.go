@@ -2,9 +2,13 @@ package mesh
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
+	"maps"
+	"slices"
 	"strings"
 
 	"gopkg.in/yaml.v3"
@@ -36,12 +40,14 @@ func Dashboard(addon string) string {
 // without its tag) is a key of images gets the local reference and
 // imagePullPolicy Never; containers named in drop are
 // removed (the config reloader beside Prometheus has no image offline and
-// the configuration never changes there). It returns the objects as YAML
-// documents, in their order. yaml.v3 keeps every field it does not touch.
-func LocalAddon(manifest []byte, images map[string]string, drop []string) (string, error) {
+// the configuration never changes there). data sets keys of the manifest's
+// ConfigMaps (Prometheus' alerting_rules.yml), and every pod template gets
+// their hash as an annotation, so that a change of them rolls the pods that
+// read them (nothing reloads them in place). It returns the objects as
+// YAML documents, in their order. yaml.v3 keeps every field it does not touch.
+func LocalAddon(manifest []byte, images map[string]string, drop []string, data map[string]string) (string, error) {
 	dec := yaml.NewDecoder(bytes.NewReader(manifest))
-	var out strings.Builder
-	replaced := map[string]bool{}
+	var docs []map[string]any
 	for {
 		var doc map[string]any
 		err := dec.Decode(&doc)
@@ -51,8 +57,46 @@ func LocalAddon(manifest []byte, images map[string]string, drop []string) (strin
 		if err != nil {
 			return "", fmt.Errorf("addon manifest: %w", err)
 		}
-		if doc == nil {
-			continue // an empty document between two ---
+		if doc != nil { // nil: an empty document between two ---
+			docs = append(docs, doc)
+		}
+	}
+	sum := sha256.New()
+	for _, k := range slices.Sorted(maps.Keys(data)) {
+		fmt.Fprintf(sum, "%s\x00%s\x00", k, data[k])
+	}
+	set := map[string]bool{}
+	for _, doc := range docs {
+		if doc["kind"] != "ConfigMap" {
+			continue
+		}
+		d, _ := doc["data"].(map[string]any)
+		for k, v := range data {
+			if _, ok := d[k]; ok {
+				d[k], set[k] = v, true
+			}
+		}
+	}
+	for k := range data {
+		if !set[k] {
+			return "", fmt.Errorf("addon manifest: no ConfigMap has %s (has the pinned release changed its config?)", k)
+		}
+	}
+	var out strings.Builder
+	replaced := map[string]bool{}
+	for _, doc := range docs {
+		if tpl := podTemplate(doc); tpl != nil && len(data) > 0 {
+			meta, _ := tpl["metadata"].(map[string]any)
+			if meta == nil {
+				meta = map[string]any{}
+				tpl["metadata"] = meta
+			}
+			ann, _ := meta["annotations"].(map[string]any)
+			if ann == nil {
+				ann = map[string]any{}
+				meta["annotations"] = ann
+			}
+			ann["meshready.io/config-sha256"] = hex.EncodeToString(sum.Sum(nil))
 		}
 		if spec := podSpec(doc); spec != nil {
 			cs, _ := spec["containers"].([]any)
@@ -99,10 +143,15 @@ func repository(ref string) string {
 
 // podSpec is a Deployment's (or other workload's) pod spec, nil for other objects.
 func podSpec(doc map[string]any) map[string]any {
+	ps, _ := podTemplate(doc)["spec"].(map[string]any)
+	return ps
+}
+
+// podTemplate is a workload's pod template, nil for other objects.
+func podTemplate(doc map[string]any) map[string]any {
 	spec, _ := doc["spec"].(map[string]any)
 	tpl, _ := spec["template"].(map[string]any)
-	ps, _ := tpl["spec"].(map[string]any)
-	return ps
+	return tpl
 }
 
 func contains(xs []string, s string) bool {

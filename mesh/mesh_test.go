@@ -118,8 +118,9 @@ func TestLocalAddon(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	rules := "groups:\n- name: meshready-claims\n  rules: []\n"
 	out, err := LocalAddon(in, map[string]string{"docker.io/prom/prometheus": "localhost/meshready/prometheus:v3.16.0"},
-		[]string{"prometheus-server-configmap-reload"})
+		[]string{"prometheus-server-configmap-reload"}, map[string]string{"alerting_rules.yml": rules})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -127,8 +128,14 @@ func TestLocalAddon(t *testing.T) {
 	if strings.Contains(out, "config-reloader") || strings.Count(out, "imagePullPolicy: Never") != 1 {
 		t.Errorf("reloader kept or image not pinned locally")
 	}
-	if _, err := LocalAddon(in, map[string]string{"quay.io/prometheus/prometheus": "x"}, nil); err == nil || !strings.Contains(err.Error(), "no container runs") {
+	if !strings.Contains(out, "alerting_rules.yml: |\n        groups:\n        - name: meshready-claims") || strings.Count(out, "meshready.io/config-sha256") != 1 {
+		t.Errorf("the rules are not in the ConfigMap, or the pods do not roll when they change")
+	}
+	if _, err := LocalAddon(in, map[string]string{"quay.io/prometheus/prometheus": "x"}, nil, nil); err == nil || !strings.Contains(err.Error(), "no container runs") {
 		t.Errorf("a missing image must be an error: %v", err)
+	}
+	if _, err := LocalAddon(in, nil, nil, map[string]string{"nope.yml": "x"}); err == nil || !strings.Contains(err.Error(), "no ConfigMap has nope.yml") {
+		t.Errorf("a missing ConfigMap key must be an error: %v", err)
 	}
 	if u, _ := AddonURL("1.28.0", "kiali"); u != "https://raw.githubusercontent.com/istio/istio/release-1.28/samples/addons/kiali.yaml" {
 		t.Errorf("addon URL %s", u)

@@ -16,6 +16,7 @@ import (
 	"github.com/meshready/meshready/config"
 	"github.com/meshready/meshready/contract"
 	"github.com/meshready/meshready/mesh"
+	"github.com/meshready/meshready/report"
 )
 
 // meshSource says where the charts and images come from: Istio's chart
@@ -369,7 +370,13 @@ func (env Env) meshSource(ctx *pulumi.Context, cfg *config.Config) (meshSource, 
 			if err != nil {
 				return meshSource{}, fmt.Errorf("addon prometheus: %w", err)
 			}
-			y, err := mesh.LocalAddon(manifest, map[string]string{m.PrometheusUpstream: m.Prometheus}, []string{"prometheus-server-configmap-reload"})
+			// meshready's alerting rules, the report's thresholds (report.AlertRules).
+			rules, err := report.AlertRules(cfg.Benchmarks.Thresholds)
+			if err != nil {
+				return meshSource{}, fmt.Errorf("addon prometheus: %w", err)
+			}
+			y, err := mesh.LocalAddon(manifest, map[string]string{m.PrometheusUpstream: m.Prometheus}, []string{"prometheus-server-configmap-reload"},
+				map[string]string{"alerting_rules.yml": string(rules)})
 			if err != nil {
 				return meshSource{}, fmt.Errorf("addon prometheus: %w", err)
 			}
