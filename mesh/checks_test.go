@@ -21,11 +21,12 @@ import (
 // calls split by share, plaintext calls refused or answered, and clients
 // that see a route change delay after it was applied.
 type fakeMesh struct {
-	share     map[string]int // answers per 100 calls, by subset
-	answered  int            // plaintext calls answered (of 5)
-	delay     time.Duration  // from applying a route to clients seeing it
-	stuck     bool           // clients never see a route: every call fails
-	metrics   string         // istiod's /metrics
+	share     map[string]int           // answers per 100 calls, by subset
+	answered  int                      // plaintext calls answered (of 5)
+	delay     time.Duration            // from applying a route to clients seeing it
+	stuck     bool                     // clients never see a route: every call fails
+	metrics   string                   // istiod's /metrics
+	skew      map[string]time.Duration // a pod's clock minus the true time
 	mu        sync.Mutex
 	routedTo  string
 	routedAt  time.Time
@@ -91,9 +92,11 @@ func (m *fakeMesh) probe(raw string) (string, error) {
 		m.plainPods = append(m.plainPods, pod)
 		m.mu.Unlock()
 		v = probe.Split{Calls: 5, Errors: 5 - m.answered, Versions: map[string]int{"v1": m.answered}, FirstError: "connection reset by peer"}
+	case "/now":
+		v = map[string]int64{"unixNano": time.Now().Add(m.skew[pod]).UnixNano()}
 	case "/samples":
 		ns, _ := strconv.ParseInt(u.Query().Get("since"), 10, 64)
-		since := time.Unix(0, ns)
+		since := time.Unix(0, ns).Add(-m.skew[pod]) // the pod's clock, made true
 		m.mu.Lock()
 		seen := m.routedAt.Add(m.delay)
 		var out []probe.Sample
@@ -102,11 +105,12 @@ func (m *fakeMesh) probe(raw string) (string, error) {
 			if at.Before(seen) {
 				version = m.previous
 			}
+			stamp := at.Add(m.skew[pod]) // samples carry the pod's clock
 			if m.stuck {
-				out = append(out, probe.Sample{At: at, Err: "no healthy upstream"})
+				out = append(out, probe.Sample{At: stamp, Err: "no healthy upstream"})
 				continue
 			}
-			out = append(out, probe.Sample{At: at, Version: version})
+			out = append(out, probe.Sample{At: stamp, Version: version})
 		}
 		m.mu.Unlock()
 		v = out
@@ -175,6 +179,24 @@ func TestChecker(t *testing.T) {
 		}
 		if !slices.Contains(cmds, "--namespace demo delete virtualservice meshprobe-echo --ignore-not-found") {
 			t.Errorf("the convergence route was not deleted: %v", cmds)
+		}
+	})
+
+	// Clients whose clocks are seconds off this host's (and each other's):
+	// each is timed on its own clock, so the figures are the same.
+	t.Run("clocks that disagree", func(t *testing.T) {
+		m := &fakeMesh{share: map[string]int{"v1": 90, "v2": 10}, delay: 200 * time.Millisecond, metrics: string(metrics),
+			skew: map[string]time.Duration{"meshprobe-client-echo-a": 7 * time.Second, "meshprobe-client-echo-b": -4 * time.Second}}
+		k := m.kubectl()
+		c := Checker{Kubectl: k, Spec: spec, Log: slog.New(slog.DiscardHandler), Poll: time.Millisecond, Limit: 3 * time.Second}
+		res, err := c.Run(t.Context())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.ConvergenceRuns != 3 || res.Unconverged != 0 || *res.ConvergenceP50 < 190*time.Millisecond || *res.ConvergenceMax > 500*time.Millisecond ||
+			*res.FirstP50 < 190*time.Millisecond || res.T0Lead == nil || *res.T0Lead > 100*time.Millisecond {
+			t.Errorf("convergence with skewed clocks: %d runs, %d unconverged, p50 %v max %v, first p50 %v, T0 lead %v",
+				res.ConvergenceRuns, res.Unconverged, res.ConvergenceP50, res.ConvergenceMax, res.FirstP50, res.T0Lead)
 		}
 	})
 

@@ -13,9 +13,12 @@ import (
 
 // convergence moves a probe-owned route from the first subset to the last,
 // Runs times; T_conv is when every client last began a whole second of
-// answers from the new subset (samples carry the clients' clocks; local
-// nodes share the host's, real ones need NTP). Beside it, istiod's own
-// pilot_proxy_convergence_time over the runs' pushes.
+// answers from the new subset, T_first the first such answer. Each client
+// is timed on its own clock: T0 is read on it (GET /now) just before the
+// route changes, and its samples carry the same clock, so no offset
+// between the clients' clocks and this host's enters the figures; the
+// report says by how much T0 came before the change (T0Lead). Beside
+// them, istiod's own pilot_proxy_convergence_time over the runs' pushes.
 func (c Checker) convergence(ctx context.Context, clients []string, res *report.MeshResult) error {
 	s := c.Spec
 	subsets := c.subsets()
@@ -26,34 +29,45 @@ func (c Checker) convergence(ctx context.Context, clients []string, res *report.
 	}
 	pushesBefore, metricsErr := c.istiodConvergence(ctx)
 	var convs, firsts []time.Duration
+	var lead time.Duration
 	for i := 0; i < s.Runs; i++ {
-		start := time.Now()
+		starts, _, err := c.nows(ctx, clients)
+		if err != nil {
+			return err
+		}
 		if err := c.route(ctx, from); err != nil {
 			return err
 		}
-		if _, _, ok, err := c.settle(ctx, clients, start, from, limit); err != nil {
+		if _, _, ok, err := c.settle(ctx, clients, starts, from, limit); err != nil {
 			return err
 		} else if !ok {
 			return fmt.Errorf("%s: convergence run %d: clients did not settle on %s within %s", c.Kubectl.Host(), i+1, from, limit)
 		}
-		t0 := time.Now()
+		t0s, read, err := c.nows(ctx, clients)
+		if err != nil {
+			return err
+		}
+		lead = max(lead, time.Since(read))
 		if err := c.route(ctx, to); err != nil {
 			return err
 		}
-		first, last, ok, err := c.settle(ctx, clients, t0, to, limit)
+		first, last, ok, err := c.settle(ctx, clients, t0s, to, limit)
 		if err != nil {
 			return err
 		}
 		res.ConvergenceRuns++
-		if !first.IsZero() {
-			firsts = append(firsts, first.Sub(t0))
+		if first >= 0 {
+			firsts = append(firsts, first)
 		}
 		if !ok {
 			res.Unconverged++
 			convs = append(convs, limit)
 			continue
 		}
-		convs = append(convs, last.Sub(t0))
+		convs = append(convs, last)
+	}
+	if res.ConvergenceRuns > 0 {
+		res.T0Lead = &lead
 	}
 	if _, err := c.Kubectl.Run(ctx, "--namespace", s.Namespace, "delete", "virtualservice", ConvergenceService(s.Service), "--ignore-not-found"); err != nil {
 		return err
@@ -86,6 +100,26 @@ func (c Checker) convergence(ctx context.Context, clients []string, res *report.
 	return nil
 }
 
+// nows reads each client's clock (GET /now), and returns when on this
+// host the first read began.
+func (c Checker) nows(ctx context.Context, pods []string) (map[string]time.Time, time.Time, error) {
+	began := time.Now()
+	out := map[string]time.Time{}
+	for _, p := range pods {
+		var now struct {
+			UnixNano int64 `json:"unixNano"`
+		}
+		if err := c.client(ctx, p, "/now", &now); err != nil {
+			return nil, began, err
+		}
+		if now.UnixNano <= 0 {
+			return nil, began, fmt.Errorf("%s: probe client %s: no clock reading", c.Kubectl.Host(), p)
+		}
+		out[p] = time.Unix(0, now.UnixNano)
+	}
+	return out, began, nil
+}
+
 // route points the convergence Service at subset to (server-side apply).
 func (c Checker) route(ctx context.Context, to string) error {
 	b, err := json.Marshal(ConvergenceRoute(c.Spec.Service, c.Spec.Namespace, to))
@@ -95,12 +129,12 @@ func (c Checker) route(ctx context.Context, to string) error {
 	return c.Kubectl.Apply(ctx, b, "--server-side", "--field-manager", "meshready-checks")
 }
 
-// samples reads every client's samples since t.
-func (c Checker) samples(ctx context.Context, pods []string, since time.Time) (map[string][]probe.Sample, error) {
+// samples reads every client's samples since its own T0.
+func (c Checker) samples(ctx context.Context, pods []string, since map[string]time.Time) (map[string][]probe.Sample, error) {
 	out := map[string][]probe.Sample{}
 	for _, p := range pods {
 		var s []probe.Sample
-		if err := c.client(ctx, p, "/samples?since="+fmt.Sprint(since.UnixNano()), &s); err != nil {
+		if err := c.client(ctx, p, "/samples?since="+fmt.Sprint(since[p].UnixNano()), &s); err != nil {
 			return nil, err
 		}
 		out[p] = s
@@ -109,8 +143,10 @@ func (c Checker) samples(ctx context.Context, pods []string, since time.Time) (m
 }
 
 // settle waits until every client gets only subset to over a whole second
-// after since, and returns when the last of them did (ok false at the limit).
-func (c Checker) settle(ctx context.Context, pods []string, since time.Time, to string, limit time.Duration) (first, last time.Time, ok bool, err error) {
+// after its own since (its clock), and returns, each on its client's
+// clock from its since, the earliest first answer from to (-1: none yet)
+// and the latest time a client settled (ok false at the limit).
+func (c Checker) settle(ctx context.Context, pods []string, since map[string]time.Time, to string, limit time.Duration) (first, last time.Duration, ok bool, err error) {
 	poll := c.Poll
 	if poll == 0 {
 		poll = 250 * time.Millisecond
@@ -119,21 +155,19 @@ func (c Checker) settle(ctx context.Context, pods []string, since time.Time, to 
 	for {
 		all, err := c.samples(ctx, pods, since)
 		if err != nil {
-			return first, last, false, err
+			return -1, 0, false, err
 		}
-		first, last, ok = time.Time{}, time.Time{}, true
+		first, last, ok = -1, 0, true
 		for _, p := range pods {
-			f, conv, done := probe.Converged(all[p], since, to, time.Second)
-			if !f.IsZero() && (first.IsZero() || f.Before(first)) {
-				first = f
+			f, conv, done := probe.Converged(all[p], since[p], to, time.Second)
+			if d := f.Sub(since[p]); !f.IsZero() && (first < 0 || d < first) {
+				first = d
 			}
 			if !done {
 				ok = false
 				break
 			}
-			if conv.After(last) {
-				last = conv
-			}
+			last = max(last, conv.Sub(since[p]))
 		}
 		if ok || time.Now().After(deadline) {
 			return first, last, ok, nil

@@ -187,6 +187,9 @@ func meshClaims(m *MeshResult) []Claim {
 		if m.ConvergenceRuns > 0 {
 			c1.Measured += fmt.Sprintf(" over %d runs", m.ConvergenceRuns)
 		}
+		if m.T0Lead != nil {
+			c1.Measured += fmt.Sprintf(", each timed on the client's own clock from T0 read on it (at most %s before the change)", secs(*m.T0Lead))
+		}
 		c1.Measured += on
 		if is := m.Istiod; is != nil && is.Error == "" && is.Pushes > 0 {
 			c1.Measured += fmt.Sprintf("; istiod's pilot_proxy_convergence_time over %d pushes: p50 %s, p99 %s", is.Pushes, is.P50, is.P99)

@@ -74,10 +74,16 @@ type MeshResult struct {
 	// ConvergenceMax is the slowest run's T_conv; FirstP50, FirstP99 and
 	// FirstMax describe T_first, the first answer from the new version
 	// (METHODS.md asks for both).
-	ConvergenceMax  *time.Duration `json:"convergenceMax,omitempty"`
-	FirstP50        *time.Duration `json:"firstP50,omitempty"`
-	FirstP99        *time.Duration `json:"firstP99,omitempty"`
-	FirstMax        *time.Duration `json:"firstMax,omitempty"`
+	ConvergenceMax *time.Duration `json:"convergenceMax,omitempty"`
+	FirstP50       *time.Duration `json:"firstP50,omitempty"`
+	FirstP99       *time.Duration `json:"firstP99,omitempty"`
+	FirstMax       *time.Duration `json:"firstMax,omitempty"`
+	// T0Lead is the most by which a run's T0, read on each client's own
+	// clock just before the route change, came before the change was sent:
+	// T_first and T_conv are each one client's clock minus the same clock's
+	// T0, so no offset between clocks enters them, and each may be longer
+	// than the truth by at most T0Lead.
+	T0Lead          *time.Duration `json:"t0Lead,omitempty"`
 	ConvergenceRuns int            `json:"convergenceRuns,omitempty"`
 	Unconverged     int            `json:"unconverged,omitempty"`
 	// Split is the canary split observed against its configured weights.

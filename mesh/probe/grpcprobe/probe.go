@@ -203,11 +203,17 @@ func Plaintext(ctx context.Context, addr string, n int) probe.Split {
 // runs one of them (nil for the other), as pilot-agent proxies one xDS
 // stream per pod.
 //
-//	GET /samples?since=<unix ns>   watcher's samples since then (JSON)
+//	GET /now                       the pod's clock, {"unixNano": ...}
+//	GET /samples?since=<unix ns>   watcher's samples since then, on the pod's clock (JSON)
 //	GET /count?n=<calls>           n calls by counter now, tallied (JSON probe.Split)
 //	GET /plaintext?addr=<host:port>&n=<calls>  plaintext calls, tallied
 func Handler(counter, watcher *Client) http.Handler {
 	mux := http.NewServeMux()
+	// The pod's clock: the checks read T0 on it, so that a convergence time
+	// is one clock minus itself.
+	mux.HandleFunc("GET /now", func(w http.ResponseWriter, r *http.Request) {
+		reply(w, map[string]int64{"unixNano": time.Now().UnixNano()})
+	})
 	mux.HandleFunc("GET /samples", func(w http.ResponseWriter, r *http.Request) {
 		ns, err := strconv.ParseInt(r.URL.Query().Get("since"), 10, 64)
 		if err != nil {
