@@ -151,6 +151,16 @@ func TestLocalMesh(t *testing.T) {
 			t.Errorf("%s: %s %q %q", id, c.Verdict, c.Measured, c.Why)
 		}
 	}
+	// STRICT earned its PASS: the same plaintext client was answered on the
+	// control port, and the mesh port's TLS listener turned it away.
+	if c := claims[report.IDMTLSStrict]; !strings.Contains(c.Measured, "turned away by the server's TLS listener") ||
+		!strings.Contains(c.Measured, "answered 5 of 5 times on port 7071") {
+		t.Errorf("mtls-strict without its positive control: %q", c.Measured)
+	}
+	// Convergence is timed on each client's own clock.
+	if c := claims[report.IDMeshConvergence]; !strings.Contains(c.Measured, "each timed on the client's own clock") {
+		t.Errorf("convergence does not say how T0 was taken: %q", c.Measured)
+	}
 	// fortio without a mesh between the two nodes: a real baseline; the
 	// sidecar runs need Envoy, so the overhead rows say so.
 	if c := claims[report.IDEnvoyPerHop]; c.Verdict != "NOT MEASURABLE" || !strings.Contains(c.Why, "no Envoy") ||

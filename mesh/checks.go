@@ -176,21 +176,90 @@ func (c Checker) split(ctx context.Context, counter string) (*report.SplitResult
 	return r, nil
 }
 
-// plaintext calls the service from a client with no xDS and no TLS.
+// plaintext calls the service from a client with no xDS and no TLS: first
+// on ControlPort, where nothing asks for mTLS (the positive control: the
+// same client must be answered there, or a refusal below proves nothing),
+// then on the mesh port. The mode in force is read from the cluster's
+// PeerAuthentications, not from config, and a refusal is classified.
 func (c Checker) plaintext(ctx context.Context, pod string) (*report.PlaintextResult, error) {
 	s := c.Spec
-	var plain probe.Split
-	addr := fmt.Sprintf("%s.%s.svc.cluster.local:%d", s.Service, s.Namespace, ProbePort)
-	if err := c.client(ctx, pod, "/plaintext?n=5&addr="+url.QueryEscape(addr), &plain); err != nil {
+	host := fmt.Sprintf("%s.%s.svc.cluster.local", s.Service, s.Namespace)
+	mode, err := c.mtlsMode(ctx)
+	if err != nil {
 		return nil, err
 	}
-	r := &report.PlaintextResult{Service: s.Namespace + "/" + s.Service, Mode: s.MTLS,
-		Calls: plain.Calls, Answered: plain.Calls - plain.Errors, Error: plain.FirstError}
-	c.Log.Info("plaintext calls", "mode", s.MTLS, "answered", r.Answered, "of", plain.Calls)
+	var control, plain probe.Split
+	if err := c.client(ctx, pod, "/plaintext?n=5&addr="+url.QueryEscape(fmt.Sprintf("%s:%d", host, ControlPort)), &control); err != nil {
+		return nil, err
+	}
+	if err := c.client(ctx, pod, "/plaintext?n=5&addr="+url.QueryEscape(fmt.Sprintf("%s:%d", host, ProbePort)), &plain); err != nil {
+		return nil, err
+	}
+	r := &report.PlaintextResult{Service: s.Namespace + "/" + s.Service, Mode: mode,
+		Calls: plain.Calls, Answered: plain.Calls - plain.Errors, Error: plain.FirstError,
+		Refusal:      probe.ClassifyRefusal(plain.FirstError),
+		ControlPort:  ControlPort,
+		ControlCalls: control.Calls, ControlAnswered: control.Calls - control.Errors, ControlError: control.FirstError}
+	c.Log.InfoContext(ctx, "plaintext calls", "mode", mode, "answered", r.Answered, "of", plain.Calls, "refusal", r.Refusal,
+		"control_answered", r.ControlAnswered, "of", control.Calls)
 	if r.Mode == "STRICT" && r.Answered > 0 {
-		c.Log.Warn("STRICT mTLS answered plaintext calls", "service", r.Service, "answered", r.Answered)
+		c.Log.WarnContext(ctx, "STRICT mTLS answered plaintext calls", "service", r.Service, "answered", r.Answered)
 	}
 	return r, nil
+}
+
+// mtlsMode is the PeerAuthentication mode in force for the service's
+// namespace, as the cluster has it (EffectiveMTLS).
+func (c Checker) mtlsMode(ctx context.Context) (string, error) {
+	ns, err := c.Kubectl.Run(ctx, "--namespace", c.Spec.Namespace, "get", "peerauthentications.security.istio.io", "-o", "json")
+	if err != nil {
+		return "", err
+	}
+	root, err := c.Kubectl.Run(ctx, "--namespace", "istio-system", "get", "peerauthentications.security.istio.io", "-o", "json")
+	if err != nil {
+		return "", err
+	}
+	mode, err := EffectiveMTLS([]byte(ns), []byte(root))
+	if err != nil {
+		return "", fmt.Errorf("%s: %w", c.Kubectl.Host(), err)
+	}
+	return mode, nil
+}
+
+// EffectiveMTLS is the mTLS mode a namespace's workloads get from
+// `kubectl get peerauthentications -o json` of the namespace and of the
+// root namespace (istio-system): the namespace's policy without a
+// selector, else the mesh-wide one, else Istio's default, PERMISSIVE
+// (UNSET inherits).
+func EffectiveMTLS(namespace, root []byte) (string, error) {
+	mode := func(b []byte) (string, error) {
+		var l struct {
+			Items []struct {
+				Spec struct {
+					Selector *struct{} `json:"selector"`
+					MTLS     struct {
+						Mode string `json:"mode"`
+					} `json:"mtls"`
+				} `json:"spec"`
+			} `json:"items"`
+		}
+		if err := json.Unmarshal(b, &l); err != nil {
+			return "", fmt.Errorf("peerauthentications: not the JSON of a list")
+		}
+		for _, it := range l.Items {
+			if m := it.Spec.MTLS.Mode; it.Spec.Selector == nil && m != "" && m != "UNSET" {
+				return m, nil
+			}
+		}
+		return "", nil
+	}
+	for _, b := range [][]byte{namespace, root} {
+		m, err := mode(b)
+		if err != nil || m != "" {
+			return m, err
+		}
+	}
+	return "PERMISSIVE", nil
 }
 
 func sleep(ctx context.Context, d time.Duration) error {

@@ -21,17 +21,19 @@ import (
 // calls split by share, plaintext calls refused or answered, and clients
 // that see a route change delay after it was applied.
 type fakeMesh struct {
-	share     map[string]int           // answers per 100 calls, by subset
-	answered  int                      // plaintext calls answered (of 5)
-	delay     time.Duration            // from applying a route to clients seeing it
-	stuck     bool                     // clients never see a route: every call fails
-	metrics   string                   // istiod's /metrics
-	skew      map[string]time.Duration // a pod's clock minus the true time
-	mu        sync.Mutex
-	routedTo  string
-	routedAt  time.Time
-	previous  string
-	plainPods []string // pods asked for plaintext calls
+	share       map[string]int           // answers per 100 calls, by subset
+	answered    int                      // plaintext calls answered (of 5)
+	delay       time.Duration            // from applying a route to clients seeing it
+	stuck       bool                     // clients never see a route: every call fails
+	metrics     string                   // istiod's /metrics
+	skew        map[string]time.Duration // a pod's clock minus the true time
+	mtls        string                   // the demo namespace's PeerAuthentication mode ("": none)
+	controlDown bool                     // the control port does not answer
+	mu          sync.Mutex
+	routedTo    string
+	routedAt    time.Time
+	previous    string
+	plainPods   []string // pods asked for plaintext calls
 }
 
 func (m *fakeMesh) kubectl() *fakeKubectl {
@@ -45,6 +47,12 @@ func (m *fakeMesh) kubectl() *fakeKubectl {
 					{"metadata":{"name":"%s-b"},"status":{"conditions":[{"type":"Ready","status":"True"}]}}]}`, app, app), nil
 			case strings.HasSuffix(cmd, "istiod:15014/proxy/metrics"):
 				return m.metrics, nil
+			case strings.Contains(cmd, "get peerauthentications.security.istio.io"):
+				if args[1] != "demo" || m.mtls == "" {
+					return `{"items":[]}`, nil
+				}
+				return `{"items":[{"metadata":{"name":"workload"},"spec":{"selector":{"matchLabels":{"app":"x"}},"mtls":{"mode":"DISABLE"}}},` +
+					`{"metadata":{"name":"default"},"spec":{"mtls":{"mode":"` + m.mtls + `"}}}]}`, nil
 			case args[0] == "get" && args[1] == "--raw":
 				return m.probe(args[2])
 			}
@@ -91,6 +99,13 @@ func (m *fakeMesh) probe(raw string) (string, error) {
 		m.mu.Lock()
 		m.plainPods = append(m.plainPods, pod)
 		m.mu.Unlock()
+		if strings.HasSuffix(u.Query().Get("addr"), fmt.Sprintf(":%d", ControlPort)) {
+			v = probe.Split{Calls: 5, Versions: map[string]int{"v1": 5}}
+			if m.controlDown {
+				v = probe.Split{Calls: 5, Errors: 5, Versions: map[string]int{}, FirstError: "connect: connection refused"}
+			}
+			break
+		}
 		v = probe.Split{Calls: 5, Errors: 5 - m.answered, Versions: map[string]int{"v1": m.answered}, FirstError: "connection reset by peer"}
 	case "/now":
 		v = map[string]int64{"unixNano": time.Now().Add(m.skew[pod]).UnixNano()}
@@ -136,7 +151,7 @@ func TestChecker(t *testing.T) {
 	}
 
 	t.Run("proxyless", func(t *testing.T) {
-		m := &fakeMesh{share: map[string]int{"v1": 90, "v2": 10}, delay: 200 * time.Millisecond, metrics: string(metrics)}
+		m := &fakeMesh{share: map[string]int{"v1": 90, "v2": 10}, delay: 200 * time.Millisecond, metrics: string(metrics), mtls: "STRICT"}
 		k := m.kubectl()
 		c := Checker{Kubectl: k, Spec: spec, Log: slog.New(slog.DiscardHandler), Poll: time.Millisecond, Limit: 3 * time.Second}
 		res, err := c.Run(t.Context())
@@ -146,11 +161,13 @@ func TestChecker(t *testing.T) {
 		if res.DataPlane != "proxyless gRPC: pilot-agent, no Envoy" || res.Split.Observed["v1"] != 1800 || res.Split.DeviationPts != 0 || res.Split.Calls != 2000 {
 			t.Errorf("split %+v (%s)", res.Split, res.DataPlane)
 		}
-		if p := res.Plaintext; p.Mode != "STRICT" || p.Calls != 5 || p.Answered != 0 || p.Error != "connection reset by peer" {
+		if p := res.Plaintext; p.Mode != "STRICT" || p.Calls != 5 || p.Answered != 0 || p.Error != "connection reset by peer" ||
+			p.Refusal != probe.RefusedByTLS || p.ControlPort != ControlPort || p.ControlAnswered != 5 {
 			t.Errorf("plaintext %+v", p)
 		}
-		// Proxyless: the split counter also makes the plaintext calls (it has no proxy).
-		if len(m.plainPods) != 1 || m.plainPods[0] != "meshprobe-split-echo-a" {
+		// Proxyless: the split counter also makes the plaintext calls (it
+		// has no proxy), on the control port first.
+		if len(m.plainPods) != 2 || m.plainPods[0] != "meshprobe-split-echo-a" || m.plainPods[1] != "meshprobe-split-echo-a" {
 			t.Errorf("plaintext calls from %v", m.plainPods)
 		}
 		if res.ConvergenceRuns != 3 || res.Unconverged != 0 || res.ConvergenceP50 == nil ||
@@ -203,7 +220,8 @@ func TestChecker(t *testing.T) {
 	t.Run("sidecars", func(t *testing.T) {
 		m := &fakeMesh{share: map[string]int{"v1": 50, "v2": 50}, answered: 5, delay: 50 * time.Millisecond, metrics: string(metrics)}
 		s := spec
-		s.Sidecars, s.MTLS, s.Weights = true, "PERMISSIVE", map[string]int{"v1": 90, "v2": 10}
+		s.Sidecars, s.MTLS, s.Weights = true, "STRICT", map[string]int{"v1": 90, "v2": 10}
+		m.mtls = "PERMISSIVE" // the cluster says otherwise than the config: the cluster wins
 		k, err, res := check(m, s)
 		if err != nil {
 			t.Fatal(err)
@@ -212,7 +230,7 @@ func TestChecker(t *testing.T) {
 			t.Errorf("sidecar result %+v, split %+v, plaintext %+v", r, r.Split, r.Plaintext)
 		}
 		// Behind sidecars, the plaintext calls come from the pod without one.
-		if len(m.plainPods) != 1 || m.plainPods[0] != "meshprobe-plain-echo-a" {
+		if len(m.plainPods) != 2 || m.plainPods[0] != "meshprobe-plain-echo-a" {
 			t.Errorf("plaintext calls from %v", m.plainPods)
 		}
 		if !slices.Contains(k.commands(), "--namespace demo rollout status deployment/meshprobe-plain-echo --timeout=300s") {
@@ -227,4 +245,34 @@ func TestChecker(t *testing.T) {
 			t.Errorf("want a run that cannot settle to fail the checks, got %v", err)
 		}
 	})
+}
+
+// TestEffectiveMTLS: the namespace's policy without a selector wins, then
+// the mesh-wide one, then Istio's default; UNSET inherits.
+func TestEffectiveMTLS(t *testing.T) {
+	list := func(items ...string) []byte { return []byte(`{"items":[` + strings.Join(items, ",") + `]}`) }
+	pa := func(mode string, selector bool) string {
+		sel := ""
+		if selector {
+			sel = `"selector":{"matchLabels":{"app":"a"}},`
+		}
+		return `{"spec":{` + sel + `"mtls":{"mode":"` + mode + `"}}}`
+	}
+	for name, c := range map[string]struct {
+		ns, root []byte
+		want     string
+	}{
+		"namespace":               {list(pa("DISABLE", true), pa("STRICT", false)), list(pa("PERMISSIVE", false)), "STRICT"},
+		"mesh-wide":               {list(pa("UNSET", false)), list(pa("STRICT", false)), "STRICT"},
+		"only a workload's":       {list(pa("STRICT", true)), list(), "PERMISSIVE"},
+		"none":                    {list(), list(), "PERMISSIVE"},
+		"namespace over the mesh": {list(pa("PERMISSIVE", false)), list(pa("STRICT", false)), "PERMISSIVE"},
+	} {
+		if got, err := EffectiveMTLS(c.ns, c.root); err != nil || got != c.want {
+			t.Errorf("%s: %q %v, want %q", name, got, err, c.want)
+		}
+	}
+	if _, err := EffectiveMTLS([]byte("<html>"), nil); err == nil {
+		t.Error("not JSON was read")
+	}
 }

@@ -13,6 +13,11 @@ const ProbePort = 7070
 // ProbeHTTPPort is the probe clients' HTTP API (mesh/probe/grpcprobe.Handler).
 const ProbeHTTPPort = 8080
 
+// ControlPort is where the echo servers also answer plaintext gRPC, out of
+// the mesh's reach (no xDS, kept out of a sidecar): the mtls-strict check's
+// positive control, where the same plaintext client must be answered.
+const ControlPort = 7071
+
 // ProbeTarget is what a probe client dials: the service's xDS target
 // (proxyless), or its DNS name, which the pod's Envoy sidecar routes.
 func ProbeTarget(service, namespace string, sidecars bool) string {
@@ -74,13 +79,14 @@ func ProbeWorkloads(cn config.Canary, mtls, image, pullPolicy string, sidecars b
 		pod = func(labels map[string]any) map[string]any {
 			return map[string]any{"labels": labels, "annotations": map[string]any{
 				"proxy.istio.io/config": `{"holdApplicationUntilProxyStarts": true}`,
-				// The checks call the clients' API from the API server, which has no sidecar.
-				"traffic.sidecar.istio.io/excludeInboundPorts": fmt.Sprint(ProbeHTTPPort),
+				// The checks call the clients' API from the API server, which has no
+				// sidecar; the control port is the plaintext check's positive control.
+				"traffic.sidecar.istio.io/excludeInboundPorts": fmt.Sprintf("%d,%d", ProbeHTTPPort, ControlPort),
 			}}
 		}
 	}
 	serveArgs := func(s string) []any {
-		a := []any{"serve", "-addr", fmt.Sprintf(":%d", ProbePort), "-version", s}
+		a := []any{"serve", "-addr", fmt.Sprintf(":%d", ProbePort), "-version", s, "-control-addr", fmt.Sprintf(":%d", ControlPort)}
 		if sidecars {
 			a = append(a, "-plain")
 		}
@@ -95,8 +101,11 @@ func ProbeWorkloads(cn config.Canary, mtls, image, pullPolicy string, sidecars b
 		return map[string]any{"name": name, "namespace": ns, "labels": map[string]any{"app.kubernetes.io/managed-by": "meshready"}}
 	}
 	container := func(name string, args []any, port int, portName string) map[string]any {
-		return map[string]any{"name": name, "image": image, "imagePullPolicy": pullPolicy, "args": args,
-			"ports": []any{map[string]any{"containerPort": port, "name": portName}}}
+		ports := []any{map[string]any{"containerPort": port, "name": portName}}
+		if name == "echo" {
+			ports = append(ports, map[string]any{"containerPort": ControlPort, "name": "control"})
+		}
+		return map[string]any{"name": name, "image": image, "imagePullPolicy": pullPolicy, "args": args, "ports": ports}
 	}
 	var out []map[string]any
 	for _, s := range subsets {
@@ -117,7 +126,10 @@ func ProbeWorkloads(cn config.Canary, mtls, image, pullPolicy string, sidecars b
 		return map[string]any{
 			"apiVersion": "v1", "kind": "Service", "metadata": meta(name),
 			"spec": map[string]any{"selector": map[string]any{"app": svc},
-				"ports": []any{map[string]any{"name": "grpc", "port": ProbePort, "targetPort": ProbePort, "appProtocol": "grpc"}}},
+				"ports": []any{
+					map[string]any{"name": "grpc", "port": ProbePort, "targetPort": ProbePort, "appProtocol": "grpc"},
+					map[string]any{"name": "tcp-control", "port": ControlPort, "targetPort": ControlPort},
+				}},
 		}
 	}
 	out = append(out, service(svc), service(ConvergenceService(svc)))

@@ -8,6 +8,7 @@ import (
 
 	"github.com/meshready/meshready/benchmarks"
 	"github.com/meshready/meshready/config"
+	"github.com/meshready/meshready/mesh/probe"
 )
 
 // Claim IDs, stable across versions so that gates and comparisons can key on them.
@@ -272,24 +273,39 @@ func meshClaims(m *MeshResult) []Claim {
 		}
 	}
 	c5 := Claim{ID: IDMTLSStrict, Claim: "STRICT mTLS refuses plaintext clients",
-		Threshold: "under STRICT, no plaintext call is answered", Source: srcStrict}
-	switch {
-	case m == nil || m.Plaintext == nil:
+		Threshold: "under STRICT, no plaintext call is answered, while the same client is answered where no mTLS is required", Source: srcStrict}
+	switch pt := plaintextOf(m); {
+	case pt == nil:
 		c5.Verdict, c5.Why = benchmarks.NotMeasurable, why
-	case m.Plaintext.Mode != "STRICT":
-		c5.Verdict, c5.Why = benchmarks.NotMeasurable, fmt.Sprintf("%s runs %s, not STRICT", m.Plaintext.Service, m.Plaintext.Mode)
-		c5.Measured = fmt.Sprintf("%d of %d plaintext calls answered", m.Plaintext.Answered, m.Plaintext.Calls)
-	default:
-		pt := m.Plaintext
+	case pt.Mode != "STRICT":
+		c5.Verdict, c5.Why = benchmarks.NotMeasurable, fmt.Sprintf("%s runs %s (read from the cluster), not STRICT", pt.Service, pt.Mode)
+		c5.Measured = fmt.Sprintf("%d of %d plaintext calls answered", pt.Answered, pt.Calls)
+	case pt.Answered > 0:
 		c5.Measured = fmt.Sprintf("%s: %d of %d plaintext calls answered%s", pt.Service, pt.Answered, pt.Calls, on)
+		c5.Verdict = benchmarks.Fail
+	case pt.ControlAnswered == 0:
+		// Without the positive control, a refusal could be a DNS failure or
+		// a server not yet serving: it would prove nothing about STRICT.
+		c5.Verdict = benchmarks.NotMeasurable
+		c5.Why = fmt.Sprintf("the positive control failed: the same plaintext client got no answer on port %d, where no mTLS is required (%s)", pt.ControlPort, pt.ControlError)
+	case pt.Refusal != probe.RefusedByTLS:
+		c5.Verdict = benchmarks.NotMeasurable
+		c5.Why = fmt.Sprintf("the plaintext calls failed without reaching a TLS listener (%s), so they do not show STRICT at work", pt.Error)
+	default:
 		c5.Verdict = benchmarks.Pass
-		if pt.Answered > 0 {
-			c5.Verdict = benchmarks.Fail
-		} else if pt.Error != "" {
-			c5.Why = "refused: " + pt.Error
-		}
+		c5.Measured = fmt.Sprintf("%s: 0 of %d plaintext calls answered, each turned away by the server's TLS listener; the same client was answered %d of %d times on port %d, outside the policy%s",
+			pt.Service, pt.Calls, pt.ControlAnswered, pt.ControlCalls, pt.ControlPort, on)
+		c5.Why = "refused: " + pt.Error
 	}
 	return []Claim{c1, c2, c3, c4, c5}
+}
+
+// plaintextOf is m's plaintext result, nil when there is none.
+func plaintextOf(m *MeshResult) *PlaintextResult {
+	if m == nil {
+		return nil
+	}
+	return m.Plaintext
 }
 
 // counts prints a map of subset to number sorted by subset: v1=90 v2=10.

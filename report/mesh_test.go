@@ -19,7 +19,8 @@ func TestWithMeshResult(t *testing.T) {
 		ConvergenceMax: &cmax, FirstP50: &f50, FirstP99: &f99, FirstMax: &fmax,
 		Split: &SplitResult{Service: "demo/echo", Weights: map[string]int{"v1": 90, "v2": 10}, Observed: map[string]int{"v1": 1810, "v2": 190},
 			Calls: 2000, DeviationPts: 0.5, TolerancePts: 3},
-		Plaintext:   &PlaintextResult{Service: "demo/echo", Mode: "STRICT", Calls: 5, Answered: 0, Error: "EOF"},
+		Plaintext: &PlaintextResult{Service: "demo/echo", Mode: "STRICT", Calls: 5, Answered: 0, Error: "EOF", Refusal: "tls",
+			ControlPort: 7071, ControlCalls: 5, ControlAnswered: 5},
 		Istiod:      &IstiodConvergence{Pushes: 40, P50: "≤ 0.1 s", P99: "≤ 0.5 s"},
 		Unavailable: "no Envoy"}
 	r := WithMeshResult(base, m)
@@ -71,6 +72,44 @@ func TestWithMeshResult(t *testing.T) {
 	if len(r.Claims) != len(back.Claims) || got[IDCanarySplit].Verdict != benchmarks.Fail || got[IDMTLSStrict].Verdict != benchmarks.Fail ||
 		got[IDMeshConvergence].Verdict != benchmarks.Fail || !strings.Contains(got[IDMeshConvergence].Why, "1 of 20 runs") {
 		t.Errorf("bad mesh not failed: %+v", got)
+	}
+}
+
+// TestMTLSStrictEarnsItsPass: STRICT passes only when the same plaintext
+// client is answered outside the policy (the positive control) and the
+// refusal came from a TLS listener; anything else is NOT MEASURABLE, with
+// the reason, and an answered call under STRICT fails.
+func TestMTLSStrictEarnsItsPass(t *testing.T) {
+	verdict := func(p PlaintextResult) Claim {
+		r := WithMeshResult(Evaluate("r", "local", nil, nil, config.Defaults().Benchmarks.Thresholds, time.Unix(0, 0)), MeshResult{Plaintext: &p})
+		for _, c := range r.Claims {
+			if c.ID == IDMTLSStrict {
+				return c
+			}
+		}
+		t.Fatal("no mtls-strict row")
+		return Claim{}
+	}
+	ok := PlaintextResult{Service: "demo/echo", Mode: "STRICT", Calls: 5, Error: "error reading server preface: EOF", Refusal: "tls",
+		ControlPort: 7071, ControlCalls: 5, ControlAnswered: 5}
+	for name, c := range map[string]struct {
+		change func(*PlaintextResult)
+		want   benchmarks.Verdict
+		why    string
+	}{
+		"refused by TLS, control answered": {func(*PlaintextResult) {}, benchmarks.Pass, "refused: error reading server preface"},
+		"answered under STRICT":            {func(p *PlaintextResult) { p.Answered = 1 }, benchmarks.Fail, ""},
+		"control not answered":             {func(p *PlaintextResult) { p.ControlAnswered, p.ControlError = 0, "no such host" }, benchmarks.NotMeasurable, "positive control failed"},
+		"never connected":                  {func(p *PlaintextResult) { p.Refusal, p.Error = "connect", "connection refused" }, benchmarks.NotMeasurable, "without reaching a TLS listener"},
+		"unknown failure":                  {func(p *PlaintextResult) { p.Refusal, p.Error = "", "context deadline exceeded" }, benchmarks.NotMeasurable, "without reaching a TLS listener"},
+		"PERMISSIVE in the cluster":        {func(p *PlaintextResult) { p.Mode = "PERMISSIVE" }, benchmarks.NotMeasurable, "PERMISSIVE (read from the cluster)"},
+	} {
+		p := ok
+		c.change(&p)
+		got := verdict(p)
+		if got.Verdict != c.want || !strings.Contains(got.Why, c.why) {
+			t.Errorf("%s: %s (%s), want %s with %q", name, got.Verdict, got.Why, c.want, c.why)
+		}
 	}
 }
 

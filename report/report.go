@@ -129,11 +129,21 @@ type SplitResult struct {
 // PlaintextResult is a plaintext client's calls to a mesh service.
 type PlaintextResult struct {
 	Service string `json:"service"`
-	// Mode is the PeerAuthentication mode in force there (STRICT refuses plaintext).
+	// Mode is the PeerAuthentication mode in force there, read from the
+	// cluster (STRICT refuses plaintext).
 	Mode     string `json:"mode"`
 	Calls    int    `json:"calls"`
 	Answered int    `json:"answered"`
 	Error    string `json:"error,omitempty"`
+	// Refusal classifies Error: "tls" (a TLS listener turned the call
+	// away), "connect" (no server reached), "" (neither).
+	Refusal string `json:"refusal,omitempty"`
+	// The positive control: the same client, the same servers, on a port
+	// no mTLS policy covers.
+	ControlPort     int    `json:"controlPort,omitempty"`
+	ControlCalls    int    `json:"controlCalls"`
+	ControlAnswered int    `json:"controlAnswered"`
+	ControlError    string `json:"controlError,omitempty"`
 }
 
 // Option adjusts Evaluate; it keeps Evaluate's signature stable while new

@@ -2,7 +2,7 @@
 // checks (package mesh/probe), run in pods that Istio injects with its
 // grpc-agent template:
 //
-//	meshprobe serve  -addr :7070 -version v1 [-plain]
+//	meshprobe serve  -addr :7070 -version v1 [-plain] [-control-addr :7071]
 //	meshprobe client -target xds:///echo.demo.svc.cluster.local:7070 -listen :8080
 //	meshprobe client -watch xds:///meshprobe-echo.demo.svc.cluster.local:7070 -listen :8080 -rate 100
 //
@@ -47,6 +47,7 @@ func run(ctx context.Context, args []string, log *slog.Logger) (err error) {
 		addr := fs.String("addr", ":7070", "gRPC listen address")
 		version := fs.String("version", "", "the version label this server answers with")
 		plain := fs.Bool("plain", false, "a plain gRPC server, no xDS (behind an Envoy sidecar)")
+		control := fs.String("control-addr", "", "also answer plaintext gRPC here, out of the mesh (the plaintext check's positive control)")
 		if err := fs.Parse(args[1:]); err != nil {
 			return err
 		}
@@ -54,10 +55,18 @@ func run(ctx context.Context, args []string, log *slog.Logger) (err error) {
 			return errors.New("serve: -version is required")
 		}
 		host, _ := os.Hostname()
-		if *plain {
-			return grpcprobe.ServePlain(ctx, *addr, *version, host)
+		errs := make(chan error, 2)
+		if *control != "" {
+			go func() { errs <- grpcprobe.ServePlain(ctx, *control, *version, host) }()
 		}
-		return grpcprobe.Serve(ctx, *addr, *version, host, log)
+		go func() {
+			if *plain {
+				errs <- grpcprobe.ServePlain(ctx, *addr, *version, host)
+				return
+			}
+			errs <- grpcprobe.Serve(ctx, *addr, *version, host, log)
+		}()
+		return <-errs
 	case "client":
 		target := fs.String("target", "", "xds:///<service>.<namespace>.svc.cluster.local:<port> (proxyless) or dns:///… (behind a sidecar), called on demand (/count)")
 		watch := fs.String("watch", "", "the target called all the time at -rate (/samples), xds:/// or dns:/// as -target")

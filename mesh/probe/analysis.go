@@ -10,6 +10,7 @@ import (
 	"math"
 	"slices"
 	"sort"
+	"strings"
 	"time"
 )
 
@@ -111,4 +112,35 @@ func Percentile(ds []time.Duration, p float64) (time.Duration, error) {
 		rank = 1
 	}
 	return s[rank-1], nil
+}
+
+// Refusal classes: how a plaintext call to a mesh server failed.
+const (
+	// RefusedByTLS: the call reached a listener that wanted TLS (mTLS) and
+	// was turned away by it: what STRICT is for.
+	RefusedByTLS = "tls"
+	// NotConnected: the call did not reach a server at all (DNS, a refused
+	// or timed-out connection): it says nothing about mTLS.
+	NotConnected = "connect"
+)
+
+// ClassifyRefusal reads a gRPC client's error for a plaintext call: the
+// class, or "" when the error says neither. A TLS server reading a
+// plaintext HTTP/2 preface closes the connection (or, as Go's crypto/tls
+// does, answers HTTP/1.0 400), so the client fails reading the server's
+// preface or sees the connection reset.
+func ClassifyRefusal(err string) string {
+	e := strings.ToLower(err)
+	for _, s := range []string{"connection refused", "no such host", "produced zero addresses", "name resolver",
+		"no route to host", "network is unreachable", "i/o timeout"} {
+		if strings.Contains(e, s) {
+			return NotConnected
+		}
+	}
+	for _, s := range []string{"server preface", "http/1", "connection reset", "eof", "tls", "handshake", "frame too large"} {
+		if strings.Contains(e, s) {
+			return RefusedByTLS
+		}
+	}
+	return ""
 }

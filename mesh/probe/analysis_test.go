@@ -65,3 +65,20 @@ func TestPercentile(t *testing.T) {
 		t.Error("no samples must be an error")
 	}
 }
+
+func TestClassifyRefusal(t *testing.T) {
+	for err, want := range map[string]string{
+		`rpc error: code = Unavailable desc = connection error: desc = "error reading server preface: http2: failed reading the frame payload: http2: frame too large, note that the frame header looked like an HTTP/1.1 header"`: RefusedByTLS,
+		`rpc error: code = Unavailable desc = connection error: desc = "error reading server preface: EOF"`:                                                                                                                        RefusedByTLS,
+		`rpc error: code = Unavailable desc = connection error: desc = "error reading server preface: read tcp 10.244.1.5:40000->10.96.0.12:7070: read: connection reset by peer"`:                                                 RefusedByTLS,
+		`rpc error: code = Unavailable desc = connection error: desc = "transport: Error while dialing: dial tcp 10.96.0.12:7070: connect: connection refused"`:                                                                    NotConnected,
+		`rpc error: code = Unavailable desc = name resolver error: produced zero addresses`:                                                                                                                                        NotConnected,
+		`rpc error: code = Unavailable desc = dial tcp: lookup echo.demo.svc.cluster.local: no such host`:                                                                                                                          NotConnected,
+		`rpc error: code = DeadlineExceeded desc = context deadline exceeded`:                                                                                                                                                      "",
+		``: "",
+	} {
+		if got := ClassifyRefusal(err); got != want {
+			t.Errorf("ClassifyRefusal(%q) = %q, want %q", err, got, want)
+		}
+	}
+}
