@@ -167,6 +167,12 @@ func TestUpOutputsDestroyThroughTheRealEngine(t *testing.T) {
 	if readState(t, dir) != before {
 		t.Errorf("a refused up changed the state")
 	}
+	// Without a cluster, its version is nobody's: a new one is no rebuild.
+	noCluster := strings.Replace(string(stackFile), "    enabled: false\n", "    enabled: false\n    version: \"1.33.1\"\n", 1)
+	must(t, os.WriteFile(filepath.Join(dir, "stacks", "Pulumi.it.yaml"), []byte(noCluster), 0o644))
+	if r = runCLI(t, env, "--project-dir", dir, "preview", "--stack", "it"); r.code != ExitOK {
+		t.Errorf("a new version on a stack without Kubernetes: exit %d\n%s", r.code, r.stderr)
+	}
 	must(t, os.WriteFile(filepath.Join(dir, "stacks", "Pulumi.it.yaml"), stackFile, 0o644))
 
 	r = runCLI(t, env, "--project-dir", dir, "destroy", "--stack", "it", "--yes")

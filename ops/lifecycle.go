@@ -201,13 +201,20 @@ func (w Workspace) needsNewCluster(ctx context.Context, st auto.Stack, cfg *conf
 		return nil // a new stack, or one without outputs: nothing runs yet
 	}
 	var diffs []string
-	for _, k := range []struct{ key, output, want string }{
-		{"meshready:region", "region", cfg.Region},
-		{"meshready:provider", "provider", string(cfg.Provider)},
-		{"meshready:kubernetes.version", "kubernetesVersion", cfg.Kubernetes.Version.Tag()},
-		{"meshready:kubernetes.podSubnet", "podSubnet", cfg.Kubernetes.PodSubnet},
-		{"meshready:kubernetes.serviceSubnet", "serviceSubnet", cfg.Kubernetes.ServiceSubnet},
+	_, cluster := outs["apiServer"] // the cluster's own settings matter only where one runs
+	for _, k := range []struct {
+		key, output, want string
+		cluster           bool
+	}{
+		{"meshready:region", "region", cfg.Region, false},
+		{"meshready:provider", "provider", string(cfg.Provider), false},
+		{"meshready:kubernetes.version", "kubernetesVersion", cfg.Kubernetes.Version.Tag(), true},
+		{"meshready:kubernetes.podSubnet", "podSubnet", cfg.Kubernetes.PodSubnet, true},
+		{"meshready:kubernetes.serviceSubnet", "serviceSubnet", cfg.Kubernetes.ServiceSubnet, true},
 	} {
+		if k.cluster && !cluster {
+			continue
+		}
 		if had, _ := outs[k.output].Value.(string); had != "" && had != k.want {
 			diffs = append(diffs, fmt.Sprintf("%s is %s, the running cluster's is %s", k.key, k.want, had))
 		}
