@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"io"
 	"log/slog"
 	"os"
 	"os/exec"
@@ -18,6 +17,7 @@ import (
 	"golang.org/x/mod/module"
 
 	"github.com/meshready/meshready/internal/flock"
+	"github.com/meshready/meshready/internal/fsutil"
 	"github.com/meshready/meshready/toolchain"
 )
 
@@ -181,7 +181,7 @@ func EnsureMesh(ctx context.Context, cache toolchain.Cache, log *slog.Logger) (*
 	if err := ensureProbe(ctx, cache.ProjectDir, probeBin); err != nil {
 		return nil, fmt.Errorf("local mesh: %w", err)
 	}
-	sum, err := fileHash(probeBin)
+	sum, err := fsutil.SHA256(probeBin)
 	if err != nil {
 		return nil, fmt.Errorf("local mesh: %w", err)
 	}
@@ -285,18 +285,4 @@ func buildProbe(ctx context.Context, projectDir, out string) error {
 		return fmt.Errorf("go build ./cmd/meshprobe: %w\n%s", err, b)
 	}
 	return os.Rename(tmp, out)
-}
-
-// fileHash is the hex SHA-256 of a file.
-func fileHash(path string) (string, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return "", err
-	}
-	defer f.Close()
-	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
-		return "", err
-	}
-	return hex.EncodeToString(h.Sum(nil)), nil
 }

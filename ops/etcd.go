@@ -2,8 +2,6 @@ package ops
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -14,6 +12,7 @@ import (
 
 	"github.com/meshready/meshready/bootstrap"
 	"github.com/meshready/meshready/config"
+	"github.com/meshready/meshready/internal/fsutil"
 	"github.com/meshready/meshready/remote"
 )
 
@@ -69,7 +68,7 @@ func (w Workspace) EtcdSnapshot(ctx context.Context, stack, out string) (Snapsho
 	if err != nil {
 		return s, fmt.Errorf("etcd snapshot of %s: %w", stack, err)
 	}
-	sum, err := fileSHA256(f.Name())
+	sum, err := fsutil.SHA256(f.Name())
 	if err != nil {
 		return s, err
 	}
@@ -165,19 +164,6 @@ func checkLocalFile(flag, path string) error {
 		return Inputf("%s %q: not a file path", flag, path)
 	}
 	return nil
-}
-
-func fileSHA256(path string) (string, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return "", err
-	}
-	defer f.Close()
-	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
-		return "", err
-	}
-	return hex.EncodeToString(h.Sum(nil)), nil
 }
 
 // clusterNodes dials the stack's nodes as its outputs name them, the

@@ -27,3 +27,17 @@ func TestWriteFileReplacesWithMode(t *testing.T) {
 		t.Error("writing into a missing folder succeeded")
 	}
 }
+
+func TestSHA256(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "f")
+	if err := os.WriteFile(path, []byte("abc"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	// sha256("abc"), FIPS 180-2's own example.
+	if got, err := SHA256(path); err != nil || got != "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad" {
+		t.Errorf("SHA256 = %s %v", got, err)
+	}
+	if _, err := SHA256(path + "-missing"); err == nil {
+		t.Error("a missing file hashed")
+	}
+}
