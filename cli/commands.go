@@ -98,7 +98,7 @@ func (a *app) lifecycleCmd(verb, short string) *cobra.Command {
 	}
 	stackFlag(cmd, &stack)
 	if verb != "preview" {
-		cmd.Flags().BoolVarP(&yes, "yes", "y", false, "do not ask for confirmation (needed where there is no terminal)")
+		yesFlag(cmd, &yes)
 	}
 	if verb == "up" || verb == "preview" {
 		cmd.Flags().BoolVar(&rebuild, "rebuild", false, "when the region, provider or Kubernetes version changed: destroy the stack and bring it up anew (refused without)")
@@ -112,9 +112,7 @@ func (a *app) lifecycle(ctx context.Context, l ops.Lifecycle) error {
 	if err != nil {
 		return err
 	}
-	if a.interactive() {
-		l.Confirm = a.confirm
-	}
+	l.Confirm = a.confirmer()
 	res, err := w.Run(ctx, l)
 	if err != nil {
 		return err
@@ -124,6 +122,18 @@ func (a *app) lifecycle(ctx context.Context, l ops.Lifecycle) error {
 	}
 	if res.Kubeconfig != "" {
 		fmt.Fprintf(a.stdout, "kubeconfig: %s\n", res.Kubeconfig)
+	}
+	return nil
+}
+
+func yesFlag(cmd *cobra.Command, yes *bool) {
+	cmd.Flags().BoolVarP(yes, "yes", "y", false, "do not ask for confirmation (needed where there is no terminal)")
+}
+
+// confirmer asks a person (a.confirm), or is nil where nobody can answer.
+func (a *app) confirmer() func(string) bool {
+	if a.interactive() {
+		return a.confirm
 	}
 	return nil
 }

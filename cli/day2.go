@@ -19,11 +19,7 @@ func (a *app) nodeCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			var confirm func(string) bool
-			if a.interactive() {
-				confirm = a.confirm
-			}
-			res, err := w.ReplaceNode(cmd.Context(), stack, args[0], yes, confirm)
+			res, err := w.ReplaceNode(cmd.Context(), stack, args[0], yes, a.confirmer())
 			if err == nil && res.Kubeconfig != "" {
 				fmt.Fprintf(a.stdout, "kubeconfig: %s\n", res.Kubeconfig)
 			}
@@ -31,7 +27,7 @@ func (a *app) nodeCmd() *cobra.Command {
 		},
 	}
 	stackFlag(replace, &stack)
-	replace.Flags().BoolVarP(&yes, "yes", "y", false, "do not ask for confirmation (needed where there is no terminal)")
+	yesFlag(replace, &yes)
 	cmd.AddCommand(replace)
 	return cmd
 }
@@ -68,11 +64,7 @@ func (a *app) etcdCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			var confirm func(string) bool
-			if a.interactive() {
-				confirm = a.confirm
-			}
-			if err := w.EtcdRestore(cmd.Context(), stack, from, yes, confirm); err != nil {
+			if err := w.EtcdRestore(cmd.Context(), stack, from, yes, a.confirmer()); err != nil {
 				return err
 			}
 			fmt.Fprintf(a.stdout, "restored stack %s's etcd from %s; every node is Ready\n", stack, from)
@@ -81,7 +73,7 @@ func (a *app) etcdCmd() *cobra.Command {
 	}
 	stackFlag(restore, &stack)
 	restore.Flags().StringVar(&from, "from", "", "the snapshot file (from meshready etcd snapshot, or etcdctl snapshot save)")
-	restore.Flags().BoolVarP(&yes, "yes", "y", false, "do not ask for confirmation (needed where there is no terminal)")
+	yesFlag(restore, &yes)
 	restore.MarkFlagRequired("from")
 	cmd.AddCommand(snapshot, restore)
 	return cmd
