@@ -62,6 +62,12 @@ func Words(steps []Step) []string {
 			case "create", "replace":
 				out = append(out, fmt.Sprintf("benchmark %s", strings.Join(names(s.New["nodes"]), ", ")))
 			case "update":
+				if _, known := s.New["nodes"].([]any); !known {
+					// Unknown in a preview (servers' outputs come at up): the
+					// nodes that turn out new are measured, no other.
+					out = append(out, "benchmark the nodes that are new, if any (the other nodes keep their figures)")
+					continue
+				}
 				added, gone := nodeChanges(s.Old["nodes"], s.New["nodes"])
 				if len(added) > 0 {
 					out = append(out, fmt.Sprintf("benchmark %s alone (the other nodes keep their figures)", strings.Join(added, ", ")))
@@ -76,23 +82,23 @@ func Words(steps []Step) []string {
 				out = append(out, "kubeadm init on "+refName(s.New["controlPlane"])+" (once in the cluster's life)")
 			case "update":
 				if slices.Contains(s.Diffs, "etcd") || slices.Contains(s.Diffs, "controlPlanes") {
-					rolls = append(rolls, refName(s.New["controlPlane"]))
-					snapshots = refName(s.New["controlPlane"])
+					rolls = append(rolls, orFirst(refName(s.New["controlPlane"])))
+					snapshots = orFirst(refName(s.New["controlPlane"]))
 				}
 			case "delete", "replace":
 				out = append(out, "delete the cluster")
 			}
 		case contract.Member().Token:
 			if keep, _ := s.New["snapshotsKeep"].(float64); keep > 0 || s.New == nil {
-				snapshots = refName(first(s.New, s.Old)["controlPlane"])
+				snapshots = orFirst(refName(first(s.New, s.Old)["controlPlane"]))
 			}
 			switch s.Op {
 			case "create":
-				out = append(out, join(s.New))
+				out = append(out, join(s.Name, s.New))
 			case "delete":
-				out = append(out, leave(s.Old))
+				out = append(out, leave(s.Name, s.Old))
 			case "replace":
-				out = append(out, "replace "+s.Name+": "+leave(s.Old)+", then "+join(s.New))
+				out = append(out, "replace "+s.Name+": "+leave(s.Name, s.Old)+", then "+join(s.Name, s.New))
 			case "update":
 				if slices.Contains(s.Diffs, "etcdFlags") {
 					rolls = append(rolls, s.Name)
@@ -109,23 +115,31 @@ func Words(steps []Step) []string {
 	return out
 }
 
-func join(in map[string]any) string {
+// join and leave say what happens to member name (the resource's name is
+// its node's; the node's inputs may be unknown in a preview).
+func join(name string, in map[string]any) string {
 	n, _ := in["node"].(map[string]any)
-	name, _ := n["name"].(string)
 	if role, _ := n["role"].(string); role == config.RoleControlPlane {
 		return "join " + name + " as a control plane (etcd grows by one member)"
 	}
 	return "join " + name
 }
 
-func leave(in map[string]any) string {
+func leave(name string, in map[string]any) string {
 	n, _ := in["node"].(map[string]any)
-	name, _ := n["name"].(string)
 	member := "none"
 	if role, _ := n["role"].(string); role == config.RoleControlPlane {
 		member = "removed, once the quorum left is checked"
 	}
 	return "drain and remove " + name + " (its etcd member: " + member + ")"
+}
+
+// orFirst is name, or "the first control plane" when it is not known yet.
+func orFirst(name string) string {
+	if name == "" {
+		return "the first control plane"
+	}
+	return name
 }
 
 func first(a, b map[string]any) map[string]any {

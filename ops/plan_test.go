@@ -53,6 +53,14 @@ func TestWordsOfAPlan(t *testing.T) {
 	}
 	golden.Check(t, "testdata/plan-words.txt", []byte(strings.Join(Words(steps), "\n")+"\n"))
 
+	// A preview of a stack from before: node inputs unknown until up.
+	unknown := Words([]Step{
+		{Op: "update", Type: contract.Suite().Token, Name: "benchmarks", Diffs: []string{"nodes"}, Old: map[string]any{"nodes": nodes(ref("s-cp-1", "control-plane", ""))}, New: map[string]any{}},
+		{Op: "update", Type: contract.Cluster().Token, Name: "kubernetes", Diffs: []string{"controlPlanes"}, New: map[string]any{}},
+		{Op: "create", Type: contract.Member().Token, Name: "s-worker-1", New: map[string]any{"snapshotsKeep": 5.0}},
+	})
+	golden.Check(t, "testdata/plan-words-unknown.txt", []byte(strings.Join(unknown, "\n")+"\n"))
+
 	if w := Words([]Step{{Op: "same", Type: contract.Member().Token, Name: "s-worker-1"}}); len(w) != 0 {
 		t.Errorf("a plan that changes nothing said %v", w)
 	}
