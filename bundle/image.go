@@ -31,37 +31,45 @@ var epoch = time.Unix(0, 0).UTC()
 // netfilter tools for kube-proxy), for linux/amd64, with bin as entrypoint.
 // It writes out.tmp and renames it, so out is either complete or absent.
 func WriteImage(spec ImageSpec, bin, out string, lower ...v1.Layer) error {
-	ref, err := name.NewTag(spec.Ref, name.StrictValidation)
-	if err != nil {
-		return fmt.Errorf("image %s: %w", spec.Ref, err)
-	}
 	top, err := binaryLayer(bin, spec.Binary)
 	if err != nil {
 		return fmt.Errorf("image %s: %w", spec.Ref, err)
 	}
-	img, err := mutate.AppendLayers(empty.Image, append(lower, top)...)
+	return writeImage(spec.Ref, append(lower, top), out, func(c *v1.Config) {
+		c.Entrypoint = []string{BinDir + "/" + spec.Binary}
+		c.User = spec.User
+	})
+}
+
+// writeImage writes the image of layers (lowest first) tagged ref to out,
+// for linux/amd64 with PathEnv, as conf sets the rest of its config.
+func writeImage(refName string, layers []v1.Layer, out string, conf func(*v1.Config)) error {
+	ref, err := name.NewTag(refName, name.StrictValidation)
 	if err != nil {
-		return fmt.Errorf("image %s: %w", spec.Ref, err)
+		return fmt.Errorf("image %s: %w", refName, err)
+	}
+	img, err := mutate.AppendLayers(empty.Image, layers...)
+	if err != nil {
+		return fmt.Errorf("image %s: %w", refName, err)
 	}
 	cfg, err := img.ConfigFile()
 	if err != nil {
-		return fmt.Errorf("image %s: %w", spec.Ref, err)
+		return fmt.Errorf("image %s: %w", refName, err)
 	}
 	cfg = cfg.DeepCopy()
 	cfg.OS, cfg.Architecture = "linux", "amd64"
 	cfg.Config.Env = []string{PathEnv}
-	cfg.Config.Entrypoint = []string{BinDir + "/" + spec.Binary}
-	cfg.Config.User = spec.User
+	conf(&cfg.Config)
 	if img, err = mutate.ConfigFile(img, cfg); err != nil {
-		return fmt.Errorf("image %s: %w", spec.Ref, err)
+		return fmt.Errorf("image %s: %w", refName, err)
 	}
 	tmp := out + ".tmp"
 	if err := tarball.WriteToFile(tmp, ref, img); err != nil {
 		os.Remove(tmp)
-		return fmt.Errorf("image %s: write %s: %w", spec.Ref, out, err)
+		return fmt.Errorf("image %s: write %s: %w", refName, out, err)
 	}
 	if err := os.Rename(tmp, out); err != nil {
-		return fmt.Errorf("image %s: %w", spec.Ref, err)
+		return fmt.Errorf("image %s: %w", refName, err)
 	}
 	return nil
 }

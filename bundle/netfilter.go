@@ -47,49 +47,8 @@ var netfilterLinks = map[string]string{
 // netfilterTree unpacks the packages (downloaded once into debs, a cache
 // folder) into root and checks that every ELF file's libraries are there.
 func netfilterTree(ctx context.Context, debs, root string, log *slog.Logger) error {
-	if err := os.MkdirAll(debs, 0o755); err != nil {
+	if err := unpackDebs(ctx, debs, root, netfilterPackages, "kube-proxy's image", log); err != nil {
 		return fmt.Errorf("netfilter layer: %w", err)
-	}
-	var missing []string
-	for _, p := range netfilterPackages {
-		if m, _ := filepath.Glob(filepath.Join(debs, p+"_*.deb")); len(m) == 0 {
-			missing = append(missing, p)
-		}
-	}
-	if len(missing) > 0 {
-		log.Info("downloading Debian packages for kube-proxy's image", "packages", missing, "dir", debs)
-		cmd := exec.CommandContext(ctx, "apt-get", append([]string{"download", "-q"}, missing...)...)
-		cmd.Dir = debs
-		if out, err := cmd.CombinedOutput(); err != nil {
-			return fmt.Errorf("netfilter layer: apt-get download %s (is `apt-get update` needed?): %w: %s",
-				strings.Join(missing, " "), err, strings.TrimSpace(string(out)))
-		}
-	}
-	for _, p := range netfilterPackages {
-		m, _ := filepath.Glob(filepath.Join(debs, p+"_*.deb"))
-		if len(m) != 1 {
-			return fmt.Errorf("netfilter layer: want one %s .deb in %s, found %d", p, debs, len(m))
-		}
-		if out, err := exec.CommandContext(ctx, "dpkg-deb", "-x", m[0], root).CombinedOutput(); err != nil {
-			return fmt.Errorf("netfilter layer: dpkg-deb -x %s: %w: %s", m[0], err, out)
-		}
-	}
-	// Documentation, manuals, locales, and libc's iconv charsets: none of
-	// these tools reads them.
-	for _, d := range []string{"usr/share", "usr/lib/x86_64-linux-gnu/gconv"} {
-		if err := os.RemoveAll(filepath.Join(root, d)); err != nil {
-			return fmt.Errorf("netfilter layer: %w", err)
-		}
-	}
-	// A merged-/usr release (trixie) ships /usr/lib64/ld-linux-x86-64.so.2
-	// and leaves the /lib64 link to base-files: make the links it would.
-	for _, d := range []string{"bin", "sbin", "lib", "lib64"} {
-		_, top := os.Lstat(filepath.Join(root, d))
-		if _, usr := os.Stat(filepath.Join(root, "usr", d)); top != nil && usr == nil {
-			if err := os.Symlink("usr/"+d, filepath.Join(root, d)); err != nil {
-				return fmt.Errorf("netfilter layer: %w", err)
-			}
-		}
 	}
 	// iptables-legacy locks /run/xtables.lock (kube-proxy's DaemonSet mounts
 	// the node's there; the folder must exist without it too).
@@ -101,7 +60,117 @@ func netfilterTree(ctx context.Context, debs, root string, log *slog.Logger) err
 			return fmt.Errorf("netfilter layer: %w", err)
 		}
 	}
-	return checkLibraries(root)
+	if err := checkLibraries(root); err != nil {
+		return fmt.Errorf("netfilter layer: %w (add their packages to netfilterPackages)", err)
+	}
+	return nil
+}
+
+// unpackDebs unpacks the Debian packages pkgs into root, downloading the
+// missing .debs into debs (a cache folder, kept as first downloaded) with
+// apt-get; what for names the image in the progress line. Documentation,
+// manuals, locales and libc's iconv charsets are left out (no program of
+// these images reads them), and the top-level links of a merged-/usr
+// release are made as base-files would.
+func unpackDebs(ctx context.Context, debs, root string, pkgs []string, what string, log *slog.Logger) error {
+	if err := os.MkdirAll(debs, 0o755); err != nil {
+		return err
+	}
+	var missing []string
+	for _, p := range pkgs {
+		if m, _ := filepath.Glob(filepath.Join(debs, p+"_*.deb")); len(m) == 0 {
+			missing = append(missing, p)
+		}
+	}
+	if len(missing) > 0 {
+		log.Info("downloading Debian packages for "+what, "packages", missing, "dir", debs)
+		cmd := exec.CommandContext(ctx, "apt-get", append([]string{"download", "-q"}, missing...)...)
+		cmd.Dir = debs
+		if out, err := cmd.CombinedOutput(); err != nil {
+			return fmt.Errorf("apt-get download %s (is `apt-get update` needed?): %w: %s",
+				strings.Join(missing, " "), err, strings.TrimSpace(string(out)))
+		}
+	}
+	for _, p := range pkgs {
+		m, _ := filepath.Glob(filepath.Join(debs, p+"_*.deb"))
+		if len(m) != 1 {
+			return fmt.Errorf("want one %s .deb in %s, found %d", p, debs, len(m))
+		}
+		if out, err := exec.CommandContext(ctx, "dpkg-deb", "-x", m[0], root).CombinedOutput(); err != nil {
+			return fmt.Errorf("dpkg-deb -x %s: %w: %s", m[0], err, out)
+		}
+	}
+	for _, d := range []string{"usr/share", "usr/lib/x86_64-linux-gnu/gconv"} {
+		if err := os.RemoveAll(filepath.Join(root, d)); err != nil {
+			return err
+		}
+	}
+	// A merged-/usr release (trixie) ships /usr/lib64/ld-linux-x86-64.so.2
+	// and leaves the /lib64 link to base-files: make the links it would.
+	for _, d := range []string{"bin", "sbin", "lib", "lib64"} {
+		_, top := os.Lstat(filepath.Join(root, d))
+		if _, usr := os.Stat(filepath.Join(root, "usr", d)); top != nil && usr == nil {
+			if err := os.Symlink("usr/"+d, filepath.Join(root, d)); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// debVersions are the versions of the .debs of pkgs in debs, as their file
+// names say (name_version_arch.deb), for an image's description.
+func debVersions(debs string, pkgs []string) []string {
+	var out []string
+	for _, p := range pkgs {
+		m, _ := filepath.Glob(filepath.Join(debs, p+"_*.deb"))
+		if len(m) != 1 {
+			continue
+		}
+		parts := strings.Split(strings.TrimSuffix(filepath.Base(m[0]), ".deb"), "_")
+		if len(parts) == 3 {
+			// Epochs are spelled %3a in the file name.
+			out = append(out, p+" "+strings.ReplaceAll(parts[1], "%3a", ":"))
+		}
+	}
+	return out
+}
+
+// dependsClosure reads `apt-cache depends --recurse` output: the packages
+// to install, which are the lines that are not indented (dependencies are)
+// and not <virtual> names. Architecture-qualified names (libc6:i386, from a
+// foreign architecture) are left out: the images are amd64.
+func dependsClosure(out string) []string {
+	seen := map[string]bool{}
+	var pkgs []string
+	for _, l := range strings.Split(out, "\n") {
+		l = strings.TrimRight(l, "\r")
+		if l == "" || l[0] == ' ' || l[0] == '\t' || l[0] == '<' || strings.ContainsAny(l, ": ") || seen[l] {
+			continue
+		}
+		seen[l] = true
+		pkgs = append(pkgs, l)
+	}
+	slices.Sort(pkgs)
+	return pkgs
+}
+
+// debClosure is roots and every package they need to run (Depends and
+// Pre-Depends, recursively), as this host's apt resolves them.
+func debClosure(ctx context.Context, roots []string) ([]string, error) {
+	args := append([]string{"depends", "--recurse", "--no-recommends", "--no-suggests", "--no-conflicts",
+		"--no-breaks", "--no-replaces", "--no-enhances"}, roots...)
+	out, err := exec.CommandContext(ctx, "apt-cache", args...).Output()
+	if err != nil {
+		return nil, fmt.Errorf("apt-cache depends %s (is `apt-get update` needed?): %w", strings.Join(roots, " "), err)
+	}
+	pkgs := dependsClosure(string(out))
+	for _, r := range roots {
+		if !slices.Contains(pkgs, r) {
+			return nil, fmt.Errorf("apt-cache depends does not know the package %s", r)
+		}
+	}
+	return pkgs, nil
 }
 
 // libDirs are where Debian's loader finds libraries without an ld.so.cache.
@@ -143,10 +212,10 @@ func checkLibraries(root string) error {
 		return nil
 	})
 	if err != nil {
-		return fmt.Errorf("netfilter layer: %w", err)
+		return err
 	}
 	if len(errs) > 0 {
-		return fmt.Errorf("netfilter layer: missing (add their packages to netfilterPackages): %w", errors.Join(errs...))
+		return fmt.Errorf("missing: %w", errors.Join(errs...))
 	}
 	return nil
 }

@@ -38,6 +38,9 @@ type Tool struct {
 	// of their common dependencies, into Root/bin under go build's names (see
 	// Binaries). The pin still is the one module's version.
 	Packages []string
+	// TestPackage, when set, is a package whose test binary is built too
+	// (go test -c), named <last element>.test: Kubernetes' e2e suite is one.
+	TestPackage string
 	// Env is added to the build's environment, e.g. CGO_ENABLED=0.
 	Env []string
 	// Ldflags returns extra linker flags for the pinned version (e.g. a version stamp).
@@ -60,19 +63,25 @@ var majorSuffix = regexp.MustCompile(`^v([2-9]|[1-9][0-9]+)$`)
 // Packages the last element of each import path that is not a major version
 // suffix, which is how go build -o DIR/ names them.
 func (t Tool) Binaries() []string {
-	if len(t.Packages) == 0 {
-		return []string{t.Binary}
+	names := []string{}
+	if len(t.Packages) == 0 && t.Binary != "" {
+		names = append(names, t.Binary)
 	}
-	names := make([]string, len(t.Packages))
-	for i, p := range t.Packages {
+	for _, p := range t.Packages {
 		name := path.Base(p)
 		if dir := path.Dir(p); majorSuffix.MatchString(name) && dir != "." {
 			name = path.Base(dir)
 		}
-		names[i] = name
+		names = append(names, name)
+	}
+	if t.TestPackage != "" {
+		names = append(names, t.testBinary())
 	}
 	return names
 }
+
+// testBinary is the file name of TestPackage's test binary.
+func (t Tool) testBinary() string { return path.Base(t.TestPackage) + ".test" }
 
 // Cache is where built tools live.
 type Cache struct {
@@ -183,21 +192,25 @@ func (c Cache) build(ctx context.Context, t Tool, version, bin string) error {
 			return err
 		}
 	}
-	args := []string{"build", "-C", src, "-trimpath", "-ldflags", flags}
-	if len(t.Packages) == 0 {
-		args = append(args, "-o", filepath.Join(tmp, t.Binary), t.Package)
-	} else {
-		args = append(append(args, "-o", tmp+string(filepath.Separator)), t.Packages...)
+	common := []string{"-trimpath", "-ldflags", flags}
+	var runs [][]string
+	switch {
+	case len(t.Packages) > 0:
+		runs = append(runs, append(append([]string{"build"}, common...), append([]string{"-o", tmp + string(filepath.Separator)}, t.Packages...)...))
+	case t.Package != "":
+		runs = append(runs, append(append([]string{"build"}, common...), "-o", filepath.Join(tmp, t.Binary), t.Package))
 	}
-	cmd := exec.CommandContext(ctx, "go", args...)
-	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
-	cmd.Env = append(os.Environ(), t.Env...)
-	if err := cmd.Run(); err != nil {
-		what := t.Package
-		if len(t.Packages) > 0 {
-			what = fmt.Sprintf("%d packages", len(t.Packages))
+	if t.TestPackage != "" {
+		runs = append(runs, append(append([]string{"test", "-c"}, common...), "-o", filepath.Join(tmp, t.testBinary()), t.TestPackage))
+	}
+	for _, args := range runs {
+		cmd := exec.CommandContext(ctx, "go", args...)
+		cmd.Dir = src
+		cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+		cmd.Env = append(os.Environ(), t.Env...)
+		if err := cmd.Run(); err != nil {
+			return fmt.Errorf("tool %s: go %s %s: %w", t.Name, args[0], args[len(args)-1], err)
 		}
-		return fmt.Errorf("tool %s: go build %s: %w", t.Name, what, err)
 	}
 	for _, b := range t.Binaries() {
 		if err := os.Rename(filepath.Join(tmp, b), filepath.Join(bin, b)); err != nil {

@@ -153,3 +153,40 @@ func TestEnsureBuildsSeveralPackages(t *testing.T) {
 		t.Errorf("build folders left behind: %v", left)
 	}
 }
+
+// A tool's TestPackage is built as a test binary beside its mains, with the
+// same linker flags.
+func TestEnsureBuildsATestBinary(t *testing.T) {
+	version, goSum := xmod(t)
+	project := t.TempDir()
+	writeHello(t, project, version, goSum)
+	dir := filepath.Join(project, "tools", "hello")
+	files := map[string]string{
+		"suite/suite.go":      "package suite\n\nvar stamp string\n",
+		"suite/suite_test.go": "package suite\n\nimport \"testing\"\n\nfunc TestStamp(t *testing.T) { t.Log(\"stamp\", stamp) }\n",
+	}
+	for name, body := range files {
+		os.MkdirAll(filepath.Dir(filepath.Join(dir, name)), 0o755)
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c := Cache{Dir: t.TempDir(), ProjectDir: project, Log: slog.New(slog.NewTextHandler(t.Output(), nil))}
+	tool := Tool{Name: "hello", Module: "golang.org/x/mod", Package: "example.com/hello", Binary: "hello",
+		TestPackage: "example.com/hello/suite",
+		Ldflags:     func(v string) string { return "-X example.com/hello/suite.stamp=" + v }}
+	if got := strings.Join(tool.Binaries(), " "); got != "hello suite.test" {
+		t.Fatalf("Binaries() = %s", got)
+	}
+	root, err := c.Ensure(t.Context(), tool)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command(filepath.Join(root, "bin", "suite.test"), "-test.v").CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "stamp "+version) {
+		t.Fatalf("suite.test says %q (%v), want the pin", out, err)
+	}
+	if _, err := os.Stat(filepath.Join(root, "bin", "hello")); err != nil {
+		t.Errorf("the main package was not built: %v", err)
+	}
+}

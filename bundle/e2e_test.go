@@ -1,0 +1,153 @@
+package bundle
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
+
+	"github.com/meshready/meshready/config"
+)
+
+// The image list is the one the pinned e2e framework asks for.
+func TestE2EReleasesMatchTheSuitesManifest(t *testing.T) {
+	c := testCache(t)
+	pin, err := c.Pin(E2ETool())
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, ok := e2eReleases[pin]
+	if !ok {
+		t.Fatalf("no e2e image list for the pin %s", pin)
+	}
+	dir, err := moduleDir(t.Context(), "k8s.io/kubernetes", pin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	src, err := os.ReadFile(filepath.Join(dir, "test", "utils", "image", "manifest.go"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, tag := range map[string]string{"BusyBox": r.busybox, "Agnhost": r.agnhost} {
+		re := regexp.MustCompile(`configs\[` + name + `\] = Config\{list\.PromoterE2eRegistry, "[a-z]+", "([^"]+)"\}`)
+		m := re.FindSubmatch(src)
+		if m == nil || string(m[1]) != tag {
+			t.Errorf("%s: the suite asks for %q, the bundle makes %q", name, m, tag)
+		}
+	}
+	if !regexp.MustCompile(`PromoterE2eRegistry: +"` + regexp.QuoteMeta(E2ERegistry) + `"`).Match(src) {
+		t.Errorf("the suite's e2e registry is not %s", E2ERegistry)
+	}
+}
+
+func TestEnsureE2ERefusesAnotherVersion(t *testing.T) {
+	c := testCache(t)
+	c.Dir = t.TempDir() // nothing may be built
+	_, err := EnsureE2E(t.Context(), c, "1.33.2", c.Log)
+	if err == nil || !strings.Contains(err.Error(), "the cluster runs v1.33.2") {
+		t.Errorf("want a clear refusal, got %v", err)
+	}
+}
+
+// dependsClosure keeps the packages, not their dependency lines, virtual
+// names or foreign architectures (golden input from apt-cache on Debian 12).
+func TestDependsClosure(t *testing.T) {
+	b, err := os.ReadFile("testdata/apt-cache-depends.txt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := dependsClosure(string(b))
+	for _, want := range []string{"bind9-dnsutils", "bind9-libs", "libc6", "libuv1"} {
+		if !strings.Contains(" "+strings.Join(got, " ")+" ", " "+want+" ") {
+			t.Errorf("closure %v lacks %s", got, want)
+		}
+	}
+	for _, p := range got {
+		if strings.ContainsAny(p, "<>: ") || strings.HasPrefix(p, "Depends") {
+			t.Errorf("closure has %q", p)
+		}
+	}
+	if len(dependsClosure("")) != 0 || len(dependsClosure("  Depends: x\n<virtual>\n")) != 0 {
+		t.Error("no package lines, yet a closure")
+	}
+}
+
+// TestEnsureE2E builds the suite and its images into the real cache (8
+// minutes cold; seconds after) and runs each image's programs chrooted, as
+// the pods will.
+func TestEnsureE2E(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds Kubernetes' e2e suite from source the first time")
+	}
+	c := testCache(t)
+	e, err := EnsureE2E(t.Context(), c, config.Defaults().Kubernetes.Version, c.Log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command(e.Ginkgo, "version").CombinedOutput(); err != nil || !strings.Contains(string(out), "Ginkgo Version 2.") {
+		t.Errorf("ginkgo version: %v %s", err, out)
+	}
+	if out, _ := exec.Command(e.Test, "--help").CombinedOutput(); !strings.Contains(string(out), "-ginkgo.label-filter") {
+		t.Errorf("e2e.test --help does not look like the suite: %.300s", out)
+	}
+	if len(e.Images) != 2 {
+		t.Fatalf("images %+v", e.Images)
+	}
+	if os.Geteuid() != 0 {
+		t.Skip("not root: the images are not run chrooted")
+	}
+	for _, img := range e.Images {
+		root := t.TempDir()
+		image := loadImage(t, img.Path, img.Ref)
+		cfg, err := image.ConfigFile()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d := cfg.Config.Labels["org.opencontainers.image.description"]; !strings.Contains(d, "busybox-static") {
+			t.Errorf("%s: description %q does not say what it is made of", img.Ref, d)
+		}
+		rc := mutate.Extract(image)
+		untar := exec.Command("tar", "-x", "-C", root)
+		untar.Stdin = rc
+		if out, err := untar.CombinedOutput(); err != nil {
+			t.Fatalf("untar: %v: %s", err, out)
+		}
+		rc.Close()
+		cmds := map[string]string{
+			"sh -c echo ok":                "ok",
+			"nslookup --help":              "nslookup",
+			"wget --help":                  "Usage: wget",
+			"id user-defined-in-image":     "uid=1000(user-defined-in-image)",
+			"id -Gn user-defined-in-image": "group-defined-in-image",
+		}
+		if strings.Contains(img.Ref, "agnhost") {
+			if strings.Join(cfg.Config.Entrypoint, " ") != "/agnhost" || strings.Join(cfg.Config.Cmd, " ") != "pause" {
+				t.Errorf("agnhost entrypoint %v cmd %v", cfg.Config.Entrypoint, cfg.Config.Cmd)
+			}
+			cmds["/agnhost --help"] = "netexec"
+			cmds["/agnhost-2 --help"] = "netexec"
+			cmds["curl --version"] = "curl "
+			cmds["dig -v"] = "DiG 9"
+			delete(cmds, "nslookup --help") // bind's nslookup, not BusyBox's
+			cmds["nslookup -version"] = "nslookup 9"
+			cmds["nc --help"] = "Usage: nc"
+			cmds["cat /localhost.crt"] = "BEGIN CERTIFICATE"
+		}
+		for cmd, want := range cmds {
+			args := []string{root}
+			if strings.HasPrefix(cmd, "sh -c ") {
+				args = append(args, "sh", "-c", strings.TrimPrefix(cmd, "sh -c "))
+			} else {
+				args = append(args, strings.Fields(cmd)...)
+			}
+			out, _ := exec.Command("chroot", args...).CombinedOutput()
+			if !strings.Contains(string(out), want) {
+				t.Errorf("%s: chroot %s = %.300q, want %q", img.Ref, cmd, out, want)
+			}
+		}
+	}
+}
