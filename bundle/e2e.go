@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -31,9 +32,10 @@ const E2ERegistry = "registry.k8s.io/e2e-test-images"
 // conformance` and the tests that run it, not by `make tools`.
 func E2ETool() toolchain.Tool {
 	return toolchain.Tool{
-		Name:        "kubernetes",
-		Module:      "k8s.io/kubernetes",
-		Packages:    []string{"k8s.io/kubernetes/test/images/agnhost", "github.com/onsi/ginkgo/v2/ginkgo"},
+		Name:   "kubernetes",
+		Module: "k8s.io/kubernetes",
+		Packages: []string{"k8s.io/kubernetes/test/images/agnhost", "k8s.io/kubernetes/test/images/nonewprivs",
+			"github.com/onsi/ginkgo/v2/ginkgo"},
 		TestPackage: "k8s.io/kubernetes/test/e2e",
 		Env:         []string{"CGO_ENABLED=0"},
 		Ldflags:     func(v string) string { return versionLdflags(v, time.Now()) },
@@ -44,23 +46,77 @@ func E2ETool() toolchain.Tool {
 // e2eRelease is the test image tags one e2e framework asks for
 // (test/utils/image/manifest.go); a test holds it to the pinned module.
 type e2eRelease struct {
-	busybox, agnhost string
+	busybox, agnhost, jessie, kitten, nautilus, nginx, nginxNew, httpd, httpdNew, nonRoot, nonewprivs string
 }
 
 var e2eReleases = map[string]e2eRelease{
-	"v1.34.4": {busybox: "1.37.0-1", agnhost: "2.56"},
+	"v1.34.4": {busybox: "1.37.0-1", agnhost: "2.56", jessie: "1.7", kitten: "1.7", nautilus: "1.7",
+		nginx: "1.14-4", nginxNew: "1.15-4", httpd: "2.4.38-4", httpdNew: "2.4.39-4", nonRoot: "1.4", nonewprivs: "1.3"},
 }
 
-// The Debian packages each image is made of (with everything they need
-// to run, debClosure). BusyBox: the static build, the shell and the
-// utilities the tests run in their pods (sh, wget, nc, nslookup, ...).
-// agnhost's upstream image adds to Alpine curl, dig (bind-tools), nc,
-// iproute2, iperf and bash: curl and dig are here, busybox gives sh, nc and
-// ip; netbase gives /etc/services and /etc/protocols.
+// The Debian packages the images are made of, each with everything it
+// needs to run (debClosure). BusyBox, static, gives every image its shell
+// and the utilities the tests run in pods (sh, wget, nc, nslookup, mv, ...);
+// libc-bin gives getent, netbase /etc/services and /etc/protocols.
+// agnhost's upstream image adds to Alpine curl, dig (bind-tools), nc
+// (netcat-openbsd: the tests use -u, -t and -v, which BusyBox's lacks),
+// iproute2 (ss), iperf and bash: all but iperf and bash are here.
 var (
 	busyboxDebs = []string{"busybox-static"}
-	agnhostDebs = []string{"busybox-static", "curl", "bind9-dnsutils", "netbase"}
+	dnsDebs     = []string{"busybox-static", "bind9-dnsutils", "libc-bin", "netbase"}
+	agnhostDebs = []string{"busybox-static", "curl", "bind9-dnsutils", "netcat-openbsd", "iproute2", "libc-bin", "netbase"}
+	nginxDebs   = []string{"busybox-static", "nginx", "netbase"}
+	httpdDebs   = []string{"busybox-static", "apache2-bin", "netbase"}
 )
+
+// notInImages are packages of a closure that no program in the images
+// runs or loads: package tooling and Perl (nginx-common's and apache2's
+// maintainer scripts and helper scripts need them; the servers do not).
+// checkLibraries still fails an image whose ELF files need one of them.
+var notInImages = []string{"debconf", "cdebconf", "dpkg", "tar", "install-info", "perl", "perl-base",
+	"perl-modules-5.36", "perl-modules-5.40", "libperl5.36", "libperl5.40", "iproute2", "libcap2-bin"}
+
+// e2eImage is one test image: its reference, the packages it is made of,
+// what it adds to them, and its config.
+type e2eImage struct {
+	ref  string
+	debs []string
+	// add puts the image's own files in the tree.
+	add             func(tree string, in e2eInputs) error
+	entrypoint, cmd []string
+	user            string
+	extraPath       string
+}
+
+// e2eInputs are what the images' own files come from.
+type e2eInputs struct {
+	// bin holds the programs E2ETool built; kube is the k8s.io/kubernetes module.
+	bin, kube string
+}
+
+func e2eImages(version config.Version) ([]e2eImage, error) {
+	r, ok := e2eReleases[version.Tag()]
+	if !ok {
+		return nil, fmt.Errorf("no e2e image list for Kubernetes %s: the local bundle knows %s",
+			version.Tag(), strings.Join(slices.Sorted(maps.Keys(e2eReleases)), ", "))
+	}
+	img := func(name, tag string) string { return E2ERegistry + "/" + name + ":" + tag }
+	agnhost := []string{"/agnhost"}
+	return []e2eImage{
+		{ref: img("busybox", r.busybox), debs: busyboxDebs, cmd: []string{"sh"}},
+		{ref: img("agnhost", r.agnhost), debs: agnhostDebs, add: agnhostFiles, entrypoint: agnhost, cmd: []string{"pause"}},
+		{ref: img("jessie-dnsutils", r.jessie), debs: dnsDebs, cmd: []string{"sh"}},
+		// The update-demo images: agnhost serving a picture and data.json.
+		{ref: img("kitten", r.kitten), debs: agnhostDebs, add: updateDemo("kitten"), entrypoint: agnhost, cmd: []string{"test-webserver"}},
+		{ref: img("nautilus", r.nautilus), debs: agnhostDebs, add: updateDemo("nautilus"), entrypoint: agnhost, cmd: []string{"test-webserver"}},
+		{ref: img("nginx", r.nginx), debs: nginxDebs, add: nginxFiles, cmd: []string{"nginx", "-g", "daemon off;"}},
+		{ref: img("nginx", r.nginxNew), debs: nginxDebs, add: nginxFiles, cmd: []string{"nginx", "-g", "daemon off;"}},
+		{ref: img("httpd", r.httpd), debs: httpdDebs, add: httpdFiles, cmd: []string{"httpd-foreground"}, extraPath: httpdRoot + "/bin"},
+		{ref: img("httpd", r.httpdNew), debs: httpdDebs, add: httpdFiles, cmd: []string{"httpd-foreground"}, extraPath: httpdRoot + "/bin"},
+		{ref: img("nonroot", r.nonRoot), debs: busyboxDebs, user: "1234", cmd: []string{"sh"}},
+		{ref: img("nonewprivs", r.nonewprivs), debs: busyboxDebs, add: nnpFiles, cmd: []string{"nnp"}},
+	}, nil
+}
 
 // E2E is the built suite and its images for one Kubernetes version.
 type E2E struct {
@@ -72,32 +128,6 @@ type E2E struct {
 	Test, Ginkgo string
 	// Images are the test images made here, to import into every node.
 	Images []Image
-}
-
-// e2eImage is one test image: its reference, and how its tree is made.
-type e2eImage struct {
-	ref  string
-	debs []string
-	// agnhost puts the agnhost program and its files in the tree.
-	agnhost bool
-}
-
-func e2eImages(version config.Version) ([]e2eImage, error) {
-	r, ok := e2eReleases[version.Tag()]
-	if !ok {
-		return nil, fmt.Errorf("no e2e image list for Kubernetes %s: the local bundle knows %s",
-			version.Tag(), strings.Join(slices.Sorted(func(yield func(string) bool) {
-				for k := range e2eReleases {
-					if !yield(k) {
-						return
-					}
-				}
-			}), ", "))
-	}
-	return []e2eImage{
-		{ref: E2ERegistry + "/busybox:" + r.busybox, debs: busyboxDebs},
-		{ref: E2ERegistry + "/agnhost:" + r.agnhost, debs: agnhostDebs, agnhost: true},
-	}, nil
 }
 
 // EnsureE2E returns the suite and its images for version (the pin only),
@@ -147,13 +177,14 @@ func EnsureE2E(ctx context.Context, cache toolchain.Cache, version config.Versio
 	if err != nil {
 		return nil, fmt.Errorf("e2e bundle: %w", err)
 	}
+	in := e2eInputs{bin: filepath.Join(root, "bin"), kube: kube}
 	for i, s := range specs {
 		out := e.Images[i].Path
 		if _, err := os.Stat(out); err == nil {
 			continue
 		}
 		start := time.Now()
-		if err := writeE2EImage(ctx, s, debs, filepath.Join(root, "bin", "agnhost"), kube, out, log); err != nil {
+		if err := writeE2EImage(ctx, s, debs, in, out, log); err != nil {
 			return nil, fmt.Errorf("e2e bundle: image %s: %w", s.ref, err)
 		}
 		log.Info("wrote image", "ref", s.ref, "path", out, "took", time.Since(start).Round(time.Millisecond).String())
@@ -172,19 +203,26 @@ func (e *E2E) complete() bool {
 
 // writeE2EImage makes the image's tree in a temp folder and writes it as
 // one layer.
-// kube is the k8s.io/kubernetes module's folder.
-func writeE2EImage(ctx context.Context, s e2eImage, debs, agnhost, kube, out string, log *slog.Logger) error {
+func writeE2EImage(ctx context.Context, s e2eImage, debs string, in e2eInputs, out string, log *slog.Logger) error {
 	tree, err := os.MkdirTemp(filepath.Dir(out), ".tree-")
 	if err != nil {
 		return err
 	}
 	defer os.RemoveAll(tree)
-	pkgs, err := debClosure(ctx, s.debs)
+	closure, err := debClosure(ctx, s.debs)
 	if err != nil {
 		return err
 	}
+	pkgs := slices.DeleteFunc(closure, func(p string) bool { return slices.Contains(notInImages, p) && !slices.Contains(s.debs, p) })
 	if err := unpackDebs(ctx, debs, tree, pkgs, s.ref, log); err != nil {
 		return err
+	}
+	// Debian names netcat-openbsd's nc with update-alternatives (no .deb
+	// has the link); it goes in before BusyBox's applets, which fill gaps only.
+	if _, err := os.Lstat(filepath.Join(tree, "bin", "nc.openbsd")); err == nil {
+		if err := os.Symlink("nc.openbsd", filepath.Join(tree, "bin", "nc")); err != nil {
+			return err
+		}
 	}
 	if err := busyboxLinks(ctx, tree); err != nil {
 		return err
@@ -192,23 +230,22 @@ func writeE2EImage(ctx context.Context, s e2eImage, debs, agnhost, kube, out str
 	if err := baseFiles(tree); err != nil {
 		return err
 	}
-	if s.agnhost {
-		if err := agnhostFiles(tree, agnhost, kube); err != nil {
+	if s.add != nil {
+		if err := s.add(tree, in); err != nil {
 			return err
 		}
 	}
 	if err := checkLibraries(tree); err != nil {
-		return fmt.Errorf("%w (a package's dependencies are not what apt-cache said)", err)
+		return fmt.Errorf("%w (a package's dependencies are not what apt-cache said, or notInImages drops one)", err)
 	}
 	layer, err := treeLayer(tree)
 	if err != nil {
 		return err
 	}
 	return writeImage(s.ref, []v1.Layer{layer}, out, func(c *v1.Config) {
-		if s.agnhost {
-			c.Entrypoint, c.Cmd = []string{"/agnhost"}, []string{"pause"}
-		} else {
-			c.Cmd = []string{"sh"}
+		c.Entrypoint, c.Cmd, c.User = s.entrypoint, s.cmd, s.user
+		if s.extraPath != "" {
+			c.Env = []string{strings.Replace(PathEnv, "PATH=", "PATH="+s.extraPath+":", 1)}
 		}
 		c.Labels = map[string]string{
 			"org.opencontainers.image.description": "made offline by meshready in place of " + s.ref +
@@ -218,7 +255,8 @@ func writeE2EImage(ctx context.Context, s e2eImage, debs, agnhost, kube, out str
 }
 
 // busyboxLinks links every BusyBox applet (as the static busybox lists
-// them) to it, where no package put a program of that name.
+// them) to it, where no package put a program of that name in any PATH
+// folder.
 func busyboxLinks(ctx context.Context, tree string) error {
 	bin := ""
 	for _, p := range []string{"bin/busybox", "usr/bin/busybox"} {
@@ -234,11 +272,11 @@ func busyboxLinks(ctx context.Context, tree string) error {
 		return fmt.Errorf("busybox --list-full: %w", err)
 	}
 	for _, applet := range strings.Fields(string(out)) {
-		if applet == "" || strings.Contains(applet, "..") || filepath.IsAbs(applet) {
+		if strings.Contains(applet, "..") || filepath.IsAbs(applet) {
 			return fmt.Errorf("busybox lists an odd applet path %q", applet)
 		}
 		dst := filepath.Join(tree, applet)
-		if _, err := os.Lstat(dst); err == nil {
+		if shadowed(tree, filepath.Base(applet)) {
 			continue
 		}
 		if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
@@ -251,39 +289,65 @@ func busyboxLinks(ctx context.Context, tree string) error {
 	return nil
 }
 
+// shadowed says whether a program of that name is in any of the images'
+// PATH folders already: an applet link in an earlier folder would hide it.
+func shadowed(tree, name string) bool {
+	for _, d := range []string{"usr/local/sbin", "usr/local/bin", "usr/sbin", "usr/bin", "sbin", "bin"} {
+		if _, err := os.Lstat(filepath.Join(tree, d, name)); err == nil {
+			return true
+		}
+	}
+	return false
+}
+
 // baseFiles are what every test image has besides its programs: users and
 // groups (the agnhost image's user-defined-in-image and
-// group-defined-in-image, which tests of supplemental groups look for) and
-// a /tmp to write in.
+// group-defined-in-image, which tests of supplemental groups look for;
+// daemon, httpd's user) and a /tmp to write in.
 func baseFiles(tree string) error {
-	files := map[string]string{
-		"etc/passwd": "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n" +
+	return writeFiles(tree, map[string]string{
+		"etc/passwd": "root:x:0:0:root:/root:/bin/sh\ndaemon:x:1:1:daemon:/usr/sbin:/bin/false\n" +
+			"nobody:x:65534:65534:nobody:/nonexistent:/bin/false\n" +
 			"user-defined-in-image:x:1000:1000::/home/user-defined-in-image:/bin/sh\n",
-		"etc/group": "root:x:0:\nnogroup:x:65534:\nuser-defined-in-image:x:1000:\n" +
+		"etc/group": "root:x:0:\ndaemon:x:1:\nnogroup:x:65534:\nuser-defined-in-image:x:1000:\n" +
 			"group-defined-in-image:x:50000:user-defined-in-image\n",
-	}
+		"tmp/":  "",
+		"root/": "",
+	})
+}
+
+// writeFiles writes each file (a name ending in / is a folder) in tree.
+func writeFiles(tree string, files map[string]string) error {
 	for name, body := range files {
 		p := filepath.Join(tree, name)
+		if strings.HasSuffix(name, "/") {
+			if err := os.MkdirAll(p, 0o755); err != nil {
+				return err
+			}
+			continue
+		}
 		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
 			return err
 		}
-		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+		mode := os.FileMode(0o644)
+		if strings.HasPrefix(body, "#!") {
+			mode = 0o755
+		}
+		if err := os.WriteFile(p, []byte(body), mode); err != nil {
 			return err
 		}
 	}
-	for _, d := range []string{"tmp", "root"} {
-		if err := os.MkdirAll(filepath.Join(tree, d), 0o755); err != nil {
-			return err
-		}
+	if _, err := os.Stat(filepath.Join(tree, "tmp")); err == nil {
+		return os.Chmod(filepath.Join(tree, "tmp"), 0o777|os.ModeSticky)
 	}
-	return os.Chmod(filepath.Join(tree, "tmp"), 0o1777)
+	return nil
 }
 
 // agnhostFiles are what agnhost's Dockerfile adds: the program at /agnhost,
 // /agnhost-2 (entrypoint tests), /uploads (netexec) and porter's TLS pair
 // from the module.
-func agnhostFiles(tree, agnhost, kube string) error {
-	if err := copyFile(agnhost, filepath.Join(tree, "agnhost")); err != nil {
+func agnhostFiles(tree string, in e2eInputs) error {
+	if err := copyFile(filepath.Join(in.bin, "agnhost"), filepath.Join(tree, "agnhost")); err != nil {
 		return err
 	}
 	if err := os.Symlink("agnhost", filepath.Join(tree, "agnhost-2")); err != nil {
@@ -292,14 +356,128 @@ func agnhostFiles(tree, agnhost, kube string) error {
 	if err := os.MkdirAll(filepath.Join(tree, "uploads"), 0o755); err != nil {
 		return err
 	}
-	for _, f := range []string{"localhost.crt", "localhost.key"} {
-		data, err := os.ReadFile(filepath.Join(kube, "test", "images", "agnhost", "porter", f))
+	return copyModuleFiles(tree, in.kube, map[string]string{
+		"localhost.crt": "test/images/agnhost/porter/localhost.crt",
+		"localhost.key": "test/images/agnhost/porter/localhost.key",
+	})
+}
+
+// updateDemo is the kitten or nautilus image: agnhost (test-webserver
+// serves /) with the picture and data.json of test/images/<name>/html.
+func updateDemo(name string) func(string, e2eInputs) error {
+	return func(tree string, in e2eInputs) error {
+		if err := agnhostFiles(tree, in); err != nil {
+			return err
+		}
+		return copyModuleFiles(tree, in.kube, map[string]string{
+			name + ".jpg": "test/images/" + name + "/html/" + name + ".jpg",
+			"data.json":   "test/images/" + name + "/html/data.json",
+		})
+	}
+}
+
+// copyModuleFiles copies files of the k8s.io/kubernetes module into tree.
+func copyModuleFiles(tree, kube string, files map[string]string) error {
+	for dst, src := range files {
+		data, err := os.ReadFile(filepath.Join(kube, filepath.FromSlash(src)))
 		if err != nil {
 			return err
 		}
-		if err := os.WriteFile(filepath.Join(tree, f), data, 0o644); err != nil {
+		if err := os.WriteFile(filepath.Join(tree, dst), data, 0o644); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// nginxFiles lay Debian's nginx out as the nginx image the suite uses
+// (nginx:alpine): port 80, /usr/share/nginx/html, logs to the container's
+// output, run in the foreground.
+func nginxFiles(tree string, _ e2eInputs) error {
+	return writeFiles(tree, map[string]string{
+		"etc/nginx/nginx.conf": `# meshready: nginx as the e2e suite's nginx image runs it.
+user nobody nogroup;
+worker_processes 1;
+error_log /dev/stderr;
+pid /run/nginx.pid;
+events { worker_connections 1024; }
+http {
+  access_log /dev/stdout;
+  server {
+    listen 80;
+    root /usr/share/nginx/html;
+    index index.html;
+  }
+}
+`,
+		"usr/share/nginx/html/index.html": "<!DOCTYPE html>\n<html><head><title>Welcome to nginx!</title></head><body><h1>Welcome to nginx!</h1></body></html>\n",
+		"var/log/nginx/":                  "",
+		"var/lib/nginx/":                  "",
+		"run/":                            "",
+	})
+}
+
+// httpdRoot is where the httpd image keeps its server root, as the
+// official image does; the suite's StatefulSet tests move
+// htdocs/index.html away and back to break and mend readiness.
+const httpdRoot = "/usr/local/apache2"
+
+// httpdFiles lay Debian's Apache httpd out as the official httpd image:
+// ServerRoot /usr/local/apache2, port 80, htdocs/index.html, logs to the
+// container's output, httpd-foreground as the command.
+func httpdFiles(tree string, _ e2eInputs) error {
+	root := filepath.Join(tree, strings.TrimPrefix(httpdRoot, "/"))
+	if err := os.MkdirAll(filepath.Join(root, "bin"), 0o755); err != nil {
+		return err
+	}
+	for link, target := range map[string]string{"bin/httpd": "/usr/sbin/apache2", "modules": "/usr/lib/apache2/modules"} {
+		if err := os.Symlink(target, filepath.Join(root, link)); err != nil {
+			return err
+		}
+	}
+	return writeFiles(root, map[string]string{
+		"conf/httpd.conf": `# meshready: Debian's Apache httpd as the e2e suite's httpd image runs it.
+ServerRoot "/usr/local/apache2"
+Listen 80
+LoadModule mpm_event_module modules/mod_mpm_event.so
+LoadModule authz_core_module modules/mod_authz_core.so
+LoadModule dir_module modules/mod_dir.so
+LoadModule mime_module modules/mod_mime.so
+User daemon
+Group daemon
+ServerName localhost
+DocumentRoot "/usr/local/apache2/htdocs"
+<Directory "/usr/local/apache2/htdocs">
+    Require all granted
+</Directory>
+DirectoryIndex index.html
+TypesConfig /dev/null
+AddType text/html .html
+ErrorLog /proc/self/fd/2
+LogFormat "%h %l %u %t \"%r\" %>s %b" common
+CustomLog /proc/self/fd/1 common
+PidFile logs/httpd.pid
+`,
+		"htdocs/index.html": "<html><body><h1>It works!</h1></body></html>\n",
+		"logs/":             "",
+		"bin/httpd-foreground": `#!/bin/sh
+set -e
+# As the official image's script: a stale pid file keeps httpd from starting.
+rm -f /usr/local/apache2/logs/httpd.pid
+exec httpd -d /usr/local/apache2 -f conf/httpd.conf -DFOREGROUND "$@"
+`,
+	})
+}
+
+// nnpFiles is the nonewprivs image's program, set-uid root: it prints the
+// effective uid, which no_new_privs keeps at the caller's.
+func nnpFiles(tree string, in e2eInputs) error {
+	dst := filepath.Join(tree, "usr", "local", "bin", "nnp")
+	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+		return err
+	}
+	if err := copyFile(filepath.Join(in.bin, "nonewprivs"), dst); err != nil {
+		return err
+	}
+	return os.Chmod(dst, 0o755|os.ModeSetuid)
 }

@@ -32,8 +32,10 @@ func TestE2EReleasesMatchTheSuitesManifest(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for name, tag := range map[string]string{"BusyBox": r.busybox, "Agnhost": r.agnhost} {
-		re := regexp.MustCompile(`configs\[` + name + `\] = Config\{list\.PromoterE2eRegistry, "[a-z]+", "([^"]+)"\}`)
+	for name, tag := range map[string]string{"BusyBox": r.busybox, "Agnhost": r.agnhost, "JessieDnsutils": r.jessie,
+		"Kitten": r.kitten, "Nautilus": r.nautilus, "Nginx": r.nginx, "NginxNew": r.nginxNew, "Httpd": r.httpd,
+		"HttpdNew": r.httpdNew, "NonRoot": r.nonRoot, "Nonewprivs": r.nonewprivs} {
+		re := regexp.MustCompile(`configs\[` + name + `\] = Config\{list\.PromoterE2eRegistry, "[a-z/-]+", "([^"]+)"\}`)
 		m := re.FindSubmatch(src)
 		if m == nil || string(m[1]) != tag {
 			t.Errorf("%s: the suite asks for %q, the bundle makes %q", name, m, tag)
@@ -94,60 +96,98 @@ func TestEnsureE2E(t *testing.T) {
 	if out, _ := exec.Command(e.Test, "--help").CombinedOutput(); !strings.Contains(string(out), "-ginkgo.label-filter") {
 		t.Errorf("e2e.test --help does not look like the suite: %.300s", out)
 	}
-	if len(e.Images) != 2 {
+	if len(e.Images) != 11 {
 		t.Fatalf("images %+v", e.Images)
 	}
 	if os.Geteuid() != 0 {
 		t.Skip("not root: the images are not run chrooted")
 	}
 	for _, img := range e.Images {
-		root := t.TempDir()
-		image := loadImage(t, img.Path, img.Ref)
-		cfg, err := image.ConfigFile()
-		if err != nil {
-			t.Fatal(err)
+		checkE2EImage(t, img)
+	}
+}
+
+// checkE2EImage unpacks the image and runs what the suite runs in it,
+// chrooted, as the pods will.
+func checkE2EImage(t *testing.T, img Image) {
+	root := t.TempDir()
+	image := loadImage(t, img.Path, img.Ref)
+	cfg, err := image.ConfigFile()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := cfg.Config.Labels["org.opencontainers.image.description"]; !strings.Contains(d, "busybox-static") {
+		t.Errorf("%s: description %q does not say what it is made of", img.Ref, d)
+	}
+	rc := mutate.Extract(image)
+	untar := exec.Command("tar", "-x", "-p", "-C", root)
+	untar.Stdin = rc
+	if out, err := untar.CombinedOutput(); err != nil {
+		t.Fatalf("untar: %v: %s", err, out)
+	}
+	rc.Close()
+	if fi, err := os.Stat(filepath.Join(root, "tmp")); err != nil || fi.Mode()&os.ModeSticky == 0 || fi.Mode().Perm() != 0o777 {
+		t.Errorf("%s: /tmp is %v, want 1777", img.Ref, fi.Mode())
+	}
+	cmds := map[string]string{
+		"sh -c echo ok":                "ok",
+		"wget --help":                  "Usage: wget",
+		"mv --help":                    "Usage: mv",
+		"id user-defined-in-image":     "uid=1000(user-defined-in-image)",
+		"id -Gn user-defined-in-image": "group-defined-in-image",
+	}
+	name := img.Ref[strings.LastIndex(img.Ref, "/")+1 : strings.LastIndex(img.Ref, ":")]
+	entry := strings.Join(append(cfg.Config.Entrypoint, cfg.Config.Cmd...), " ")
+	want := map[string]string{"busybox": "sh", "agnhost": "/agnhost pause", "jessie-dnsutils": "sh",
+		"kitten": "/agnhost test-webserver", "nautilus": "/agnhost test-webserver", "nginx": "nginx -g daemon off;",
+		"httpd": "httpd-foreground", "nonroot": "sh", "nonewprivs": "nnp"}[name]
+	if entry != want {
+		t.Errorf("%s: runs %q, want %q", img.Ref, entry, want)
+	}
+	switch name {
+	case "agnhost", "kitten", "nautilus":
+		cmds["/agnhost --help"] = "netexec"
+		cmds["/agnhost-2 --help"] = "netexec"
+		cmds["curl --version"] = "curl "
+		cmds["dig -v"] = "DiG 9"
+		cmds["nc -h"] = "OpenBSD netcat"
+		cmds["ss -V"] = "iproute2"
+		cmds["getent passwd daemon"] = "daemon:x:1:1"
+		cmds["cat /localhost.crt"] = "BEGIN CERTIFICATE"
+		if name != "agnhost" {
+			cmds["cat /data.json"] = name + ".jpg"
 		}
-		if d := cfg.Config.Labels["org.opencontainers.image.description"]; !strings.Contains(d, "busybox-static") {
-			t.Errorf("%s: description %q does not say what it is made of", img.Ref, d)
+	case "jessie-dnsutils":
+		cmds["dig -v"] = "DiG 9"
+		cmds["getent passwd daemon"] = "daemon:x:1:1"
+	case "busybox", "nonroot":
+		cmds["nslookup --help"] = "nslookup"
+	case "nginx":
+		cmds["nginx -t"] = "syntax is ok"
+		cmds["cat /usr/share/nginx/html/index.html"] = "Welcome to nginx"
+	case "httpd":
+		cmds["httpd -d /usr/local/apache2 -f conf/httpd.conf -t"] = "Syntax OK"
+		cmds["cat /usr/local/apache2/htdocs/index.html"] = "It works!"
+	case "nonewprivs":
+		cmds["su -s /usr/local/bin/nnp nobody"] = "Effective uid: 0"
+	}
+	if name == "nonroot" && cfg.Config.User != "1234" {
+		t.Errorf("nonroot runs as %q", cfg.Config.User)
+	}
+	for cmd, want := range cmds {
+		args := []string{root}
+		if strings.HasPrefix(cmd, "sh -c ") {
+			args = append(args, "sh", "-c", strings.TrimPrefix(cmd, "sh -c "))
+		} else {
+			args = append(args, strings.Fields(cmd)...)
 		}
-		rc := mutate.Extract(image)
-		untar := exec.Command("tar", "-x", "-C", root)
-		untar.Stdin = rc
-		if out, err := untar.CombinedOutput(); err != nil {
-			t.Fatalf("untar: %v: %s", err, out)
-		}
-		rc.Close()
-		cmds := map[string]string{
-			"sh -c echo ok":                "ok",
-			"nslookup --help":              "nslookup",
-			"wget --help":                  "Usage: wget",
-			"id user-defined-in-image":     "uid=1000(user-defined-in-image)",
-			"id -Gn user-defined-in-image": "group-defined-in-image",
-		}
-		if strings.Contains(img.Ref, "agnhost") {
-			if strings.Join(cfg.Config.Entrypoint, " ") != "/agnhost" || strings.Join(cfg.Config.Cmd, " ") != "pause" {
-				t.Errorf("agnhost entrypoint %v cmd %v", cfg.Config.Entrypoint, cfg.Config.Cmd)
-			}
-			cmds["/agnhost --help"] = "netexec"
-			cmds["/agnhost-2 --help"] = "netexec"
-			cmds["curl --version"] = "curl "
-			cmds["dig -v"] = "DiG 9"
-			delete(cmds, "nslookup --help") // bind's nslookup, not BusyBox's
-			cmds["nslookup -version"] = "nslookup 9"
-			cmds["nc --help"] = "Usage: nc"
-			cmds["cat /localhost.crt"] = "BEGIN CERTIFICATE"
-		}
-		for cmd, want := range cmds {
-			args := []string{root}
-			if strings.HasPrefix(cmd, "sh -c ") {
-				args = append(args, "sh", "-c", strings.TrimPrefix(cmd, "sh -c "))
-			} else {
-				args = append(args, strings.Fields(cmd)...)
-			}
-			out, _ := exec.Command("chroot", args...).CombinedOutput()
-			if !strings.Contains(string(out), want) {
-				t.Errorf("%s: chroot %s = %.300q, want %q", img.Ref, cmd, out, want)
-			}
+		// With a /proc of its own: httpd logs to /proc/self/fd/1 and 2.
+		os.MkdirAll(filepath.Join(root, "proc"), 0o755)
+		c := exec.Command("unshare", append([]string{"--mount", "--pid", "--fork", "--mount-proc=" + filepath.Join(root, "proc"), "chroot"}, args...)...)
+		c.Env = append(cfg.Config.Env, "HOME=/root")
+		out, _ := c.CombinedOutput()
+		if !strings.Contains(string(out), want) {
+			t.Errorf("%s: chroot %s = %.300q, want %q", img.Ref, cmd, out, want)
 		}
 	}
 }

@@ -122,7 +122,7 @@ func treeLayer(root string) (v1.Layer, error) {
 			if err != nil {
 				return err
 			}
-			h := &tar.Header{Name: filepath.ToSlash(rel), Mode: int64(fi.Mode().Perm()), ModTime: epoch}
+			h := &tar.Header{Name: filepath.ToSlash(rel), Mode: tarMode(fi.Mode()), ModTime: epoch}
 			switch {
 			case d.IsDir():
 				h.Typeflag, h.Name = tar.TypeDir, h.Name+"/"
@@ -148,6 +148,18 @@ func treeLayer(root string) (v1.Layer, error) {
 			return err
 		})
 	})
+}
+
+// tarMode is a file's permission bits with set-uid, set-gid and sticky
+// as tar spells them (/tmp is 1777; a set-uid program keeps its bit).
+func tarMode(m fs.FileMode) int64 {
+	mode := int64(m.Perm())
+	for bit, t := range map[fs.FileMode]int64{fs.ModeSetuid: 0o4000, fs.ModeSetgid: 0o2000, fs.ModeSticky: 0o1000} {
+		if m&bit != 0 {
+			mode |= t
+		}
+	}
+	return mode
 }
 
 // layer makes a layer whose uncompressed tar is what write produces.

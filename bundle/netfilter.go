@@ -69,8 +69,8 @@ func netfilterTree(ctx context.Context, debs, root string, log *slog.Logger) err
 // unpackDebs unpacks the Debian packages pkgs into root, downloading the
 // missing .debs into debs (a cache folder, kept as first downloaded) with
 // apt-get; what for names the image in the progress line. Documentation,
-// manuals, locales and libc's iconv charsets are left out (no program of
-// these images reads them), and the top-level links of a merged-/usr
+// manuals, locales, libc's iconv charsets and tc's plugins are left out (no
+// program of these images reads them), and the top-level links of a merged-/usr
 // release are made as base-files would.
 func unpackDebs(ctx context.Context, debs, root string, pkgs []string, what string, log *slog.Logger) error {
 	if err := os.MkdirAll(debs, 0o755); err != nil {
@@ -100,7 +100,8 @@ func unpackDebs(ctx context.Context, debs, root string, pkgs []string, what stri
 			return fmt.Errorf("dpkg-deb -x %s: %w: %s", m[0], err, out)
 		}
 	}
-	for _, d := range []string{"usr/share", "usr/lib/x86_64-linux-gnu/gconv"} {
+	// tc's qdisc plugins too (tc is not run; q_atm.so needs libatm1).
+	for _, d := range []string{"usr/share", "usr/lib/x86_64-linux-gnu/gconv", "usr/lib/x86_64-linux-gnu/tc", "lib/x86_64-linux-gnu/tc"} {
 		if err := os.RemoveAll(filepath.Join(root, d)); err != nil {
 			return err
 		}
