@@ -104,7 +104,7 @@ func TestBootstrapRunsTheStepsInOrder(t *testing.T) {
 	cp, w := mk("s-cp-1", "control-plane", "10.213.0.2"), mk("s-worker-1", "worker", "10.213.0.3")
 	p := Plan{
 		Version: "1.34.4", Endpoint: "10.213.0.2:6443",
-		Source:    Source{Bundle: "/opt/meshready/bundle/v1.34.4", Images: []BundleImage{{"registry.k8s.io/pause:3.10.1", "/b/pause.tar"}}},
+		Source:    Source{Bundle: "/opt/meshready/bundle/v1.34.4", Images: []BundleImage{{Ref: "registry.k8s.io/pause:3.10.1", Tarball: "/b/pause.tar"}}},
 		PodSubnet: "10.244.0.0/16", ServiceSubnet: "10.96.0.0/12", Etcd: etcd, Container: true,
 		Token: "abcdef.0123456789abcdef", CertKey: config.Secret(strings.Repeat("0123456789abcdef", 4)),
 		Log: slog.New(slog.DiscardHandler),

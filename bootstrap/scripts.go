@@ -6,6 +6,7 @@ import (
 	"embed"
 	"encoding/json"
 	"fmt"
+	"regexp"
 	"strings"
 
 	"github.com/BurntSushi/toml"
@@ -68,7 +69,14 @@ func RuntimeScript(node, cgroupDriver, config string) (string, error) {
 }
 
 // BundleImage is an image tarball as a node sees it, and the reference it loads as.
-type BundleImage struct{ Ref, Tarball string }
+type BundleImage struct {
+	Ref, Tarball string
+	// SHA256, when set, is the tarball's hash: the image is imported
+	// again when the tarball changed under the same reference (the
+	// node keeps a stamp per imported tarball), else only when the
+	// reference is missing.
+	SHA256 string
+}
 
 // KubeBundleScript installs kubeadm, kubelet and kubectl and imports the
 // images from the air-gapped bundle mounted on the node.
@@ -82,6 +90,11 @@ func KubeBundleScript(node, version, bundle string, images []BundleImage) (strin
 // ImagesScript imports image tarballs a node sees (the local stack's mesh
 // images) into containerd's k8s.io namespace, skipping those it has.
 func ImagesScript(node string, images []BundleImage) (string, error) {
+	for _, im := range images {
+		if im.SHA256 != "" && !sha256Hex.MatchString(im.SHA256) {
+			return "", fmt.Errorf("image %s: %q is no SHA-256 in hex", im.Ref, im.SHA256)
+		}
+	}
 	return render("images.sh.tmpl", struct {
 		Node   string
 		Images []BundleImage
@@ -157,6 +170,8 @@ func CNIScript(node, podCIDR string, routes []Route) (string, error) {
 		Routes                  []Route
 	}{node, podCIDR, string(b), routes})
 }
+
+var sha256Hex = regexp.MustCompile(`^[0-9a-f]{64}$`)
 
 // ImportImages imports image tarballs the node sees into containerd.
 func ImportImages(ctx context.Context, n Node, images []BundleImage) error {

@@ -1,6 +1,7 @@
 package bootstrap
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/meshready/meshready/internal/golden"
@@ -16,12 +17,16 @@ func TestNodeScriptsGolden(t *testing.T) {
 		"prep":    func() (string, error) { return PrepScript("local-cp-1", "/meshready/local-cp-1", true) },
 		"runtime": func() (string, error) { return RuntimeScript("local-cp-1", "cgroupfs", containerd) },
 		"images": func() (string, error) {
-			return ImagesScript("local-w-1", []BundleImage{{"localhost/meshready/pilot:1.31-alpha.eed52ebb66ad", "/opt/meshready/bundle/mesh-1.31-alpha.eed52ebb66ad/images/pilot_1.31-alpha.eed52ebb66ad.tar"}})
+			return ImagesScript("local-w-1", []BundleImage{
+				{Ref: "localhost/meshready/pilot:1.31-alpha.eed52ebb66ad", Tarball: "/opt/meshready/bundle/mesh-1.31-alpha.eed52ebb66ad/images/pilot_1.31-alpha.eed52ebb66ad.tar"},
+				{Ref: "registry.k8s.io/e2e-test-images/agnhost:2.56", Tarball: "/opt/meshready/bundle/e2e-v1.34.4/images/agnhost_2.56.tar",
+					SHA256: "5f70bf18a086007016e948b04aed3b82103a36bea41755b6cddfaf10ace3c6ef"},
+			})
 		},
 		"kube-bundle": func() (string, error) {
 			return KubeBundleScript("local-cp-1", "v1.34.4", "/opt/meshready/bundle/v1.34.4", []BundleImage{
-				{"registry.k8s.io/pause:3.10.1", "/opt/meshready/bundle/v1.34.4/images/pause.tar"},
-				{"registry.k8s.io/etcd:3.6.5-0", "/opt/meshready/bundle/v1.34.4/images/etcd.tar"},
+				{Ref: "registry.k8s.io/pause:3.10.1", Tarball: "/opt/meshready/bundle/v1.34.4/images/pause.tar"},
+				{Ref: "registry.k8s.io/etcd:3.6.5-0", Tarball: "/opt/meshready/bundle/v1.34.4/images/etcd.tar"},
 			})
 		},
 		"kube-apt": func() (string, error) { return KubeAptScript("hel1-cp-1", "v1.34.4") },
@@ -61,5 +66,14 @@ func TestNodeScriptsGolden(t *testing.T) {
 
 	if _, err := KubeAptScript("x", "1.34"); err == nil {
 		t.Errorf("a version without a patch level was accepted")
+	}
+}
+
+// An image hash reaches the script only as hex.
+func TestImagesScriptRefusesABadHash(t *testing.T) {
+	for _, bad := range []string{"x", "'; rm -rf / #", strings.Repeat("A", 64)} {
+		if _, err := ImagesScript("n", []BundleImage{{Ref: "r:1", Tarball: "/t.tar", SHA256: bad}}); err == nil {
+			t.Errorf("hash %q taken", bad)
+		}
 	}
 }

@@ -42,6 +42,9 @@ type Image struct {
 	Ref string
 	// Path is the docker-archive tarball, for `ctr -n k8s.io images import`.
 	Path string
+	// SHA256 is the tarball's hash where the bundle records one (the e2e
+	// images, whose content can change under the same reference).
+	SHA256 string
 }
 
 // NodeBinaries are the programs a node runs outside containers.

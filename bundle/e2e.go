@@ -16,6 +16,7 @@ import (
 
 	"github.com/meshready/meshready/config"
 	"github.com/meshready/meshready/internal/flock"
+	"github.com/meshready/meshready/internal/fsutil"
 	"github.com/meshready/meshready/toolchain"
 )
 
@@ -162,7 +163,7 @@ func EnsureE2E(ctx context.Context, cache toolchain.Cache, version config.Versio
 		e.Images = append(e.Images, Image{Ref: s.ref, Path: filepath.Join(e.Dir, "images", ImageSpec{Ref: s.ref}.FileName())})
 	}
 	if e.complete() {
-		return e, nil
+		return e, e.hashes()
 	}
 	if err := os.MkdirAll(filepath.Join(e.Dir, "images"), 0o755); err != nil {
 		return nil, fmt.Errorf("e2e bundle: %w", err)
@@ -188,8 +189,29 @@ func EnsureE2E(ctx context.Context, cache toolchain.Cache, version config.Versio
 			return nil, fmt.Errorf("e2e bundle: image %s: %w", s.ref, err)
 		}
 		log.Info("wrote image", "ref", s.ref, "path", out, "took", time.Since(start).Round(time.Millisecond).String())
+		os.Remove(out + ".sha256")
 	}
-	return e, nil
+	return e, e.hashes()
+}
+
+// hashes fills each image's SHA256 from the .sha256 file beside its
+// tarball, hashing the tarball (and writing that file) where there is none.
+func (e *E2E) hashes() error {
+	for i, im := range e.Images {
+		if b, err := os.ReadFile(im.Path + ".sha256"); err == nil && len(b) >= 64 {
+			e.Images[i].SHA256 = string(b[:64])
+			continue
+		}
+		sum, err := fsutil.SHA256(im.Path)
+		if err != nil {
+			return fmt.Errorf("e2e bundle: %w", err)
+		}
+		if err := fsutil.WriteFile(im.Path+".sha256", []byte(sum+"  "+filepath.Base(im.Path)+"\n"), 0o644); err != nil {
+			return fmt.Errorf("e2e bundle: %w", err)
+		}
+		e.Images[i].SHA256 = sum
+	}
+	return nil
 }
 
 func (e *E2E) complete() bool {

@@ -99,6 +99,11 @@ func TestEnsureE2E(t *testing.T) {
 	if len(e.Images) != 11 {
 		t.Fatalf("images %+v", e.Images)
 	}
+	for _, im := range e.Images {
+		if len(im.SHA256) != 64 {
+			t.Errorf("%s: hash %q", im.Ref, im.SHA256)
+		}
+	}
 	if os.Geteuid() != 0 {
 		t.Skip("not root: the images are not run chrooted")
 	}

@@ -170,6 +170,7 @@ func TestUsageErrorsExit2(t *testing.T) {
 		{"validate", "--no-such-flag"},
 		{"up", "--stack", "x"}, // no --yes and no terminal
 		{"destroy", "--stack", "x"},
+		{"conformance", "--stack", "../x"},
 	} {
 		r := runCLI(t, nil, append([]string{"--project-dir", dir}, args...)...)
 		if r.code != ExitBadInput {
@@ -178,8 +179,27 @@ func TestUsageErrorsExit2(t *testing.T) {
 	}
 }
 
+// conformance refuses bad flags, naming them, before anything runs.
+func TestConformanceFlagsExit2(t *testing.T) {
+	dir := newProject(t, map[string]string{"x": "config:\n  meshready:region: x\n"})
+	for flags, want := range map[string]string{
+		"--focus (unclosed":  `--focus "(unclosed" is no regular expression`,
+		"--full --focus DNS": "give --full or --focus, not both",
+		"--processes -1":     "--processes -1: want 1 to 32",
+		"--processes 1000":   "--processes 1000: want 1 to 32",
+	} {
+		r := runCLI(t, nil, append([]string{"--project-dir", dir, "conformance", "--stack", "x"}, strings.Fields(flags)...)...)
+		if r.code != ExitBadInput || !strings.Contains(r.stderr, want) {
+			t.Errorf("conformance %s: exit %d, stderr %q; want 2 and %q", flags, r.code, r.stderr, want)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(dir, ".meshready", "state", ".pulumi")); err == nil {
+		t.Errorf("a refused conformance run reached the backend")
+	}
+}
+
 func TestHelpOnEveryCommand(t *testing.T) {
-	for _, c := range []string{"validate", "up", "preview", "refresh", "destroy", "outputs", "tools"} {
+	for _, c := range []string{"validate", "up", "preview", "refresh", "destroy", "outputs", "tools", "conformance"} {
 		r := runCLI(t, nil, c, "--help")
 		if r.code != ExitOK || !strings.Contains(r.stdout, "--stack") && c != "tools" {
 			t.Errorf("%s --help: exit %d\n%s", c, r.code, r.stdout)

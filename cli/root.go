@@ -146,6 +146,7 @@ in .meshready/passphrase (unless PULUMI_CONFIG_PASSPHRASE or PULUMI_CONFIG_PASSP
 		a.outputsCmd(),
 		a.nodeCmd(),
 		a.etcdCmd(),
+		a.conformanceCmd(),
 		a.benchCmd(),
 		a.reportCmd(),
 		a.toolsCmd(),

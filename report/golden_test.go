@@ -177,3 +177,50 @@ func TestGoldenMeshLatency(t *testing.T) {
 	}
 	selfContained(t, string(b))
 }
+
+// A conformance run shows as its own section: verdict, summary, the
+// failed and the skipped tests with why; it survives a JSON round trip.
+func TestGoldenConformance(t *testing.T) {
+	r := fixtureReport()
+	r.Conformance = &Conformance{
+		Suite: "Kubernetes v1.34.4 e2e.test", Selection: "subset (Pods, Services, DNS)",
+		Started: fixedNow, Seconds: 431, Processes: 4, Total: 424, Passed: 61,
+		Failed:      []ConformanceCase{{Name: "[sig-network] DNS should provide DNS for services [Conformance]", Why: "timed out <waiting> | for pods"}},
+		Skipped:     []ConformanceCase{{Name: "[sig-api-machinery] Aggregator Should be able to support the 1.17 Sample API Server using the current Aggregator [Conformance]", Why: "needs the sample-apiserver image"}},
+		NotSelected: 361, JUnit: []string{"conformance/junit_01.xml"},
+	}
+	if got := r.Conformance.Verdict(); got != "FAIL" {
+		t.Errorf("verdict %s with a failure", got)
+	}
+	golden.Check(t, "testdata/report-conformance.md", Markdown(r))
+	b, err := HTML(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	golden.Check(t, "testdata/report-conformance.html", b)
+	if !strings.Contains(string(b), "<h2>Conformance</h2>") || !strings.Contains(string(b), "timed out &lt;waiting&gt;") {
+		t.Error("no escaped conformance section in HTML")
+	}
+	selfContained(t, string(b))
+	js, err := json.Marshal(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var back Report
+	if err := json.Unmarshal(js, &back); err != nil || !reflect.DeepEqual(back.Conformance, r.Conformance) {
+		t.Errorf("conformance did not round-trip: %+v %v", back.Conformance, err)
+	}
+	for _, tc := range []struct {
+		c    Conformance
+		want string
+	}{
+		{Conformance{Passed: 3}, "PASS"},
+		{Conformance{Passed: 3, Skipped: []ConformanceCase{{}}}, "INCOMPLETE"},
+		{Conformance{}, "INCOMPLETE"},
+		{Conformance{Passed: 3, Failed: []ConformanceCase{{}}}, "FAIL"},
+	} {
+		if got := tc.c.Verdict(); got != tc.want {
+			t.Errorf("Verdict(%+v) = %s, want %s", tc.c, got, tc.want)
+		}
+	}
+}

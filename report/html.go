@@ -69,6 +69,8 @@ const reportTmpl = `<!DOCTYPE html>
 {{if .V.Network}}{{template "table" (tbl .NetworkHeader .V.Network 2)}}{{else}}<p>No node-to-node RTT was measured.</p>{{end}}
 {{if .V.MeshLatencyInfo}}<h2>Mesh latency</h2><p>{{.V.MeshLatencyInfo}}.</p>{{template "table" (tbl .MeshLatencyHeader .V.MeshLatency 1)}}
 {{end}}{{if .V.Etcd}}<h2>etcd tuning</h2><p>The flags bootstrap gave etcd, derived from the RTT and fdatasync measured above (or set in meshready:etcd).</p>{{template "table" (tbl .EtcdHeader .V.Etcd 99)}}
+{{end}}{{with .V.Conformance}}<h2>Conformance</h2><p><span class="badge {{.Class}}">{{.Verdict}}</span>{{.Summary}}.</p>
+{{if .Failed}}<h3>Failed</h3>{{template "table" (tbl $.ConformanceHeader .Failed 99)}}{{end}}{{if .Skipped}}<h3>Skipped, with the reason</h3>{{template "table" (tbl $.ConformanceHeader .Skipped 99)}}{{end}}
 {{end}}{{if .V.Notes}}<h2>Notes</h2><ul>{{range .V.Notes}}<li>{{.}}</li>{{end}}</ul>{{end}}
 </body></html>
 {{define "table"}}<table><thead><tr>{{range .Header}}<th>{{.}}</th>{{end}}</tr></thead><tbody>
@@ -96,7 +98,8 @@ func HTML(r Report) ([]byte, error) {
 		Latency                                                                  chart
 		Steal                                                                    []chart
 		LatencyHeader, StealHeader, NetworkHeader, EtcdHeader, MeshLatencyHeader []string
-	}{V: buildView(r), Schema: r.Schema, CSS: template.CSS(css), Latency: latencyChart(r),
+		ConformanceHeader                                                        []string
+	}{ConformanceHeader: conformanceHeader, V: buildView(r), Schema: r.Schema, CSS: template.CSS(css), Latency: latencyChart(r),
 		LatencyHeader: latencyHeader, StealHeader: stealHeader, NetworkHeader: networkHeader, EtcdHeader: etcdHeader, MeshLatencyHeader: meshLatencyHeader}
 	for _, n := range r.Nodes {
 		data.Steal = append(data.Steal, stealChart(n, r.Thresholds.StealMeanPercent, r.Thresholds.StealMaxPercent))

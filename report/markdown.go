@@ -73,6 +73,18 @@ func Markdown(r Report) []byte {
 		b.WriteString("The flags bootstrap gave etcd, derived from the RTT and fdatasync measured above (or set in meshready:etcd).\n\n")
 		mdTable(&b, etcdHeader, v.Etcd)
 	}
+	if c := v.Conformance; c != nil {
+		b.WriteString("## Conformance\n\n")
+		fmt.Fprintf(&b, "**%s**: %s.\n\n", c.Verdict, mdText(c.Summary))
+		if len(c.Failed) > 0 {
+			b.WriteString("Failed:\n\n")
+			mdTable(&b, conformanceHeader, c.Failed)
+		}
+		if len(c.Skipped) > 0 {
+			b.WriteString("Skipped, with the reason:\n\n")
+			mdTable(&b, conformanceHeader, c.Skipped)
+		}
+	}
 	if len(v.Notes) > 0 {
 		b.WriteString("## Notes\n\n")
 		for _, n := range v.Notes {

@@ -34,6 +34,8 @@ type Report struct {
 	Etcd []EtcdFlag `json:"etcd,omitempty"`
 	// Mesh is what the mesh checks measured (the mesh rows are judged from it).
 	Mesh *MeshResult `json:"mesh,omitempty"`
+	// Conformance is the last conformance run against the cluster.
+	Conformance *Conformance `json:"conformance,omitempty"`
 }
 
 // EtcdFlag is one etcd flag meshready chose, and why.
@@ -254,17 +256,18 @@ func (d *textDuration) UnmarshalJSON(b []byte) error {
 
 // wireReport is Report with its thresholds in wire form; field order is the JSON order.
 type wireReport struct {
-	Schema     string                  `json:"schema"`
-	Region     string                  `json:"region"`
-	Provider   string                  `json:"provider"`
-	Generated  time.Time               `json:"generated"`
-	Thresholds thresholdsJSON          `json:"thresholds"`
-	Nodes      []benchmarks.NodeResult `json:"nodes"`
-	Network    []benchmarks.RTT        `json:"network"`
-	Claims     []Claim                 `json:"claims"`
-	Notes      []string                `json:"notes"`
-	Etcd       []EtcdFlag              `json:"etcd,omitempty"`
-	Mesh       *MeshResult             `json:"mesh,omitempty"`
+	Schema      string                  `json:"schema"`
+	Region      string                  `json:"region"`
+	Provider    string                  `json:"provider"`
+	Generated   time.Time               `json:"generated"`
+	Thresholds  thresholdsJSON          `json:"thresholds"`
+	Nodes       []benchmarks.NodeResult `json:"nodes"`
+	Network     []benchmarks.RTT        `json:"network"`
+	Claims      []Claim                 `json:"claims"`
+	Notes       []string                `json:"notes"`
+	Etcd        []EtcdFlag              `json:"etcd,omitempty"`
+	Mesh        *MeshResult             `json:"mesh,omitempty"`
+	Conformance *Conformance            `json:"conformance,omitempty"`
 }
 
 // MarshalJSON writes thresholds as text durations, matching the stack file's spelling.
@@ -274,6 +277,7 @@ func (r Report) MarshalJSON() ([]byte, error) {
 		Schema: r.Schema, Region: r.Region, Provider: r.Provider, Generated: r.Generated,
 		Thresholds: thresholdsJSON{textDuration(t.FdatasyncP99), textDuration(t.ReadP99), t.StealMeanPercent, t.StealMaxPercent},
 		Nodes:      r.Nodes, Network: r.Network, Claims: r.Claims, Notes: r.Notes, Etcd: r.Etcd, Mesh: r.Mesh,
+		Conformance: r.Conformance,
 	})
 }
 
@@ -290,6 +294,7 @@ func (r *Report) UnmarshalJSON(b []byte) error {
 			StealMeanPercent: w.Thresholds.StealMeanPercent, StealMaxPercent: w.Thresholds.StealMaxPercent,
 		},
 		Nodes: w.Nodes, Network: w.Network, Claims: w.Claims, Notes: w.Notes, Etcd: w.Etcd, Mesh: w.Mesh,
+		Conformance: w.Conformance,
 	}
 	return nil
 }

@@ -25,6 +25,14 @@ type view struct {
 	// MeshLatency is the fortio runs, MeshLatencyInfo where they ran.
 	MeshLatency     [][]string
 	MeshLatencyInfo string
+	// Conformance is the conformance run, if one was made: its verdict,
+	// summary, and the failed and skipped tests.
+	Conformance *conformanceView
+}
+
+type conformanceView struct {
+	Verdict, Class, Summary string
+	Failed, Skipped         [][]string
 }
 
 // meshLatencyHeader heads the mesh latency table.
@@ -110,6 +118,14 @@ func buildView(r Report) view {
 			v.MeshLatency = append(v.MeshLatency, []string{r.Variant, msNum(r.P50), msNum(r.P90), msNum(r.P99), msNum(r.P999), msNum(r.Max),
 				strconv.FormatInt(r.Calls, 10), strconv.FormatInt(r.OK, 10), fmt.Sprintf("%.0f of %.0f", r.ActualQPS, r.RequestedQPS)})
 		}
+	}
+	if c := r.Conformance; c != nil {
+		class := map[string]string{"PASS": "pass", "FAIL": "fail"}[c.Verdict()]
+		if class == "" {
+			class = "warn"
+		}
+		v.Conformance = &conformanceView{Verdict: c.Verdict(), Class: class, Summary: c.Summary(),
+			Failed: conformanceRows(c.Failed), Skipped: conformanceRows(c.Skipped)}
 	}
 	return v
 }

@@ -2,6 +2,7 @@ package report
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -69,3 +70,36 @@ func Read(dir string) (Report, error) {
 
 // Dir is where a stack's region report lives, relative to the project.
 func Dir(stack string) string { return filepath.Join(".meshready", "reports", stack) }
+
+// ConformanceFile holds the last conformance run in a report's folder,
+// apart from report.json: up writes the report again from state, which
+// does not hold conformance runs, and keeps this one (ReadConformance).
+const ConformanceFile = "conformance.json"
+
+// WriteConformance stores c as dir/conformance.json.
+func WriteConformance(dir string, c Conformance) error {
+	b, err := json.MarshalIndent(c, "", "  ")
+	if err != nil {
+		return fmt.Errorf("report: encode %s: %w", ConformanceFile, err)
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("report: %w", err)
+	}
+	return fsutil.WriteFile(filepath.Join(dir, ConformanceFile), append(b, '\n'), 0o644)
+}
+
+// ReadConformance loads dir/conformance.json; nil without one.
+func ReadConformance(dir string) (*Conformance, error) {
+	b, err := os.ReadFile(filepath.Join(dir, ConformanceFile))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("report: %w", err)
+	}
+	var c Conformance
+	if err := json.Unmarshal(b, &c); err != nil {
+		return nil, fmt.Errorf("report: %s: %w", filepath.Join(dir, ConformanceFile), err)
+	}
+	return &c, nil
+}

@@ -128,6 +128,10 @@ func (w reportWriter) write(ctx *pulumi.Context, p reportParts) error {
 	if err != nil {
 		return err
 	}
+	// The last conformance run is no step of up: it is kept from its own file.
+	if rep.Conformance, err = report.ReadConformance(w.dir); err != nil {
+		return err
+	}
 	return report.Write(w.dir, rep)
 }
 
