@@ -56,18 +56,25 @@ var e2eReleases = map[string]e2eRelease{
 }
 
 // The Debian packages the images are made of, each with everything it
-// needs to run (debClosure). BusyBox, static, gives every image its shell
-// and the utilities the tests run in pods (sh, wget, nc, nslookup, mv, ...);
-// libc-bin gives getent, netbase /etc/services and /etc/protocols.
+// needs to run (debClosure). BusyBox, static, gives every image the
+// utilities the tests run in pods (wget, nc, nslookup, mv, ...); libc-bin
+// gives getent, netbase /etc/services and /etc/protocols.
+//
+// sh is Debian's bash, not BusyBox's ash: bookworm's BusyBox 1.35 ash
+// drops environment variables whose names are no shell identifiers
+// (data-1, set from a ConfigMap) from the programs it starts, which the
+// 1.37 the suite pins keeps, and the ConfigMap and Secret environment
+// tests read them through sh -c env.
+//
 // agnhost's upstream image adds to Alpine curl, dig (bind-tools), nc
 // (netcat-openbsd: the tests use -u, -t and -v, which BusyBox's lacks),
-// iproute2 (ss), iperf and bash: all but iperf and bash are here.
+// iproute2 (ss), iperf and bash: all but iperf are here.
 var (
-	busyboxDebs = []string{"busybox-static"}
-	dnsDebs     = []string{"busybox-static", "bind9-dnsutils", "libc-bin", "netbase"}
-	agnhostDebs = []string{"busybox-static", "curl", "bind9-dnsutils", "netcat-openbsd", "iproute2", "libc-bin", "netbase"}
-	nginxDebs   = []string{"busybox-static", "nginx", "netbase"}
-	httpdDebs   = []string{"busybox-static", "apache2-bin", "netbase"}
+	busyboxDebs = []string{"busybox-static", "bash"}
+	dnsDebs     = []string{"busybox-static", "bash", "bind9-dnsutils", "libc-bin", "netbase"}
+	agnhostDebs = []string{"busybox-static", "bash", "curl", "bind9-dnsutils", "netcat-openbsd", "iproute2", "libc-bin", "netbase"}
+	nginxDebs   = []string{"busybox-static", "bash", "nginx", "netbase"}
+	httpdDebs   = []string{"busybox-static", "bash", "apache2-bin", "netbase"}
 )
 
 // notInImages are packages of a closure that no program in the images
@@ -239,11 +246,14 @@ func writeE2EImage(ctx context.Context, s e2eImage, debs string, in e2eInputs, o
 	if err := unpackDebs(ctx, debs, tree, pkgs, s.ref, log); err != nil {
 		return err
 	}
-	// Debian names netcat-openbsd's nc with update-alternatives (no .deb
-	// has the link); it goes in before BusyBox's applets, which fill gaps only.
-	if _, err := os.Lstat(filepath.Join(tree, "bin", "nc.openbsd")); err == nil {
-		if err := os.Symlink("nc.openbsd", filepath.Join(tree, "bin", "nc")); err != nil {
-			return err
+	// Debian names netcat-openbsd's nc with update-alternatives and sh
+	// with dash's postinst (no .deb has the links); they go in before
+	// BusyBox's applets, which fill gaps only.
+	for link, target := range map[string]string{"nc": "nc.openbsd", "sh": "bash"} {
+		if _, err := os.Lstat(filepath.Join(tree, "bin", target)); err == nil {
+			if err := os.Symlink(target, filepath.Join(tree, "bin", link)); err != nil {
+				return err
+			}
 		}
 	}
 	if err := busyboxLinks(ctx, tree); err != nil {

@@ -135,7 +135,9 @@ func checkE2EImage(t *testing.T, img Image) {
 		t.Errorf("%s: /tmp is %v, want 1777", img.Ref, fi.Mode())
 	}
 	cmds := map[string]string{
-		"sh -c echo ok":                "ok",
+		"sh -c echo ok": "ok",
+		// As a ConfigMap's key, given as a variable by the kubelet.
+		"sh -c env":                    "data-1=x",
 		"wget --help":                  "Usage: wget",
 		"mv --help":                    "Usage: mv",
 		"id user-defined-in-image":     "uid=1000(user-defined-in-image)",
@@ -189,7 +191,7 @@ func checkE2EImage(t *testing.T, img Image) {
 		// With a /proc of its own: httpd logs to /proc/self/fd/1 and 2.
 		os.MkdirAll(filepath.Join(root, "proc"), 0o755)
 		c := exec.Command("unshare", append([]string{"--mount", "--pid", "--fork", "--mount-proc=" + filepath.Join(root, "proc"), "chroot"}, args...)...)
-		c.Env = append(cfg.Config.Env, "HOME=/root")
+		c.Env = append(cfg.Config.Env, "HOME=/root", "data-1=x")
 		out, _ := c.CombinedOutput()
 		if !strings.Contains(string(out), want) {
 			t.Errorf("%s: chroot %s = %.300q, want %q", img.Ref, cmd, out, want)
