@@ -496,7 +496,7 @@ PidFile logs/httpd.pid
 set -e
 # As the official image's script: a stale pid file keeps httpd from starting.
 rm -f /usr/local/apache2/logs/httpd.pid
-exec httpd -d /usr/local/apache2 -f conf/httpd.conf -DFOREGROUND "$@"
+exec /usr/local/apache2/bin/httpd -d /usr/local/apache2 -f conf/httpd.conf -DFOREGROUND "$@"
 `,
 	})
 }

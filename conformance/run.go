@@ -11,6 +11,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/meshready/meshready/report"
@@ -185,8 +186,13 @@ func (o Options) runPhase(ctx context.Context, p phase) ([]Case, error) {
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	// The suite's kubectl tests run kubectl with this environment.
 	cmd.Env = append(os.Environ(), "KUBECONFIG="+o.Kubeconfig)
-	cmd.Cancel = func() error { return cmd.Process.Signal(os.Interrupt) }
-	cmd.WaitDelay = 30 * time.Second
+	// ginkgo and its e2e.test processes are a process group of their own:
+	// a cancelled run interrupts all of them (ginkgo then ends the specs
+	// running, which delete their namespaces), and after a minute kills
+	// what is left, so that no test process outlives meshready.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGINT) }
+	cmd.WaitDelay = time.Minute
 	o.Log.InfoContext(ctx, "conformance: running the suite", "phase", p.name, "processes", p.processes, "output", logPath)
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("conformance: start ginkgo: %w", err)
@@ -194,6 +200,7 @@ func (o Options) runPhase(ctx context.Context, p phase) ([]Case, error) {
 	done := make(chan struct{})
 	go o.progress(ctx, p.name, logPath, done)
 	runErr := cmd.Wait()
+	_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) // workers ginkgo left behind, if any
 	close(done)
 	// ginkgo exits 1 when a test failed: the JUnit file says what happened.
 	junit := filepath.Join(work, "junit_01.xml")
