@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/meshready/meshready/remote"
+	"github.com/meshready/meshready/report"
 	"github.com/meshready/meshready/toolchain"
 )
 
@@ -161,6 +162,8 @@ func TestLocalStackUpAgainDestroy(t *testing.T) {
 		t.Errorf("second up changed something: exit %d\n%s", r.code, r.stdout)
 	}
 
+	checkConformanceSubset(t, dir)
+
 	r = runCLI(t, nil, "--project-dir", dir, "destroy", "--stack", "e2e", "--yes")
 	if r.code != ExitOK {
 		t.Fatalf("destroy: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
@@ -195,4 +198,42 @@ func killUpDuringInit(t *testing.T, dir, cpRoot string) {
 	})
 	up.kill(t)
 	t.Logf("killed up while kubeadm init ran; its output:\n%s", tailLines(up.out.String(), 15))
+}
+
+// checkConformanceSubset runs Kubernetes' own conformance tests of the
+// subset (API machinery, DNS, Services, Pods, ConfigMaps and Secrets,
+// scheduling) against the cluster: every one passes, and the region
+// report shows the run with its JUnit files beside it.
+func checkConformanceSubset(t *testing.T, dir string) {
+	t.Helper()
+	start := time.Now()
+	r := runCLI(t, nil, "--project-dir", dir, "conformance", "--stack", "e2e", "--json")
+	t.Logf("conformance subset took %s", time.Since(start).Round(time.Second))
+	var res struct {
+		report.Conformance
+		Dir string
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &res); err != nil {
+		t.Fatalf("conformance: exit %d, no result: %v\n%s\n%s", r.code, err, r.stdout, tailLines(r.stderr, 30))
+	}
+	t.Logf("conformance: %s", res.Summary())
+	if r.code != ExitOK || len(res.Failed) > 0 {
+		t.Errorf("conformance: exit %d, failed %+v", r.code, res.Failed)
+	}
+	// The subset is dozens of tests, none skipped, the rest outside it.
+	if res.Passed < 40 || len(res.Skipped) > 0 || res.Total != 424 || res.Passed+res.NotSelected != res.Total {
+		t.Errorf("conformance: %d passed, %d skipped %+v, %d outside of %d", res.Passed, len(res.Skipped), res.Skipped, res.NotSelected, res.Total)
+	}
+	if !strings.Contains(r.stderr, "conformance parallel: ") {
+		t.Errorf("no progress line in the output:\n%s", tailLines(r.stderr, 10))
+	}
+	md, err := os.ReadFile(filepath.Join(res.Dir, report.MarkdownFile))
+	if err != nil || !strings.Contains(string(md), "## Conformance\n\n**PASS**") {
+		t.Errorf("region report lacks the conformance section: %v\n%s", err, md)
+	}
+	for _, j := range res.JUnit {
+		if fi, err := os.Stat(filepath.Join(res.Dir, j)); err != nil || fi.Size() == 0 {
+			t.Errorf("JUnit file %s: %v", j, err)
+		}
+	}
 }

@@ -128,7 +128,13 @@ func (w reportWriter) write(ctx *pulumi.Context, p reportParts) error {
 	if err != nil {
 		return err
 	}
-	// The last conformance run is no step of up: it is kept from its own file.
+	return w.writeReport(rep)
+}
+
+// writeReport writes rep with the last conformance run, which is no step
+// of up and is kept from its own file (report.ReadConformance).
+func (w reportWriter) writeReport(rep report.Report) error {
+	var err error
 	if rep.Conformance, err = report.ReadConformance(w.dir); err != nil {
 		return err
 	}
