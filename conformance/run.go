@@ -23,10 +23,10 @@ import (
 // ConfigMaps and Secrets, scheduling basics), as ginkgo focus expressions
 // on the spec text, chosen among the tests that take seconds each.
 var Subset = []string{
-	`\[sig-api-machinery\] (CustomResourceDefinition|Discovery|Watchers|ResourceQuota|Namespaces|Servers with support for Table)`,
+	`\[sig-api-machinery\] (CustomResourceDefinition|Discovery|Watchers|ResourceQuota|Servers with support for Table)`,
 	`\[sig-network\] DNS should provide (DNS for the cluster|/etc/hosts entries|DNS for services)`,
-	`\[sig-network\] Services should (provide secure master service|serve a basic endpoint from pods|serve multiport endpoints|be able to change the type from ClusterIP to ExternalName|find a service from listing all namespaces)`,
-	`\[sig-network\] Networking Granular Checks: Pods should function for intra-pod communication`,
+	`\[sig-network\] Services should (provide secure master service|serve a basic endpoint from pods|serve multiport endpoints|be able to change the type from ClusterIP to ExternalName|find a service from listing all namespaces|be able to create a functioning NodePort service)`,
+	`\[sig-network\] Networking Granular Checks: Pods should function for (intra|node)-pod communication`,
 	`\[sig-node\] (Pods should (get a host IP|be submitted and removed|be updated)|ConfigMap|Secrets|Downward API should provide pod)`,
 	`\[sig-storage\] (ConfigMap|Secrets|Projected configMap) should be consumable from pods in volume \[`,
 	`\[sig-scheduling\] SchedulerPredicates \[Serial\] validates that NodeSelector is respected if matching`,
