@@ -57,14 +57,17 @@ var e2eReleases = map[string]e2eRelease{
 
 // The Debian packages the images are made of, each with everything it
 // needs to run (debClosure). BusyBox, static, gives every image the
-// utilities the tests run in pods (wget, nc, nslookup, mv, ...); libc-bin
-// gives getent, netbase /etc/services and /etc/protocols.
+// utilities the tests run in pods (wget, nc, nslookup, mv, sysctl, ...);
+// libc-bin gives getent, netbase /etc/services and /etc/protocols.
 //
-// sh is Debian's bash, not BusyBox's ash: bookworm's BusyBox 1.35 ash
-// drops environment variables whose names are no shell identifiers
-// (data-1, set from a ConfigMap) from the programs it starts, which the
-// 1.37 the suite pins keeps, and the ConfigMap and Secret environment
-// tests read them through sh -c env.
+// sh is Debian's bash, not BusyBox's ash: Debian's ash (1.35 in 12, 1.37
+// in 13, both tried) drops environment variables whose names are no shell
+// identifiers (a ConfigMap key such as data-1) from the programs it
+// starts, and the ConfigMap and Secret environment tests read them through
+// sh -c env; the static build also runs its own applets before the
+// programs on PATH (BusyBox's nc for OpenBSD's). The one test that
+// compares ash's own error message is a known offline skip
+// (conformance.Offline).
 //
 // agnhost's upstream image adds to Alpine curl, dig (bind-tools), nc
 // (netcat-openbsd: the tests use -u, -t and -v, which BusyBox's lacks),
@@ -94,6 +97,10 @@ type e2eImage struct {
 	entrypoint, cmd []string
 	user            string
 	extraPath       string
+	// allInBin links every BusyBox applet in /bin too, as the busybox
+	// image does (the sysctl test runs /bin/sysctl; Debian's list puts it
+	// in /sbin).
+	allInBin bool
 }
 
 // e2eInputs are what the images' own files come from.
@@ -111,7 +118,7 @@ func e2eImages(version config.Version) ([]e2eImage, error) {
 	img := func(name, tag string) string { return E2ERegistry + "/" + name + ":" + tag }
 	agnhost := []string{"/agnhost"}
 	return []e2eImage{
-		{ref: img("busybox", r.busybox), debs: busyboxDebs, cmd: []string{"sh"}},
+		{ref: img("busybox", r.busybox), debs: busyboxDebs, cmd: []string{"sh"}, allInBin: true},
 		{ref: img("agnhost", r.agnhost), debs: agnhostDebs, add: agnhostFiles, entrypoint: agnhost, cmd: []string{"pause"}},
 		{ref: img("jessie-dnsutils", r.jessie), debs: dnsDebs, cmd: []string{"sh"}},
 		// The update-demo images: agnhost serving a picture and data.json.
@@ -256,7 +263,7 @@ func writeE2EImage(ctx context.Context, s e2eImage, debs string, in e2eInputs, o
 			}
 		}
 	}
-	if err := busyboxLinks(ctx, tree); err != nil {
+	if err := busyboxLinks(ctx, tree, s.allInBin); err != nil {
 		return err
 	}
 	if err := baseFiles(tree); err != nil {
@@ -288,8 +295,8 @@ func writeE2EImage(ctx context.Context, s e2eImage, debs string, in e2eInputs, o
 
 // busyboxLinks links every BusyBox applet (as the static busybox lists
 // them) to it, where no package put a program of that name in any PATH
-// folder.
-func busyboxLinks(ctx context.Context, tree string) error {
+// folder; with allInBin, in /bin too where /bin has no such name.
+func busyboxLinks(ctx context.Context, tree string, allInBin bool) error {
 	bin := ""
 	for _, p := range []string{"bin/busybox", "usr/bin/busybox"} {
 		if fi, err := os.Lstat(filepath.Join(tree, p)); err == nil && fi.Mode().IsRegular() {
@@ -299,9 +306,10 @@ func busyboxLinks(ctx context.Context, tree string) error {
 	if bin == "" {
 		return fmt.Errorf("no busybox in the image")
 	}
-	out, err := exec.CommandContext(ctx, filepath.Join(tree, bin), "--list-full").Output()
+	// Chrooted, as the image will run it.
+	out, err := exec.CommandContext(ctx, "chroot", tree, bin, "--list-full").Output()
 	if err != nil {
-		return fmt.Errorf("busybox --list-full: %w", err)
+		return fmt.Errorf("chroot %s %s --list-full: %w", tree, bin, err)
 	}
 	for _, applet := range strings.Fields(string(out)) {
 		if strings.Contains(applet, "..") || filepath.IsAbs(applet) {
@@ -313,6 +321,18 @@ func busyboxLinks(ctx context.Context, tree string) error {
 		}
 		if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
 			return err
+		}
+		if err := os.Symlink(bin, dst); err != nil {
+			return err
+		}
+	}
+	if !allInBin {
+		return nil
+	}
+	for _, applet := range strings.Fields(string(out)) {
+		dst := filepath.Join(tree, "bin", filepath.Base(applet))
+		if _, err := os.Lstat(dst); err == nil {
+			continue
 		}
 		if err := os.Symlink(bin, dst); err != nil {
 			return err
