@@ -129,6 +129,12 @@ func printClaims(a *app, dir string, r report.Report) {
 		}
 		fmt.Fprintf(a.stdout, "%-15s %-18s %-22s %s\n", c.Verdict, c.ID, node, what)
 	}
+	if h := r.History; h != nil {
+		fmt.Fprintf(a.stdout, "history: %d runs of %s (see the report's History)\n", len(h.Runs), r.Region)
+		for _, w := range h.Worse {
+			fmt.Fprintf(a.stdout, "WORSE    %s\n", w)
+		}
+	}
 }
 
 // parseHost reads [user@]addr[:port] (IPv6 in brackets).

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -94,6 +95,21 @@ func TestBenchHostAgainstARealSshd(t *testing.T) {
 	}
 	if after := stealDirs(t); len(after) > len(before) {
 		t.Errorf("steal scratch left behind: %v", after)
+	}
+
+	// A second run keeps the first: the report charts both.
+	r = runCLI(t, nil, "--project-dir", repoRoot(t), "bench", "--host", host, "--identity", s.ClientKeyFile,
+		"--host-key-fingerprint", s.HostKeyFingerprint, "--region", "loopback", "--out", out, "--dir", work,
+		"--disk-runtime", "5s", "--steal-idle", "5s", "--steal-loaded", "5s")
+	if r.code != ExitOK && r.code != ExitFailed {
+		t.Fatalf("second bench: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	if runs, _ := filepath.Glob(filepath.Join(out, "history", "*.json")); len(runs) != 2 || !strings.Contains(r.stdout, "history: 2 runs of loopback") {
+		t.Errorf("history after two runs: %v\n%s", runs, r.stdout)
+	}
+	md, _ := os.ReadFile(filepath.Join(out, "report.md"))
+	if !regexp.MustCompile(`\| 127\.0\.0\.1 \| etcd WAL fdatasync p99 \(ms\) \| [0-9.]+ → [0-9.]+ \|`).Match(md) {
+		t.Errorf("report.md has no history row for the host:\n%s", md)
 	}
 }
 

@@ -77,8 +77,24 @@ func (w Workspace) Bench(ctx context.Context, b Bench) (BenchResult, error) {
 	results, rtts, notes := benchmarks.RunAll(ctx, nodes, o)
 	res.Report = report.Evaluate(region, provider, results, rtts, th, time.Now().UTC())
 	res.Report.Notes = append(res.Report.Notes, notes...)
+	// Every run is kept; the report shows the newest HistoryKeep of them.
+	if err := report.AppendHistory(res.Dir, res.Report); err != nil {
+		return res, err
+	}
+	runs, err := report.ReadHistory(res.Dir, HistoryKeep)
+	if err != nil {
+		return res, err
+	}
+	res.Report.History = report.BuildHistory(runs)
+	if res.Report.Conformance, err = report.ReadConformance(res.Dir); err != nil {
+		return res, err
+	}
 	return res, report.Write(res.Dir, res.Report)
 }
+
+// HistoryKeep is how many of a region's bench runs its report charts (all
+// are kept in the history folder).
+const HistoryKeep = 30
 
 // stackNodes connects to a stack's nodes. Static stacks are known from
 // their config alone; created nodes (local, hetzner) come from the stack's

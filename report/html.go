@@ -3,6 +3,7 @@ package report
 import (
 	"bytes"
 	"html/template"
+	"slices"
 )
 
 // css is inlined into every page so a report is one file that renders offline,
@@ -23,7 +24,7 @@ svg text{font-family:system-ui,sans-serif}.tick{font-size:11px;fill:#4b5563}.lbl
 .bar-p50{fill:#9ecae1}.bar-p99{fill:#4292c6}.bar-max{fill:#08519c}.grid{stroke:#e5e7eb}.sep{stroke:#9ca3af}
 .limit{stroke:#dc2626;stroke-width:1.5;stroke-dasharray:4 3}.frame{fill:none;stroke:#d1d5db}
 .s-idle{fill:none;stroke:#9ca3af;stroke-width:2;stroke-dasharray:6 3}.s-loaded{fill:none;stroke:#2563eb;stroke-width:2}
-.dot-idle{fill:#9ca3af}.dot-loaded{fill:#2563eb}
+.dot-idle{fill:#9ca3af}.dot-loaded{fill:#2563eb}.s-worse{fill:none;stroke:#dc2626;stroke-width:2.5}
 `
 
 // svgTmpl draws a chart; shared by the report and comparison pages.
@@ -69,6 +70,8 @@ const reportTmpl = `<!DOCTYPE html>
 {{if .V.Network}}{{template "table" (tbl .NetworkHeader .V.Network 2)}}{{else}}<p>No node-to-node RTT was measured.</p>{{end}}
 {{if .V.MeshLatencyInfo}}<h2>Mesh latency</h2><p>{{.V.MeshLatencyInfo}}.</p>{{template "table" (tbl .MeshLatencyHeader .V.MeshLatency 1)}}
 {{end}}{{if .V.Etcd}}<h2>etcd tuning</h2><p>The flags bootstrap gave etcd, derived from the RTT and fdatasync measured above (or set in meshready:etcd).</p>{{template "table" (tbl .EtcdHeader .V.Etcd 99)}}
+{{end}}{{with .V.History}}<h2>History</h2><p>{{.Info}}.</p>{{range .Worse}}<div class="callout fail"><strong>WORSE</strong> {{.}}</div>{{end}}
+{{range $.History}}{{template "svg" .}}{{end}}{{template "table" (tbl $.HistoryHeader .Rows 99)}}
 {{end}}{{with .V.Conformance}}<h2>Conformance</h2><p><span class="badge {{.Class}}">{{.Verdict}}</span>{{.Summary}}.</p>
 {{if .Failed}}<h3>Failed</h3>{{template "table" (tbl $.ConformanceHeader .Failed 99)}}{{end}}{{if .Skipped}}<h3>Skipped, with the reason</h3>{{template "table" (tbl $.ConformanceHeader .Skipped 99)}}{{end}}
 {{end}}{{if .V.Notes}}<h2>Notes</h2><ul>{{range .V.Notes}}<li>{{.}}</li>{{end}}</ul>{{end}}
@@ -98,11 +101,19 @@ func HTML(r Report) ([]byte, error) {
 		Latency                                                                  chart
 		Steal                                                                    []chart
 		LatencyHeader, StealHeader, NetworkHeader, EtcdHeader, MeshLatencyHeader []string
-		ConformanceHeader                                                        []string
-	}{ConformanceHeader: conformanceHeader, V: buildView(r), Schema: r.Schema, CSS: template.CSS(css), Latency: latencyChart(r),
+		ConformanceHeader, HistoryHeader                                         []string
+		History                                                                  []chart
+	}{ConformanceHeader: conformanceHeader, HistoryHeader: historyHeader, V: buildView(r), Schema: r.Schema, CSS: template.CSS(css), Latency: latencyChart(r),
 		LatencyHeader: latencyHeader, StealHeader: stealHeader, NetworkHeader: networkHeader, EtcdHeader: etcdHeader, MeshLatencyHeader: meshLatencyHeader}
 	for _, n := range r.Nodes {
 		data.Steal = append(data.Steal, stealChart(n, r.Thresholds.StealMeanPercent, r.Thresholds.StealMaxPercent))
+	}
+	if h := r.History; h != nil && len(h.Runs) > 0 {
+		for _, f := range historyFigures {
+			if slices.ContainsFunc(h.Series, func(s HistorySeries) bool { return s.Figure == f.name }) {
+				data.History = append(data.History, historyChart(h, f, r.Thresholds))
+			}
+		}
 	}
 	var b bytes.Buffer
 	if err := reportPage.Execute(&b, data); err != nil {

@@ -73,6 +73,17 @@ func Markdown(r Report) []byte {
 		b.WriteString("The flags bootstrap gave etcd, derived from the RTT and fdatasync measured above (or set in meshready:etcd).\n\n")
 		mdTable(&b, etcdHeader, v.Etcd)
 	}
+	if h := v.History; h != nil {
+		b.WriteString("## History\n\n")
+		fmt.Fprintf(&b, "%s.\n\n", mdText(h.Info))
+		for _, w := range h.Worse {
+			fmt.Fprintf(&b, "- **WORSE** %s\n", mdText(w))
+		}
+		if len(h.Worse) > 0 {
+			b.WriteString("\n")
+		}
+		mdTable(&b, historyHeader, h.Rows)
+	}
 	if c := v.Conformance; c != nil {
 		b.WriteString("## Conformance\n\n")
 		fmt.Fprintf(&b, "**%s**: %s.\n\n", c.Verdict, mdText(c.Summary))

@@ -36,6 +36,8 @@ type Report struct {
 	Mesh *MeshResult `json:"mesh,omitempty"`
 	// Conformance is the last conformance run against the cluster.
 	Conformance *Conformance `json:"conformance,omitempty"`
+	// History is the region's earlier bench runs with this one (bench only).
+	History *History `json:"history,omitempty"`
 }
 
 // EtcdFlag is one etcd flag meshready chose, and why.
@@ -268,6 +270,7 @@ type wireReport struct {
 	Etcd        []EtcdFlag              `json:"etcd,omitempty"`
 	Mesh        *MeshResult             `json:"mesh,omitempty"`
 	Conformance *Conformance            `json:"conformance,omitempty"`
+	History     *History                `json:"history,omitempty"`
 }
 
 // MarshalJSON writes thresholds as text durations, matching the stack file's spelling.
@@ -277,7 +280,7 @@ func (r Report) MarshalJSON() ([]byte, error) {
 		Schema: r.Schema, Region: r.Region, Provider: r.Provider, Generated: r.Generated,
 		Thresholds: thresholdsJSON{textDuration(t.FdatasyncP99), textDuration(t.ReadP99), t.StealMeanPercent, t.StealMaxPercent},
 		Nodes:      r.Nodes, Network: r.Network, Claims: r.Claims, Notes: r.Notes, Etcd: r.Etcd, Mesh: r.Mesh,
-		Conformance: r.Conformance,
+		Conformance: r.Conformance, History: r.History,
 	})
 }
 
@@ -294,7 +297,7 @@ func (r *Report) UnmarshalJSON(b []byte) error {
 			StealMeanPercent: w.Thresholds.StealMeanPercent, StealMaxPercent: w.Thresholds.StealMaxPercent,
 		},
 		Nodes: w.Nodes, Network: w.Network, Claims: w.Claims, Notes: w.Notes, Etcd: w.Etcd, Mesh: w.Mesh,
-		Conformance: w.Conformance,
+		Conformance: w.Conformance, History: w.History,
 	}
 	return nil
 }

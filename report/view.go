@@ -28,6 +28,14 @@ type view struct {
 	// Conformance is the conformance run, if one was made: its verdict,
 	// summary, and the failed and skipped tests.
 	Conformance *conformanceView
+	// History is the bench runs over time: a row per node and figure.
+	History *historyView
+}
+
+type historyView struct {
+	Info  string
+	Rows  [][]string
+	Worse []string
 }
 
 type conformanceView struct {
@@ -117,6 +125,13 @@ func buildView(r Report) view {
 		for _, r := range lat.Runs {
 			v.MeshLatency = append(v.MeshLatency, []string{r.Variant, msNum(r.P50), msNum(r.P90), msNum(r.P99), msNum(r.P999), msNum(r.Max),
 				strconv.FormatInt(r.Calls, 10), strconv.FormatInt(r.OK, 10), fmt.Sprintf("%.0f of %.0f", r.ActualQPS, r.RequestedQPS)})
+		}
+	}
+	if h := r.History; h != nil && len(h.Runs) > 0 {
+		v.History = &historyView{
+			Info: fmt.Sprintf("%d benchmark runs of this region, %s to %s (UTC); a figure is WORSE when the last run's is over %.1f× the median of the earlier ones, or a verdict dropped since the run before",
+				len(h.Runs), h.Runs[0].Format("2006-01-02 15:04"), h.Runs[len(h.Runs)-1].Format("2006-01-02 15:04"), WorseFactor),
+			Rows: historyRows(h), Worse: h.Worse,
 		}
 	}
 	if c := r.Conformance; c != nil {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sort"
 
 	"github.com/meshready/meshready/internal/fsutil"
 )
@@ -47,7 +48,10 @@ func Write(dir string, r Report) error {
 // Read loads dir/report.json, refusing any schema but Schema: numbers from a
 // layout this binary does not know must not be judged or compared as if it did.
 func Read(dir string) (Report, error) {
-	path := filepath.Join(dir, JSONFile)
+	return readReport(filepath.Join(dir, JSONFile))
+}
+
+func readReport(path string) (Report, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return Report{}, fmt.Errorf("report: %w", err)
@@ -102,4 +106,46 @@ func ReadConformance(dir string) (*Conformance, error) {
 		return nil, fmt.Errorf("report: %s: %w", filepath.Join(dir, ConformanceFile), err)
 	}
 	return &c, nil
+}
+
+// HistoryDir is where bench keeps every run of a region, beside its report.
+const HistoryDir = "history"
+
+// AppendHistory stores r (without its History) as one more run in
+// dir/history, named for the time it was generated.
+func AppendHistory(dir string, r Report) error {
+	r.History = nil
+	js, err := json.MarshalIndent(r, "", "  ")
+	if err != nil {
+		return fmt.Errorf("report: encode history: %w", err)
+	}
+	h := filepath.Join(dir, HistoryDir)
+	if err := os.MkdirAll(h, 0o755); err != nil {
+		return fmt.Errorf("report: %w", err)
+	}
+	name := r.Generated.UTC().Format("20060102T150405.000Z") + ".json"
+	return fsutil.WriteFile(filepath.Join(h, name), append(js, '\n'), 0o644)
+}
+
+// ReadHistory loads the newest keep runs of dir/history, oldest first. A
+// file that is not a report of this schema is an error naming it: a run
+// must not be left out of the history unseen.
+func ReadHistory(dir string, keep int) ([]Report, error) {
+	files, err := filepath.Glob(filepath.Join(dir, HistoryDir, "*.json"))
+	if err != nil {
+		return nil, fmt.Errorf("report: %w", err)
+	}
+	sort.Strings(files) // the names are times
+	if len(files) > keep {
+		files = files[len(files)-keep:]
+	}
+	var runs []Report
+	for _, f := range files {
+		r, err := readReport(f)
+		if err != nil {
+			return nil, err
+		}
+		runs = append(runs, r)
+	}
+	return runs, nil
 }
