@@ -31,7 +31,8 @@ test: deps build tools lint
 # fixed in Go 1.27), with nothing found.
 FUZZ := benchmarks:FuzzParseFio benchmarks:FuzzParseFortio benchmarks:FuzzStealFromProcStat \
 	benchmarks:FuzzParsePing benchmarks:FuzzParseFacts mesh:FuzzKubectlJSON \
-	bootstrap:FuzzEtcdManifest bootstrap:FuzzParseEvictable bootstrap:FuzzCheckSnapshot
+	bootstrap:FuzzEtcdManifest bootstrap:FuzzParseEvictable bootstrap:FuzzCheckSnapshot \
+	conformance:FuzzParseJUnit
 FUZZTIME ?= 50000x
 
 fuzz:
