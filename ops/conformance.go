@@ -30,7 +30,7 @@ type ConformanceResult struct {
 	report.Conformance
 	// Dir is the region report's folder; the JUnit files and the suite's
 	// output are in Dir/conformance.
-	Dir string
+	Dir string `json:"dir"`
 }
 
 // Conformance runs Kubernetes' conformance suite of the cluster's release
