@@ -81,10 +81,12 @@ func TestSummarize(t *testing.T) {
 	if err := Summarize(&res, [][]Case{parallel, serial}, skip, Selection{Full: true}); err != nil {
 		t.Fatal(err)
 	}
-	if res.Total != 5 || res.Passed != 2 || len(res.Failed) != 2 || len(res.Skipped) != 1 || res.NotSelected != 0 {
+	if res.Total != 6 || res.Passed != 2 || len(res.Failed) != 3 || len(res.Skipped) != 1 || res.NotSelected != 0 {
 		t.Fatalf("summary %+v", res)
 	}
-	if res.Failed[0].Why != "Test Panicked" || res.Failed[1].Why != "Failed to connect to exposed host ports" {
+	// What a failure says, up to ginkgo's "In [It] at:" line, on one line.
+	if res.Failed[0].Why != "Test Panicked" || res.Failed[1].Why != "Failed to connect to exposed host ports" ||
+		res.Failed[2].Why != `Timed out after 60.000s. Expected <string>: /bin/sh: line 1: /file: Read-only file system\n to equal <string>: /bin/sh: can't create /file: Read-only file system\n` {
 		t.Errorf("failures %+v", res.Failed)
 	}
 	if res.Skipped[0].Why != "no sample-apiserver image offline" {

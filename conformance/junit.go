@@ -102,22 +102,33 @@ func ParseJUnit(r io.Reader) ([]Case, error) {
 	return out, nil
 }
 
-// firstLine is the first non-empty line of s, without ginkgo's "[FAILED] "
-// or "[TIMEDOUT] " marker, cut to 300 bytes.
+// firstLine is what a failure says before ginkgo's "In [It] at:" line,
+// on one line (gomega's "Expected" alone says nothing; what follows it
+// does), without ginkgo's "[FAILED] " or "[TIMEDOUT] " marker, cut to 300
+// runes.
 func firstLine(s string) string {
+	var parts []string
 	for _, l := range strings.Split(s, "\n") {
-		if l = strings.TrimSpace(l); l == "" {
+		l = strings.TrimSpace(l)
+		if l == "" {
 			continue
 		}
-		if strings.HasPrefix(l, "[") {
+		if strings.HasPrefix(l, "In [") && strings.Contains(l, "] at: ") {
+			break
+		}
+		if len(parts) == 0 && strings.HasPrefix(l, "[") {
 			if i := strings.Index(l, "] "); i > 0 && !strings.Contains(l[:i], " ") {
 				l = strings.TrimSpace(l[i+2:])
 			}
 		}
-		if r := []rune(l); len(r) > 300 {
-			l = string(r[:300]) + "…"
+		parts = append(parts, l)
+		if len(parts) > 12 {
+			break
 		}
-		return strings.ToValidUTF8(l, "�")
 	}
-	return ""
+	l := strings.Join(strings.Fields(strings.Join(parts, " ")), " ")
+	if r := []rune(l); len(r) > 300 {
+		l = string(r[:300]) + "…"
+	}
+	return strings.ToValidUTF8(l, "�")
 }
