@@ -12,6 +12,10 @@ const (
 	VariantBaseline  = "baseline"
 	VariantMTLS      = "mtls"
 	VariantPlaintext = "plaintext"
+	// The same load between proxyless gRPC pods (no Envoy: gRPC does the
+	// xDS and the mTLS), with STRICT mTLS and with mTLS disabled.
+	VariantProxylessMTLS      = "proxyless-mtls"
+	VariantProxylessPlaintext = "proxyless-plaintext"
 )
 
 // MeshLatency is a region's mesh overhead benchmark: fortio runs between two
@@ -33,6 +37,12 @@ type MeshLatency struct {
 	PerHopP99 *time.Duration `json:"perHopP99,omitempty"`
 	// MTLSCostP90 is p90(mtls) − p90(plaintext): what encryption adds.
 	MTLSCostP90 *time.Duration `json:"mtlsCostP90,omitempty"`
+	// ProxylessMTLSCostP90 is p90(proxyless-mtls) − p90(proxyless-plaintext):
+	// what mTLS adds with no proxy on the path.
+	ProxylessMTLSCostP90 *time.Duration `json:"proxylessMTLSCostP90,omitempty"`
+	// ProxylessUnavailable says why ProxylessMTLSCostP90 is missing where
+	// its runs were made but cannot be trusted (Judge fills it).
+	ProxylessUnavailable string `json:"proxylessUnavailable,omitempty"`
 	// NotRun says why variants were not run (no Envoy); Judge adds it to Unavailable.
 	NotRun string `json:"notRun,omitempty"`
 	// Unavailable says why a figure above is missing (Judge fills it).
@@ -53,7 +63,8 @@ func (m MeshLatency) Run(variant string) (LoadRun, bool) {
 // missing or untrustworthy (LoadRun.Problem) stays nil, and Unavailable
 // says why (NotRun first). Judging again gives the same result.
 func (m MeshLatency) Judge() MeshLatency {
-	m.PerHopP90, m.PerHopP99, m.MTLSCostP90 = nil, nil, nil
+	m.PerHopP90, m.PerHopP99, m.MTLSCostP90, m.ProxylessMTLSCostP90 = nil, nil, nil, nil
+	m.ProxylessUnavailable = ""
 	var why []string
 	if m.NotRun != "" {
 		why = append(why, m.NotRun)
@@ -81,5 +92,25 @@ func (m MeshLatency) Judge() MeshLatency {
 		m.MTLSCostP90 = &c
 	}
 	m.Unavailable = strings.Join(why, "; ")
+	// The proxyless runs, judged apart: their problems are not the
+	// sidecar figures' (and their absence says nothing).
+	var pwhy []string
+	proxyless := func(v string) (LoadRun, bool) {
+		r, ok := m.Run(v)
+		if ok {
+			if p := r.Problem(); p != "" {
+				pwhy = append(pwhy, p)
+				return r, false
+			}
+		}
+		return r, ok
+	}
+	pm, okPM := proxyless(VariantProxylessMTLS)
+	pp, okPP := proxyless(VariantProxylessPlaintext)
+	if okPM && okPP {
+		c := pm.P90 - pp.P90
+		m.ProxylessMTLSCostP90 = &c
+	}
+	m.ProxylessUnavailable = strings.Join(pwhy, "; ")
 	return m
 }

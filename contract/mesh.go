@@ -150,7 +150,7 @@ func Latency() Def[LatencyInputs, LatencyOutputs] {
 	return Def[LatencyInputs, LatencyOutputs]{
 		Token: "meshready:mesh:Latency",
 		Diff: Policy{
-			Update: []string{"nodes", "sidecars", "noSidecars", "image", "pullPolicy", "qps", "connections", "payloadBytes", "duration", "istioVersion"},
+			Update: []string{"nodes", "sidecars", "noSidecars", "image", "pullPolicy", "proxyless", "probeImage", "qps", "connections", "payloadBytes", "duration", "istioVersion"},
 			Ignore: ignoreAccess(),
 		},
 		SecretInputs: []string{"sshPrivateKey"},
@@ -166,8 +166,12 @@ type LatencyInputs struct {
 	Sidecars   bool   `json:"sidecars"`
 	NoSidecars string `json:"noSidecars,omitempty"`
 	// Image is the fortio image, PullPolicy Never where it is pre-loaded.
-	Image        string `json:"image"`
-	PullPolicy   string `json:"pullPolicy"`
+	Image      string `json:"image"`
+	PullPolicy string `json:"pullPolicy"`
+	// Proxyless adds the proxyless gRPC runs (mTLS on and off, no Envoy)
+	// with the pre-loaded meshprobe image ProbeImage.
+	Proxyless    bool   `json:"proxyless,omitempty"`
+	ProbeImage   string `json:"probeImage,omitempty"`
 	QPS          int    `json:"qps"`
 	Connections  int    `json:"connections"`
 	PayloadBytes int    `json:"payloadBytes"`
@@ -183,6 +187,8 @@ type LatencyArgs struct {
 	Sidecars                       bool
 	NoSidecars                     string
 	Image, PullPolicy              string
+	Proxyless                      bool
+	ProbeImage                     string
 	QPS, Connections, PayloadBytes int
 	Duration, IstioVersion         string
 }

@@ -122,30 +122,42 @@ func (c Checker) waitForProbes(ctx context.Context) (probePods, error) {
 	return pods, nil
 }
 
-// ready lists the Ready pods of app.
+// ready lists the Ready pods of app in the checked namespace.
 func (c Checker) ready(ctx context.Context, app string) ([]string, error) {
-	out, err := c.Kubectl.Run(ctx, "--namespace", c.Spec.Namespace, "get", "pods", "-l", "app="+app, "-o", "json")
+	return readyPods(ctx, c.Kubectl, c.Spec.Namespace, app)
+}
+
+// client asks a probe client pod's HTTP API (see probeGet).
+func (c Checker) client(ctx context.Context, pod, path string, v any) error {
+	return probeGet(ctx, c.Kubectl, c.Spec.Namespace, pod, path, v)
+}
+
+// readyPods lists the Ready pods of app in namespace; none is an error.
+func readyPods(ctx context.Context, k kube.Kubectl, namespace, app string) ([]string, error) {
+	out, err := k.Run(ctx, "--namespace", namespace, "get", "pods", "-l", "app="+app, "-o", "json")
 	if err != nil {
 		return nil, err
 	}
 	pods, err := ReadyPods(out)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", c.Kubectl.Host(), err)
+		return nil, fmt.Errorf("%s: %w", k.Host(), err)
 	}
 	if len(pods) == 0 {
-		return nil, fmt.Errorf("%s: no ready %s pod in %s", c.Kubectl.Host(), app, c.Spec.Namespace)
+		return nil, fmt.Errorf("%s: no ready %s pod in %s", k.Host(), app, namespace)
 	}
 	return pods, nil
 }
 
-// client asks a probe client pod's HTTP API through the API server's pod proxy.
-func (c Checker) client(ctx context.Context, pod, path string, v any) error {
-	out, err := c.Kubectl.Run(ctx, "get", "--raw", fmt.Sprintf("/api/v1/namespaces/%s/pods/%s:%d/proxy%s", c.Spec.Namespace, pod, ProbeHTTPPort, path))
+// probeGet asks a probe client pod's HTTP API through the API server's pod
+// proxy (a long-running request there: no API server timeout cuts a load)
+// and decodes its JSON answer into v.
+func probeGet(ctx context.Context, k kube.Kubectl, namespace, pod, path string, v any) error {
+	out, err := k.Run(ctx, "get", "--raw", fmt.Sprintf("/api/v1/namespaces/%s/pods/%s:%d/proxy%s", namespace, pod, ProbeHTTPPort, path))
 	if err != nil {
 		return err
 	}
 	if err := json.Unmarshal([]byte(out), v); err != nil {
-		return fmt.Errorf("%s: probe client %s%s: %w", c.Kubectl.Host(), pod, path, err)
+		return fmt.Errorf("%s: probe client %s%s: %w", k.Host(), pod, path, err)
 	}
 	return nil
 }

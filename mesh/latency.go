@@ -5,10 +5,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"net/url"
 	"time"
 
 	"github.com/meshready/meshready/benchmarks"
 	"github.com/meshready/meshready/kube"
+	"github.com/meshready/meshready/mesh/probe"
 )
 
 // LatencySpec is how the mesh latency benchmark runs.
@@ -19,7 +21,11 @@ type LatencySpec struct {
 	NoSidecars string
 	// Image is the fortio image, PullPolicy Never where it is pre-loaded.
 	Image, PullPolicy string
-	Load              LoadOptions
+	// Proxyless adds the proxyless gRPC variants (mTLS on and off, no
+	// Envoy), run with the meshprobe image ProbeImage.
+	Proxyless                   bool
+	ProbeImage, ProbePullPolicy string
+	Load                        LoadOptions
 }
 
 // Latency is the mesh latency benchmark (METHODS.md, Istio's method): per
@@ -63,7 +69,7 @@ func (l Latency) Measure(ctx context.Context) (benchmarks.MeshLatency, error) {
 	if l.Spec.Sidecars {
 		lat.DataPlane = "Envoy sidecars"
 	}
-	for _, v := range LatencyVariants(l.Spec.Sidecars) {
+	for _, v := range LatencyVariants(l.Spec.Sidecars, l.Spec.Proxyless) {
 		r, err := l.run(ctx, v, client, server)
 		if err != nil {
 			return benchmarks.MeshLatency{}, err
@@ -79,6 +85,72 @@ func (l Latency) Cleanup(ctx context.Context) error {
 	return err
 }
 
+// proxylessLoad makes a proxyless variant's load: the client pod's API
+// warmed up until 100 calls in a row succeed (its xDS routes and, with
+// STRICT, its certificates arrive after the pod is ready), then the load.
+func (l Latency) proxylessLoad(ctx context.Context, v LatencyVariant, client, server string) (benchmarks.LoadRun, error) {
+	for _, d := range []string{LoadServer, LoadClient} {
+		if _, err := l.Kubectl.Run(ctx, "--namespace", v.Namespace, "rollout", "status", "deployment/"+d, "--timeout=300s"); err != nil {
+			return benchmarks.LoadRun{}, err
+		}
+	}
+	pods, err := readyPods(ctx, l.Kubectl, v.Namespace, LoadClient)
+	if err != nil {
+		return benchmarks.LoadRun{}, err
+	}
+	retry := l.Retry
+	if retry == 0 {
+		retry = time.Second
+	}
+	var sp probe.Split
+	for deadline := time.Now().Add(2 * time.Minute); ; {
+		if err := probeGet(ctx, l.Kubectl, v.Namespace, pods[0], "/count?n=100", &sp); err != nil {
+			return benchmarks.LoadRun{}, err
+		}
+		if sp.Errors == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			return benchmarks.LoadRun{}, fmt.Errorf("the proxyless server is not answering the client after 2 minutes: %d of %d calls failed: %s", sp.Errors, sp.Calls, sp.FirstError)
+		}
+		if err := sleep(ctx, retry); err != nil {
+			return benchmarks.LoadRun{}, err
+		}
+	}
+	o := l.Spec.Load
+	l.Log.Info("proxyless gRPC load", "variant", v.Name, "client", client, "server", server, "qps", o.QPS, "connections", o.Connections, "duration", o.Duration.String())
+	var res probe.LoadResult
+	q := url.Values{"qps": {fmt.Sprint(o.QPS)}, "c": {fmt.Sprint(o.Connections)}, "t": {o.Duration.String()}, "payload": {fmt.Sprint(o.PayloadBytes)}}
+	if err := probeGet(ctx, l.Kubectl, v.Namespace, pods[0], "/load?"+q.Encode(), &res); err != nil {
+		return benchmarks.LoadRun{}, err
+	}
+	r, err := ProxylessRun(v.Name, o, res)
+	if err != nil {
+		return r, fmt.Errorf("%s: %w", l.Kubectl.Host(), err)
+	}
+	l.Log.Info("proxyless gRPC result", "variant", v.Name, "p50", r.P50.String(), "p90", r.P90.String(), "p99", r.P99.String(),
+		"qps", fmt.Sprintf("%.0f", r.ActualQPS), "calls", r.Calls, "ok", r.OK)
+	return r, nil
+}
+
+// ProxylessRun is a proxyless load's result as a benchmark run, its
+// figures range-checked: they come from a pod.
+func ProxylessRun(variant string, asked LoadOptions, res probe.LoadResult) (benchmarks.LoadRun, error) {
+	r := benchmarks.LoadRun{Variant: variant, URL: res.Target, RequestedQPS: float64(asked.QPS), ActualQPS: res.ActualQPS,
+		Connections: asked.Connections, Duration: res.Elapsed, Calls: res.Calls, OK: res.OK,
+		P50: res.P50, P90: res.P90, P99: res.P99, P999: res.P999, Max: res.Max, Version: res.Runtime}
+	ordered := 0 <= r.P50 && r.P50 <= r.P90 && r.P90 <= r.P99 && r.P99 <= r.P999 && r.P999 <= r.Max
+	switch {
+	case res.Options.QPS != asked.QPS || res.Options.Connections != asked.Connections || res.Options.PayloadBytes != asked.PayloadBytes:
+		return r, fmt.Errorf("the probe ran %+v, not the load asked for", res.Options)
+	case r.Calls < 0 || r.OK < 0 || r.OK > r.Calls || r.Duration <= 0 || r.Duration > 2*asked.Duration+time.Minute:
+		return r, fmt.Errorf("the probe's counts are inconsistent: %d calls, %d answered, in %s", r.Calls, r.OK, r.Duration)
+	case !ordered || r.Max > time.Minute || r.ActualQPS < 0 || r.ActualQPS > 2*float64(asked.QPS):
+		return r, fmt.Errorf("the probe's figures are out of range: p50 %s, p90 %s, p99 %s, p99.9 %s, max %s, %.0f qps", r.P50, r.P90, r.P99, r.P999, r.Max, r.ActualQPS)
+	}
+	return r, nil
+}
+
 // run runs one variant and returns fortio's result.
 func (l Latency) run(ctx context.Context, v LatencyVariant, client, server string) (benchmarks.LoadRun, error) {
 	fail := func(err error) (benchmarks.LoadRun, error) {
@@ -92,14 +164,25 @@ func (l Latency) run(ctx context.Context, v LatencyVariant, client, server strin
 			l.Log.Warn("could not delete the latency namespace", "namespace", v.Namespace, "node", l.Kubectl.Host(), "err", err)
 		}
 	}()
-	b, err := json.Marshal(map[string]any{"apiVersion": "v1", "kind": "List", "items": LatencyWorkloads(v, l.Spec.Image, l.Spec.PullPolicy, client, server)})
+	image, pull := l.Spec.Image, l.Spec.PullPolicy
+	if v.Proxyless {
+		image, pull = l.Spec.ProbeImage, l.Spec.ProbePullPolicy
+	}
+	b, err := json.Marshal(map[string]any{"apiVersion": "v1", "kind": "List", "items": LatencyWorkloads(v, image, pull, client, server)})
 	if err != nil {
 		return fail(err)
 	}
 	if err := l.Kubectl.Apply(ctx, b); err != nil {
 		return fail(err)
 	}
-	for _, d := range []string{"fortio-server", "fortio-client"} {
+	if v.Proxyless {
+		r, err := l.proxylessLoad(ctx, v, client, server)
+		if err != nil {
+			return fail(err)
+		}
+		return r, nil
+	}
+	for _, d := range []string{"fortio-server", "fortio-client"} { // the fortio variants
 		if _, err := l.Kubectl.Run(ctx, "--namespace", v.Namespace, "rollout", "status", "deployment/"+d, "--timeout=300s"); err != nil {
 			return fail(err)
 		}

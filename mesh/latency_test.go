@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/meshready/meshready/benchmarks"
+	"github.com/meshready/meshready/mesh/probe"
 	"github.com/meshready/meshready/remote"
 )
 
@@ -104,6 +105,97 @@ func TestMeasureLatency(t *testing.T) {
 	lat, err = measure(fakeControlPlane(twoWorkers, fortio, ""))
 	if err != nil || len(lat.Runs) != 1 || lat.PerHopP90 != nil || lat.Unavailable != "no Envoy binary exists offline" || lat.DataPlane != "" {
 		t.Errorf("baseline only: %+v %v", lat, err)
+	}
+}
+
+// fakeProxyless answers the baseline's fortio with its recorded output and
+// a proxyless client's API: warm-up counts that fail `failing` times
+// first, then the load result res (as JSON).
+func fakeProxyless(t *testing.T, failing int, res probe.LoadResult) *fakeKubectl {
+	fortio, err := os.ReadFile("../benchmarks/testdata/fortio/load-ok.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	counts := 0
+	return &fakeKubectl{respond: func(args []string) (string, error) {
+		cmd := strings.Join(args, " ")
+		switch {
+		case cmd == "get nodes -o json":
+			return twoWorkers, nil
+		case strings.Contains(cmd, " exec deploy/fortio-client"):
+			return string(fortio), nil
+		case strings.Contains(cmd, "get pods -l app=meshprobe-client"):
+			return `{"items":[{"metadata":{"name":"meshprobe-client-abc"},"status":{"conditions":[{"type":"Ready","status":"True"}]}}]}`, nil
+		case strings.Contains(cmd, "/proxy/count?n=100"):
+			counts++
+			if counts <= failing {
+				return `{"calls":100,"versions":{},"errors":100,"firstError":"rpc error: code = Unavailable"}`, nil
+			}
+			return `{"calls":100,"versions":{"proxyless-mtls":100},"errors":0}`, nil
+		case strings.Contains(cmd, "/proxy/load?"):
+			b, _ := json.Marshal(res)
+			return string(b), nil
+		}
+		return "", nil
+	}}
+}
+
+// TestMeasureProxylessLatency: without sidecars but with the probe, the
+// baseline (fortio) and then the proxyless pair through the client's API:
+// rollouts, warm-up until 100 calls succeed, the load with the options
+// asked, the namespace deleted; and the cost is judged.
+func TestMeasureProxylessLatency(t *testing.T) {
+	o := LoadOptions{QPS: 1000, Connections: 16, PayloadBytes: 1024, Duration: 60 * time.Second}
+	spec := LatencySpec{NoSidecars: "no Envoy binary exists offline", Image: "fortio", PullPolicy: "Never",
+		Proxyless: true, ProbeImage: "meshready.local/meshprobe:v1", ProbePullPolicy: "Never", Load: o}
+	good := probe.LoadResult{Options: probe.LoadOptions(o), Target: "xds:///meshprobe-server.ns.svc.cluster.local:7070",
+		Elapsed: 60 * time.Second, Calls: 60000, OK: 60000, ActualQPS: 1000, P50: 300 * time.Microsecond, P90: 500 * time.Microsecond,
+		P99: time.Millisecond, P999: 2 * time.Millisecond, Max: 5 * time.Millisecond, Runtime: "grpc-go 1.80.0"}
+	k := fakeProxyless(t, 2, good)
+	lat, err := Latency{Kubectl: k, Spec: spec, Log: slog.New(slog.DiscardHandler), Retry: time.Millisecond}.Measure(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(lat.Runs) != 3 || lat.ProxylessMTLSCostP90 == nil || *lat.ProxylessMTLSCostP90 != 0 || lat.MTLSCostP90 != nil {
+		t.Fatalf("result %+v", lat)
+	}
+	if r := lat.Runs[1]; r.Variant != "proxyless-mtls" || r.Calls != 60000 || r.P90 != 500*time.Microsecond || r.Version != "grpc-go 1.80.0" || r.RequestedQPS != 1000 {
+		t.Errorf("proxyless run %+v", r)
+	}
+	ns := "meshready-latency-proxyless-mtls"
+	var mine []string
+	for _, c := range k.commands() {
+		if strings.Contains(c, ns) {
+			mine = append(mine, c)
+		}
+	}
+	want := []string{"--namespace " + ns + " rollout status deployment/meshprobe-server --timeout=300s",
+		"--namespace " + ns + " rollout status deployment/meshprobe-client --timeout=300s",
+		"--namespace " + ns + " get pods -l app=meshprobe-client -o json",
+		"get --raw /api/v1/namespaces/" + ns + "/pods/meshprobe-client-abc:8080/proxy/count?n=100",
+		"get --raw /api/v1/namespaces/" + ns + "/pods/meshprobe-client-abc:8080/proxy/count?n=100",
+		"get --raw /api/v1/namespaces/" + ns + "/pods/meshprobe-client-abc:8080/proxy/count?n=100",
+		"get --raw /api/v1/namespaces/" + ns + "/pods/meshprobe-client-abc:8080/proxy/load?c=16&payload=1024&qps=1000&t=1m0s",
+		"delete namespace " + ns + " --ignore-not-found --wait --timeout=170s"}
+	if strings.Join(mine, "\n") != strings.Join(want, "\n") {
+		t.Errorf("commands in %s:\n%s\nwant\n%s", ns, strings.Join(mine, "\n"), strings.Join(want, "\n"))
+	}
+
+	// A probe that ran another load, or answered figures out of order, is
+	// an error naming the node, not a row.
+	for _, bad := range []func(*probe.LoadResult){
+		func(r *probe.LoadResult) { r.Options.QPS = 10 },
+		func(r *probe.LoadResult) { r.P90 = -time.Second },
+		func(r *probe.LoadResult) { r.OK = r.Calls + 1 },
+		func(r *probe.LoadResult) { r.Max = time.Hour; r.P999 = time.Hour },
+	} {
+		res := good
+		bad(&res)
+		_, err := Latency{Kubectl: fakeProxyless(t, 0, res), Spec: LatencySpec{Proxyless: true, NoSidecars: "x", Load: o},
+			Log: slog.New(slog.DiscardHandler), Retry: time.Millisecond}.Measure(t.Context())
+		if err == nil || !strings.Contains(err.Error(), "latency proxyless-mtls: cp-1: the probe") {
+			t.Errorf("%+v: %v", res, err)
+		}
 	}
 }
 

@@ -19,20 +19,31 @@ type LatencyVariant struct {
 	Namespace string
 	// Sidecars says whether the namespace is injected (Envoy sidecars).
 	Sidecars bool
+	// Proxyless: meshprobe's gRPC echo and client in Istio's proxyless
+	// mode (no Envoy: gRPC does the xDS and the mTLS itself) stand in for
+	// fortio.
+	Proxyless bool
 	// MTLS is the namespace's PeerAuthentication mode (and the client's
-	// DestinationRule TLS): STRICT or DISABLE; "" without sidecars.
+	// DestinationRule TLS): STRICT or DISABLE; "" without a mesh.
 	MTLS string
 }
 
 // LatencyVariants are the setups METHODS.md compares: no mesh, sidecars with
 // STRICT mTLS, sidecars with mTLS disabled. Without sidecars (no Envoy, the
-// local stack) only the baseline can run.
-func LatencyVariants(sidecars bool) []LatencyVariant {
+// local stack) only the baseline can run. With proxyless (the meshprobe
+// image exists) the same load runs between proxyless gRPC pods with STRICT
+// mTLS and with mTLS disabled: the cost of mTLS itself, with no proxy.
+func LatencyVariants(sidecars, proxyless bool) []LatencyVariant {
 	out := []LatencyVariant{{Name: benchmarks.VariantBaseline, Namespace: "meshready-latency-baseline"}}
 	if sidecars {
 		out = append(out,
 			LatencyVariant{Name: benchmarks.VariantMTLS, Namespace: "meshready-latency-mtls", Sidecars: true, MTLS: "STRICT"},
 			LatencyVariant{Name: benchmarks.VariantPlaintext, Namespace: "meshready-latency-plaintext", Sidecars: true, MTLS: "DISABLE"})
+	}
+	if proxyless {
+		out = append(out,
+			LatencyVariant{Name: benchmarks.VariantProxylessMTLS, Namespace: "meshready-latency-proxyless-mtls", Proxyless: true, MTLS: "STRICT"},
+			LatencyVariant{Name: benchmarks.VariantProxylessPlaintext, Namespace: "meshready-latency-proxyless-plaintext", Proxyless: true, MTLS: "DISABLE"})
 	}
 	return out
 }
@@ -40,6 +51,13 @@ func LatencyVariants(sidecars bool) []LatencyVariant {
 // LatencyLabel marks the latency benchmark's namespaces, so that one
 // selector finds (and deletes) what a killed run left.
 const LatencyLabel = "meshready.io/latency"
+
+// LoadServer and LoadClient are the proxyless variants' Deployments (and
+// LoadServer their Service).
+const (
+	LoadServer = "meshprobe-server"
+	LoadClient = "meshprobe-client"
+)
 
 // LatencyWorkloads are one variant's objects: its namespace (injected or
 // not), for sidecar variants the namespace's PeerAuthentication and the
@@ -60,7 +78,7 @@ func LatencyWorkloads(v LatencyVariant, image, pullPolicy, clientNode, serverNod
 		return map[string]any{"name": name, "namespace": ns, "labels": labels(nil)}
 	}
 	injection := "disabled"
-	if v.Sidecars {
+	if v.Sidecars || v.Proxyless {
 		injection = "enabled"
 	}
 	out := []map[string]any{{
@@ -68,7 +86,10 @@ func LatencyWorkloads(v LatencyVariant, image, pullPolicy, clientNode, serverNod
 		"metadata": map[string]any{"name": ns, "labels": labels(map[string]any{"istio-injection": injection})},
 	}}
 	server := "fortio-server"
-	if v.Sidecars {
+	if v.Proxyless {
+		server = LoadServer
+	}
+	if v.Sidecars || v.Proxyless {
 		tls := "ISTIO_MUTUAL"
 		if v.MTLS == "DISABLE" {
 			tls = "DISABLE"
@@ -78,6 +99,9 @@ func LatencyWorkloads(v LatencyVariant, image, pullPolicy, clientNode, serverNod
 				"spec": map[string]any{"mtls": map[string]any{"mode": v.MTLS}}},
 			map[string]any{"apiVersion": "networking.istio.io/v1", "kind": "DestinationRule", "metadata": meta(server),
 				"spec": map[string]any{"host": Host(server, ns), "trafficPolicy": map[string]any{"tls": map[string]any{"mode": tls}}}})
+	}
+	if v.Proxyless {
+		return append(out, proxylessLoadWorkloads(v, meta, image, pullPolicy, clientNode, serverNode)...)
 	}
 	deployment := func(name, node string) map[string]any {
 		podLabels := map[string]any{"app": name}
@@ -110,6 +134,43 @@ func LatencyWorkloads(v LatencyVariant, image, pullPolicy, clientNode, serverNod
 			"ports": []any{map[string]any{"name": "http", "port": FortioPort, "targetPort": FortioPort, "appProtocol": "http"}}},
 	}, deployment("fortio-client", clientNode))
 	return out
+}
+
+// proxylessLoadWorkloads are a proxyless variant's workloads: meshprobe's echo
+// server pinned to serverNode with its Service, and a meshprobe client
+// pinned to clientNode that makes the load on demand (its /load), through
+// xDS, so that gRPC itself does the mTLS the DestinationRule asks for.
+func proxylessLoadWorkloads(v LatencyVariant, meta func(string) map[string]any, image, pullPolicy, clientNode, serverNode string) []map[string]any {
+	deployment := func(name, node string, args []any, port int, portName string) map[string]any {
+		return map[string]any{
+			"apiVersion": "apps/v1", "kind": "Deployment", "metadata": meta(name),
+			"spec": map[string]any{
+				"replicas": 1,
+				"selector": map[string]any{"matchLabels": map[string]any{"app": name}},
+				"template": map[string]any{
+					"metadata": proxyless(map[string]any{"app": name}),
+					"spec": map[string]any{
+						"nodeSelector": map[string]any{"kubernetes.io/hostname": node},
+						"tolerations":  []any{map[string]any{"key": "node-role.kubernetes.io/control-plane", "operator": "Exists", "effect": "NoSchedule"}},
+						"containers": []any{map[string]any{
+							"name": "meshprobe", "image": image, "imagePullPolicy": pullPolicy, "args": args,
+							"ports": []any{map[string]any{"containerPort": port, "name": portName}},
+						}},
+					},
+				},
+			},
+		}
+	}
+	return []map[string]any{
+		deployment(LoadServer, serverNode, []any{"serve", "-addr", fmt.Sprintf(":%d", ProbePort), "-version", v.Name}, ProbePort, "grpc"),
+		{
+			"apiVersion": "v1", "kind": "Service", "metadata": meta(LoadServer),
+			"spec": map[string]any{"selector": map[string]any{"app": LoadServer},
+				"ports": []any{map[string]any{"name": "grpc", "port": ProbePort, "targetPort": ProbePort, "appProtocol": "grpc"}}},
+		},
+		deployment(LoadClient, clientNode, []any{"client", "-target", ProbeTarget(LoadServer, v.Namespace, false),
+			"-listen", fmt.Sprintf(":%d", ProbeHTTPPort)}, ProbeHTTPPort, "http"),
+	}
 }
 
 // LoadOptions are the fortio load's knobs (METHODS.md's values by default).

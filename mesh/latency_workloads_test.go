@@ -11,27 +11,35 @@ import (
 	"github.com/meshready/meshready/internal/golden"
 )
 
-// TestLatencyWorkloads pins the three variants' objects: the baseline
-// namespace not injected and without policies; the sidecar namespaces
-// injected, with their PeerAuthentication and the client TLS that matches
-// it; server and client pinned to their nodes.
+// TestLatencyWorkloads pins the five variants' objects: the baseline
+// namespace not injected and without policies; the sidecar and proxyless
+// namespaces injected, with their PeerAuthentication and the client TLS
+// that matches it; server and client pinned to their nodes; the proxyless
+// pods on Istio's grpc-agent template, running meshprobe.
 func TestLatencyWorkloads(t *testing.T) {
 	var objs []map[string]any
-	for _, v := range LatencyVariants(true) {
-		objs = append(objs, LatencyWorkloads(v, "fortio/fortio:1.67.1", "IfNotPresent", "worker-1", "worker-2")...)
+	for _, v := range LatencyVariants(true, true) {
+		image := "fortio/fortio:1.67.1"
+		if v.Proxyless {
+			image = "meshready.local/meshprobe:v1"
+		}
+		objs = append(objs, LatencyWorkloads(v, image, "IfNotPresent", "worker-1", "worker-2")...)
 	}
 	b, err := yaml.Marshal(objs)
 	if err != nil {
 		t.Fatal(err)
 	}
 	golden.Check(t, "testdata/latency-workloads.yaml", b)
-	if vs := LatencyVariants(false); len(vs) != 1 || vs[0].Name != "baseline" || vs[0].Sidecars {
+	if vs := LatencyVariants(false, false); len(vs) != 1 || vs[0].Name != "baseline" || vs[0].Sidecars {
 		t.Errorf("without sidecars only the baseline runs: %+v", vs)
+	}
+	if vs := LatencyVariants(false, true); len(vs) != 3 || vs[1].Name != "proxyless-mtls" || vs[2].MTLS != "DISABLE" || vs[1].Sidecars {
+		t.Errorf("without sidecars, with the probe: the baseline and the proxyless pair: %+v", vs)
 	}
 }
 
 func TestLoadCommand(t *testing.T) {
-	got := strings.Join(LoadCommand(LatencyVariants(true)[1], LoadOptions{QPS: 1000, Connections: 16, Duration: 240 * time.Second, PayloadBytes: 1024}), " ")
+	got := strings.Join(LoadCommand(LatencyVariants(true, false)[1], LoadOptions{QPS: 1000, Connections: 16, Duration: 240 * time.Second, PayloadBytes: 1024}), " ")
 	want := "fortio load -qps 1000 -c 16 -t 4m0s -payload-size 1024 -uniform -p 50,90,99,99.9 -json - " +
 		"http://fortio-server.meshready-latency-mtls.svc.cluster.local:8080/echo"
 	if got != want {

@@ -71,7 +71,7 @@ func full(ctx *pulumi.Context) map[string]any {
 		contract.Checks().Token: contract.ChecksArgs{Nodes: nodes, Access: access, Namespace: "demo", Service: "echo",
 			Weights: map[string]int{"v1": 90, "v2": 10}, MTLS: "STRICT", Calls: 2000, Runs: 20, TolerancePts: 3, Image: "p:1", Sidecars: true},
 		contract.Latency().Token: contract.LatencyArgs{Nodes: nodes, Access: access, Sidecars: true, NoSidecars: "why",
-			Image: "fortio", PullPolicy: "Never", QPS: 1000, Connections: 16, PayloadBytes: 1024, Duration: "4m0s", IstioVersion: "1.28.0"},
+			Image: "fortio", PullPolicy: "Never", Proxyless: true, ProbeImage: "meshprobe", QPS: 1000, Connections: 16, PayloadBytes: 1024, Duration: "4m0s", IstioVersion: "1.28.0"},
 	}
 }
 

@@ -139,6 +139,7 @@ func (l latencies) run(ctx context.Context, in contract.LatencyInputs) (contract
 	defer done()
 	m := mesh.Latency{Kubectl: kube.OnNode{Runner: cp.Runner}, Log: l.log, Spec: mesh.LatencySpec{
 		Sidecars: in.Sidecars, NoSidecars: in.NoSidecars, Image: in.Image, PullPolicy: in.PullPolicy,
+		Proxyless: in.Proxyless, ProbeImage: in.ProbeImage, ProbePullPolicy: "Never",
 		Load: mesh.LoadOptions{QPS: in.QPS, Connections: in.Connections, Duration: d, PayloadBytes: in.PayloadBytes},
 	}}
 	if out.Results, err = m.Measure(ctx); err != nil {

@@ -19,22 +19,25 @@ const (
 	IDMeshConvergence = "mesh-convergence"
 	IDEnvoyPerHop     = "envoy-per-hop"
 	IDMTLSOverhead    = "mtls-overhead"
-	IDCanarySplit     = "canary-split"
-	IDMTLSStrict      = "mtls-strict"
-	IDNetworkRTT      = "network-rtt"
+	// IDMTLSOverheadProxyless is the mTLS cost between proxyless gRPC pods:
+	// measurable where no Envoy exists.
+	IDMTLSOverheadProxyless = "mtls-overhead-proxyless"
+	IDCanarySplit           = "canary-split"
+	IDMTLSStrict            = "mtls-strict"
+	IDNetworkRTT            = "network-rtt"
 )
 
 // isMeshClaim says whether a row is judged from the mesh measurements.
 func isMeshClaim(id string) bool {
 	switch id {
-	case IDMeshConvergence, IDEnvoyPerHop, IDMTLSOverhead, IDCanarySplit, IDMTLSStrict:
+	case IDMeshConvergence, IDEnvoyPerHop, IDMTLSOverhead, IDMTLSOverheadProxyless, IDCanarySplit, IDMTLSStrict:
 		return true
 	}
 	return false
 }
 
 // ClaimIDs is every claim in report order; Compare uses it to line regions up.
-var ClaimIDs = []string{IDDiskEtcd, IDDiskNVMe, IDCPUSteal, IDMeshConvergence, IDEnvoyPerHop, IDMTLSOverhead, IDCanarySplit, IDMTLSStrict, IDNetworkRTT}
+var ClaimIDs = []string{IDDiskEtcd, IDDiskNVMe, IDCPUSteal, IDMeshConvergence, IDEnvoyPerHop, IDMTLSOverhead, IDMTLSOverheadProxyless, IDCanarySplit, IDMTLSStrict, IDNetworkRTT}
 
 // Fixed limits and sources. The guide's bands (2 ms standard VPS, 3 ms per hop,
 // 5 s / 15 s convergence) are its own words; see shared/METHODS.md.
@@ -53,11 +56,49 @@ const (
 		"(https://istio.io/v1.20/docs/ops/deployment/performance-and-scalability/); 1.9–1.15 published 2.65 ms p90 " +
 		"(https://istio.io/v1.15/docs/ops/deployment/performance-and-scalability/); 3 ms bound from the guide"
 	srcMTLS       = "project-chosen (no upstream source bounds \"negligible\")"
+	srcProxyless  = srcMTLS + "; the same load (METHODS.md) between proxyless gRPC pods: gRPC's own TLS with Istio's workload certificates, no proxy on the path"
 	srcRTT        = "project-chosen (informational; etcd tuning uses RTT, METHODS.md)"
 	srcSplit      = "METHODS.md (canary split: a statistical test); confidence and minimum count project-chosen"
 	srcStrict     = "Istio PeerAuthentication: STRICT accepts mTLS only (https://istio.io/latest/docs/reference/config/security/peer_authentication/)"
 	noMeshDefault = "no service mesh data plane was measured in this run"
 )
+
+// proxylessMTLS is the mtls-overhead-proxyless row: p90 with STRICT mTLS
+// minus p90 with mTLS disabled, both between proxyless gRPC pods.
+func proxylessMTLS(m *MeshResult, why string) Claim {
+	c := Claim{ID: IDMTLSOverheadProxyless, Claim: "mTLS overhead negligible (proxyless gRPC, no Envoy)",
+		Threshold: fmt.Sprintf("p90 STRICT − DISABLE ≤ %s; WARN ≤ %s; FAIL above", ms(mtlsPass), ms(mtlsFail)), Source: srcProxyless}
+	if m == nil || m.Latency == nil {
+		c.Verdict, c.Why = benchmarks.NotMeasurable, why
+		return c
+	}
+	lat := m.Latency
+	mt, ok1 := lat.Run(benchmarks.VariantProxylessMTLS)
+	pl, ok2 := lat.Run(benchmarks.VariantProxylessPlaintext)
+	switch {
+	case !ok1 || !ok2:
+		c.Verdict, c.Why = benchmarks.NotMeasurable, "the proxyless gRPC runs were not made: they need meshready's probe image on the nodes (istio.proxylessChecks, the local stack)"
+	case lat.ProxylessMTLSCostP90 == nil:
+		c.Verdict, c.Why = benchmarks.NotMeasurable, lat.ProxylessUnavailable
+	default:
+		cost := *lat.ProxylessMTLSCostP90
+		c.Measured = fmt.Sprintf("p90 %s: p90 %s with STRICT mTLS, %s with mTLS disabled (p99 %s and %s; %d qps, %d connections, %s per run, %s→%s, %s)",
+			signed(cost), ms(mt.P90), ms(pl.P90), ms(mt.P99), ms(pl.P99), int(mt.RequestedQPS), mt.Connections, mt.Duration.Round(time.Second), lat.Client, lat.Server, mt.Version)
+		if lat.SameNode {
+			c.Measured += " (one node: no network hop)"
+		}
+		c.Verdict = band(cost, mtlsPass, mtlsFail)
+	}
+	return c
+}
+
+// signed is a duration in ms with its sign: +0.04 ms, -0.01 ms.
+func signed(d time.Duration) string {
+	if d < 0 {
+		return ms(d)
+	}
+	return "+" + ms(d)
+}
 
 // diskErrors explains a missing disk measurement from what the benchmark recorded.
 func diskErrors(n benchmarks.NodeResult, what string) string {
@@ -253,6 +294,7 @@ func meshClaims(m *MeshResult) []Claim {
 		}
 		c3.Verdict = band(*mtls, mtlsPass, mtlsFail)
 	}
+	c3p := proxylessMTLS(m, latWhy)
 	c4 := Claim{ID: IDCanarySplit, Claim: "canary traffic follows the VirtualService weights",
 		Threshold: fmt.Sprintf("each subset's count within a two-sided binomial test at %g %% confidence (Bonferroni over subsets), n·w·(1−w) ≥ %g",
 			splitConfidence*100, splitMinVariance),
@@ -297,7 +339,7 @@ func meshClaims(m *MeshResult) []Claim {
 			pt.Service, pt.Calls, pt.ControlAnswered, pt.ControlCalls, pt.ControlPort, on)
 		c5.Why = "refused: " + pt.Error
 	}
-	return []Claim{c1, c2, c3, c4, c5}
+	return []Claim{c1, c2, c3, c3p, c4, c5}
 }
 
 // plaintextOf is m's plaintext result, nil when there is none.

@@ -165,7 +165,7 @@ func TestFixtureVerdicts(t *testing.T) {
 		{IDDiskEtcd, "cp-1"}: pass, {IDDiskEtcd, "w-1"}: warn, {IDDiskEtcd, "w-2"}: fail,
 		{IDDiskNVMe, "cp-1"}: pass, {IDDiskNVMe, "w-1"}: warn, {IDDiskNVMe, "w-2"}: nm,
 		{IDCPUSteal, "cp-1"}: pass, {IDCPUSteal, "w-1"}: warn, {IDCPUSteal, "w-2"}: nm,
-		{IDMeshConvergence, ""}: nm, {IDEnvoyPerHop, ""}: nm, {IDMTLSOverhead, ""}: nm, {IDCanarySplit, ""}: nm, {IDMTLSStrict, ""}: nm,
+		{IDMeshConvergence, ""}: nm, {IDEnvoyPerHop, ""}: nm, {IDMTLSOverhead, ""}: nm, {IDMTLSOverheadProxyless, ""}: nm, {IDCanarySplit, ""}: nm, {IDMTLSStrict, ""}: nm,
 		{IDNetworkRTT, ""}: warn,
 	}
 	if len(r.Claims) != len(want) {

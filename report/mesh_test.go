@@ -178,6 +178,32 @@ func TestWithMeshLatency(t *testing.T) {
 		t.Errorf("mTLS without Envoy: %s %q", c.Verdict, c.Why)
 	}
 
+	if c := got[IDMTLSOverheadProxyless]; c.Verdict != benchmarks.NotMeasurable || !strings.Contains(c.Why, "proxyless gRPC runs were not made") {
+		t.Errorf("no proxyless runs: %s %q", c.Verdict, c.Why)
+	}
+
+	// No Envoy, but the proxyless pair: its own row, measured, while the
+	// Envoy rows stay NOT MEASURABLE.
+	pl := only
+	pl.Runs = append(append([]benchmarks.LoadRun{}, only.Runs...), run("proxyless-mtls", 520*us, 900*us), run("proxyless-plaintext", 400*us, 700*us))
+	pl.Runs[1].Version, pl.Runs[2].Version = "grpc-go 1.80.0", "grpc-go 1.80.0"
+	got = rows(WithMeshLatency(base, pl))
+	if c := got[IDMTLSOverheadProxyless]; c.Verdict != benchmarks.Warn || c.Measured !=
+		"p90 +0.12 ms: p90 0.52 ms with STRICT mTLS, 0.4 ms with mTLS disabled (p99 0.9 ms and 0.7 ms; 1000 qps, 16 connections, 4m0s per run, w1→w2, grpc-go 1.80.0)" ||
+		!strings.Contains(c.Source, "proxyless gRPC pods") {
+		t.Errorf("proxyless: %s %q %q", c.Verdict, c.Measured, c.Source)
+	}
+	if got[IDMTLSOverhead].Verdict != benchmarks.NotMeasurable || got[IDEnvoyPerHop].Verdict != benchmarks.NotMeasurable {
+		t.Errorf("the Envoy rows from proxyless runs: %+v", got)
+	}
+	// A proxyless run with failed calls: NOT MEASURABLE with why, alone.
+	pl.Runs[2].OK -= 1000
+	got = rows(WithMeshLatency(base, pl))
+	if c := got[IDMTLSOverheadProxyless]; c.Verdict != benchmarks.NotMeasurable || !strings.Contains(c.Why, "proxyless-plaintext: 1000 of 239976 calls failed") ||
+		strings.Contains(got[IDEnvoyPerHop].Why, "proxyless") {
+		t.Errorf("failed proxyless calls: %s %q / %q", c.Verdict, c.Why, got[IDEnvoyPerHop].Why)
+	}
+
 	// Failed calls under mTLS: no overhead figure from that run.
 	bad := full
 	bad.Runs = append([]benchmarks.LoadRun{}, full.Runs...)

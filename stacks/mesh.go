@@ -286,7 +286,7 @@ func newMesh(ctx *pulumi.Context, cfg *config.Config, cl meshCluster, src meshSo
 	}
 	// 7. Latency (METHODS.md, mesh overhead): fortio between two fixed
 	// nodes without a mesh, with sidecars and STRICT mTLS, with sidecars and
-	// mTLS off; last, after the checks, the addons and the restarts of
+	// mTLS off, and meshprobe's proxyless gRPC with mTLS on and off; last, after the checks, the addons and the restarts of
 	// injected Deployments, so that no other work runs during the loads.
 	if ml := cfg.Benchmarks.MeshLatency; ml.Enabled && cfg.Benchmarks.Enabled {
 		args := contract.LatencyArgs{
@@ -296,6 +296,11 @@ func newMesh(ctx *pulumi.Context, cfg *config.Config, cl meshCluster, src meshSo
 		}
 		if src.Fortio != "" {
 			args.Image, args.PullPolicy = src.Fortio, "Never"
+		}
+		// Where the proxyless checks run (the meshprobe image is on the
+		// nodes), mTLS is measured without Envoy too.
+		if cfg.Istio.ProxylessChecks && src.Probe != "" {
+			args.Proxyless, args.ProbeImage = true, src.Probe
 		}
 		out.Latency = &contract.LatencyResource{}
 		if err := contract.Register(ctx, contract.Latency(), "latency", args, out.Latency,

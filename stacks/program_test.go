@@ -251,7 +251,8 @@ func TestMeshOffRegistersNoKubernetesResources(t *testing.T) {
 
 // TestMeshLatencyGraph: the latency benchmark runs after the mesh and its
 // checks; on the local stack with the pre-loaded fortio and the baseline
-// only (no Envoy), elsewhere with the configured image and sidecars; off
+// (no Envoy) and, as the proxyless checks run there, the proxyless pair
+// with the pre-loaded probe image; elsewhere with the configured image and sidecars; off
 // with the benchmarks or its own switch.
 func TestMeshLatencyGraph(t *testing.T) {
 	g := meshRun(t, `[{"service":"echo","namespace":"demo","subsets":{"v1":90,"v2":10}}]`)
@@ -263,6 +264,9 @@ func TestMeshLatencyGraph(t *testing.T) {
 	if in["sidecars"].BoolValue() || in["image"].StringValue() != "localhost/meshready/fortio:1.67.1" || in["pullPolicy"].StringValue() != "Never" ||
 		!strings.Contains(in["noSidecars"].StringValue(), "no Envoy") || in["duration"].StringValue() != "4m0s" || in["qps"].NumberValue() != 1000 {
 		t.Errorf("local latency inputs %v", in)
+	}
+	if !in["proxyless"].BoolValue() || !strings.Contains(in["probeImage"].StringValue(), "meshprobe") {
+		t.Errorf("local latency without the proxyless pair: %v", in)
 	}
 	deps := strings.Join(lat.RegisterRPC.GetDependencies(), " ")
 	for _, want := range []string{"::preflight", "::istiod", "Checks::demo-echo", "VirtualService-demo-echo", "Injection::demo", "ConfigGroup::prometheus"} {
@@ -281,7 +285,8 @@ func TestMeshLatencyGraph(t *testing.T) {
 	}
 	in = g.byName["meshready:mesh:Latency::latency"].Inputs
 	if !in["sidecars"].BoolValue() || in["image"].StringValue() != "fortio/fortio:1.67.1" || in["pullPolicy"].StringValue() != "IfNotPresent" ||
-		in.HasValue("noSidecars") || in["duration"].StringValue() != "1m0s" || in["connections"].NumberValue() != 8 {
+		in.HasValue("noSidecars") || in["duration"].StringValue() != "1m0s" || in["connections"].NumberValue() != 8 ||
+		in.HasValue("proxyless") && in["proxyless"].BoolValue() || in.HasValue("probeImage") {
 		t.Errorf("real cluster latency inputs %v", in)
 	}
 

@@ -8,14 +8,17 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"strconv"
 	"sync"
 	"time"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
 	xdscreds "google.golang.org/grpc/credentials/xds"
 	testpb "google.golang.org/grpc/interop/grpc_testing"
+	"google.golang.org/grpc/status"
 	"google.golang.org/grpc/xds"
 
 	"github.com/meshready/meshready/mesh/probe"
@@ -30,9 +33,21 @@ type echo struct {
 	version, hostname string
 }
 
-func (e echo) UnaryCall(context.Context, *testpb.SimpleRequest) (*testpb.SimpleResponse, error) {
-	return &testpb.SimpleResponse{ServerId: e.version, Hostname: e.hostname}, nil
+// UnaryCall answers with the version, the pod and response_size bytes of
+// payload (the load's echo: fortio's echo returns its request's payload).
+func (e echo) UnaryCall(_ context.Context, r *testpb.SimpleRequest) (*testpb.SimpleResponse, error) {
+	res := &testpb.SimpleResponse{ServerId: e.version, Hostname: e.hostname}
+	if n := r.GetResponseSize(); n > 0 {
+		if n > maxPayload {
+			return nil, status.Errorf(codes.InvalidArgument, "response_size %d is above %d", n, maxPayload)
+		}
+		res.Payload = &testpb.Payload{Body: make([]byte, n)}
+	}
+	return res, nil
 }
+
+// maxPayload bounds what one call may ask the echo to send back.
+const maxPayload = 1 << 20
 
 // Serve runs the echo server on addr as an xDS-managed gRPC server: istiod
 // sends it the inbound listener, and with a STRICT PeerAuthentication the
@@ -152,6 +167,71 @@ func (c *Client) Since(t time.Time) []probe.Sample {
 	return out
 }
 
+// Load runs a fixed-rate load through the client's channel (fortio's
+// -uniform: o.Connections callers, each at QPS/Connections, their phases
+// spread evenly) and times every call. A caller that falls behind calls
+// again at once, as fortio does, so a slow server shows as a lower
+// ActualQPS. Each request carries o.PayloadBytes and asks as many back.
+func (c *Client) Load(ctx context.Context, o probe.LoadOptions) (probe.LoadResult, error) {
+	if err := o.Validate(); err != nil {
+		return probe.LoadResult{}, err
+	}
+	res := probe.LoadResult{Options: o, Target: c.conn.Target(), Runtime: "grpc-go " + grpc.Version}
+	req := &testpb.SimpleRequest{ResponseSize: int32(o.PayloadBytes), Payload: &testpb.Payload{Body: make([]byte, o.PayloadBytes)}}
+	start := time.Now()
+	end := start.Add(o.Duration)
+	var (
+		mu        sync.Mutex
+		durations = make([]time.Duration, 0, int(float64(o.QPS)*o.Duration.Seconds())+o.Connections)
+		ok        int64
+		firstErr  string
+		last      time.Time
+		wg        sync.WaitGroup
+	)
+	for i := range o.Connections {
+		wg.Go(func() {
+			var mine []time.Duration
+			var good int64
+			var bad string
+			for k := 0; ; k++ {
+				at := probe.Schedule(start, o.QPS, o.Connections, i, k)
+				if !at.Before(end) || ctx.Err() != nil {
+					break
+				}
+				if d := time.Until(at); d > 0 {
+					time.Sleep(d)
+				}
+				cctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+				t0 := time.Now()
+				_, err := c.stub.UnaryCall(cctx, req)
+				mine = append(mine, time.Since(t0))
+				cancel()
+				if err != nil && bad == "" {
+					bad = err.Error()
+				} else if err == nil {
+					good++
+				}
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			durations = append(durations, mine...)
+			ok += good
+			if firstErr == "" {
+				firstErr = bad
+			}
+			if n := time.Now(); n.After(last) {
+				last = n
+			}
+		})
+	}
+	wg.Wait()
+	if err := ctx.Err(); err != nil {
+		return res, err
+	}
+	res.Elapsed, res.OK, res.FirstError = last.Sub(start), ok, firstErr
+	return probe.Summarize(res, durations), nil
+}
+
 // Count makes n calls one after the other and tallies who answered.
 func (c *Client) Count(ctx context.Context, n int) probe.Split {
 	s := probe.Split{Versions: map[string]int{}}
@@ -207,6 +287,7 @@ func Plaintext(ctx context.Context, addr string, n int) probe.Split {
 //	GET /samples?since=<unix ns>   watcher's samples since then, on the pod's clock (JSON)
 //	GET /count?n=<calls>           n calls by counter now, tallied (JSON probe.Split)
 //	GET /plaintext?addr=<host:port>&n=<calls>  plaintext calls, tallied
+//	GET /load?qps=&c=&t=&payload=  a fixed-rate load by counter, timed (JSON probe.LoadResult)
 func Handler(counter, watcher *Client) http.Handler {
 	mux := http.NewServeMux()
 	// The pod's clock: the checks read T0 on it, so that a convergence time
@@ -246,8 +327,44 @@ func Handler(counter, watcher *Client) http.Handler {
 		}
 		reply(w, Plaintext(r.Context(), r.URL.Query().Get("addr"), n))
 	})
+	mux.HandleFunc("GET /load", func(w http.ResponseWriter, r *http.Request) {
+		o, err := loadOptions(r.URL.Query())
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		if counter == nil {
+			http.Error(w, "this client does not make calls on demand (-target)", http.StatusNotFound)
+			return
+		}
+		res, err := counter.Load(r.Context(), o)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusServiceUnavailable)
+			return
+		}
+		reply(w, res)
+	})
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok\n")) })
 	return mux
+}
+
+// loadOptions reads a load's knobs from a query (qps, c, t as a Go
+// duration, payload in bytes), validated.
+func loadOptions(q url.Values) (probe.LoadOptions, error) {
+	var o probe.LoadOptions
+	var err error
+	for _, f := range []struct {
+		name string
+		to   *int
+	}{{"qps", &o.QPS}, {"c", &o.Connections}, {"payload", &o.PayloadBytes}} {
+		if *f.to, err = strconv.Atoi(q.Get(f.name)); err != nil {
+			return o, fmt.Errorf("%s: a whole number", f.name)
+		}
+	}
+	if o.Duration, err = time.ParseDuration(q.Get("t")); err != nil {
+		return o, fmt.Errorf("t: a duration such as 60s")
+	}
+	return o, o.Validate()
 }
 
 func reply(w http.ResponseWriter, v any) {
