@@ -3,6 +3,7 @@ package cli
 import (
 	"encoding/json"
 	"fmt"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -103,13 +104,39 @@ func TestLocalMesh(t *testing.T) {
 			}
 		}
 	}
-	must(t, json.Unmarshal([]byte(kubectl("get", "--raw", "/api/v1/namespaces/istio-system/services/prometheus:9090/proxy/api/v1/targets?state=active")), &targets))
-	scraped := false
-	for _, tg := range targets.Data.ActiveTargets {
-		scraped = scraped || (tg.Labels["app"] == "istiod" && tg.Health == "up")
+	// And node_exporter on each of the two nodes (a target is "unknown"
+	// until its first scrape, every 15 s).
+	var scraped bool
+	var exporters map[string]bool
+	for deadline := time.Now().Add(2 * time.Minute); time.Now().Before(deadline); time.Sleep(5 * time.Second) {
+		must(t, json.Unmarshal([]byte(kubectl("get", "--raw", "/api/v1/namespaces/istio-system/services/prometheus:9090/proxy/api/v1/targets?state=active")), &targets))
+		scraped, exporters = false, map[string]bool{}
+		for _, tg := range targets.Data.ActiveTargets {
+			scraped = scraped || (tg.Labels["app"] == "istiod" && tg.Health == "up")
+			if tg.Labels["app"] == "node-exporter" && tg.Health == "up" {
+				exporters[tg.Labels["node"]] = true
+			}
+		}
+		if scraped && len(exporters) == 2 {
+			break
+		}
 	}
 	if !scraped {
 		t.Errorf("Prometheus does not scrape istiod: %+v", targets.Data.ActiveTargets)
+	}
+	if len(exporters) != 2 {
+		t.Errorf("Prometheus scrapes node_exporter on %v, want both nodes: %+v", exporters, targets.Data.ActiveTargets)
+	}
+	// The series the steal alert reads, per node.
+	var steal struct {
+		Data struct {
+			Result []struct{ Metric map[string]string }
+		}
+	}
+	must(t, json.Unmarshal([]byte(kubectl("get", "--raw", "/api/v1/namespaces/istio-system/services/prometheus:9090/proxy/api/v1/query?query="+
+		url.QueryEscape(`count by (node) (node_cpu_seconds_total{mode="steal"})`))), &steal))
+	if len(steal.Data.Result) != 2 {
+		t.Errorf("steal series per node: %+v", steal.Data.Result)
 	}
 	// It loaded meshready's alerting rules (the report's thresholds), healthy.
 	var rules struct {

@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"golang.org/x/mod/modfile"
 	"gopkg.in/yaml.v3"
 
 	"github.com/meshready/meshready/config"
@@ -162,4 +163,31 @@ func TestProbeWorkloads(t *testing.T) {
 		t.Fatal(err)
 	}
 	golden.Check(t, "testdata/probe-workloads-sidecars.yaml", b)
+}
+
+// TestNodeExporter pins the node_exporter DaemonSet, and holds its release
+// image to the version tools/node_exporter builds for the local stack.
+func TestNodeExporter(t *testing.T) {
+	b, err := yaml.Marshal(NodeExporter(NodeExporterImage, "IfNotPresent"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	golden.Check(t, "testdata/node-exporter.yaml", b)
+	mod, err := os.ReadFile("../tools/node_exporter/go.mod")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := modfile.ParseLax("go.mod", mod, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pin := ""
+	for _, r := range f.Require {
+		if r.Mod.Path == "github.com/prometheus/node_exporter" {
+			pin = r.Mod.Version
+		}
+	}
+	if pin == "" || !strings.HasSuffix(NodeExporterImage, ":"+pin) {
+		t.Errorf("NodeExporterImage %s, but tools/node_exporter pins %q", NodeExporterImage, pin)
+	}
 }

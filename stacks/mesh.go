@@ -36,6 +36,9 @@ type meshSource struct {
 	// Fortio is the latency benchmark's image, pre-loaded (local); empty
 	// means benchmarks.meshLatency.image, pulled.
 	Fortio string
+	// NodeExporter is the node_exporter image, pre-loaded (local); empty
+	// means its release image (mesh.NodeExporterImage), pulled.
+	NodeExporter string
 	// NoSidecars says why Envoy sidecars cannot run here (local); empty
 	// where they can.
 	NoSidecars string
@@ -237,6 +240,22 @@ func newMesh(ctx *pulumi.Context, cfg *config.Config, cl meshCluster, src meshSo
 			return nil, fmt.Errorf("addon %s: %w", a, err)
 		}
 		addons = append(addons, addon)
+		if a == "prometheus" {
+			// node_exporter on every node: steal watched after up (report.AlertRules).
+			image, pull := mesh.NodeExporterImage, "IfNotPresent"
+			if src.NodeExporter != "" {
+				image, pull = src.NodeExporter, "Never"
+			}
+			objs := pulumi.Array{}
+			for _, o := range mesh.NodeExporter(image, pull) {
+				objs = append(objs, pulumi.ToMap(o))
+			}
+			ne, err := configGroup(ctx, "node-exporter", pulumi.Map{"objs": objs}, in(out.Addons, slices.Concat([]pulumi.Resource{&preflight}, istio)...)...)
+			if err != nil {
+				return nil, fmt.Errorf("addon prometheus: node_exporter: %w", err)
+			}
+			addons = append(addons, ne)
+		}
 		dashboards[a] = pulumi.String(mesh.Dashboard(a))
 	}
 	if err := ctx.RegisterResourceOutputs(out.Addons, pulumi.Map{"dashboards": dashboards}); err != nil {
@@ -358,8 +377,9 @@ func (env Env) meshSource(ctx *pulumi.Context, cfg *config.Config) (meshSource, 
 		"The report's Envoy rows stay NOT MEASURABLE.", nil)
 	src := meshSource{
 		Source: mesh.Source{Charts: m.Charts, Hub: m.Hub, Tag: m.Tag, PullPolicy: "Never", Pilot: m.Pilot, Proxy: m.Proxy},
-		Addons: map[string]string{}, Missing: map[string]string{}, Probe: m.Probe, Fortio: m.Fortio,
-		NoSidecars: "no Envoy binary exists offline: only the baseline without a mesh ran; the sidecar runs (STRICT and mTLS disabled) need Envoy",
+		Addons: map[string]string{}, Missing: map[string]string{}, Probe: m.Probe, Fortio: m.Fortio, NodeExporter: m.NodeExporter,
+		NoSidecars: "no Envoy binary exists offline: the sidecar runs (STRICT and mTLS disabled) need Envoy; the baseline without a mesh ran, " +
+			"and mTLS without a proxy is the mtls-overhead-proxyless row",
 	}
 	for _, im := range m.Images {
 		tarball, err := onNode(filepath.Dir(m.Dir), im.Path)

@@ -1,6 +1,7 @@
 package stacks
 
 import (
+	"encoding/json"
 	"strings"
 	"sync"
 	"testing"
@@ -113,8 +114,9 @@ var localMesh = &bundle.Mesh{
 	Hub: "localhost/meshready", Tag: "1.31-alpha.eed52ebb66ad", Pilot: "pilot", Proxy: "pilot-agent",
 	Prometheus: "localhost/meshready/prometheus:v3.16.0", PrometheusUpstream: "docker.io/prom/prometheus",
 	Probe: "localhost/meshready/meshprobe:0123456789ab", Fortio: "localhost/meshready/fortio:1.67.1",
-	Dir:    "/cache/bundle/mesh-1.31-alpha.eed52ebb66ad",
-	Images: []bundle.Image{{Ref: "localhost/meshready/pilot:1.31-alpha.eed52ebb66ad", Path: "/cache/bundle/mesh-1.31-alpha.eed52ebb66ad/images/pilot.tar"}},
+	NodeExporter: "localhost/meshready/node-exporter:v1.12.1",
+	Dir:          "/cache/bundle/mesh-1.31-alpha.eed52ebb66ad",
+	Images:       []bundle.Image{{Ref: "localhost/meshready/pilot:1.31-alpha.eed52ebb66ad", Path: "/cache/bundle/mesh-1.31-alpha.eed52ebb66ad/images/pilot.tar"}},
 }
 
 func meshRun(t *testing.T, canary string) *graph {
@@ -178,6 +180,13 @@ func TestMeshGraph(t *testing.T) {
 	}
 	if _, ok := g.byName["kubernetes:yaml/v2:ConfigGroup::prometheus"]; !ok {
 		t.Error("no Prometheus addon")
+	}
+	// node_exporter beside it, from the pre-loaded image.
+	if ne, ok := g.byName["kubernetes:yaml/v2:ConfigGroup::node-exporter"]; !ok {
+		t.Error("no node_exporter with the Prometheus addon")
+	} else if b, _ := json.Marshal(ne.Inputs.Mappable()); !strings.Contains(string(b), `"image":"localhost/meshready/node-exporter:v1.12.1"`) ||
+		!strings.Contains(string(b), `"imagePullPolicy":"Never"`) || !strings.Contains(string(b), `"kind":"DaemonSet"`) {
+		t.Errorf("node_exporter inputs %s", b)
 	}
 	for name := range g.byName {
 		if strings.Contains(name, "kiali") {
