@@ -126,7 +126,8 @@ func Network(ctx context.Context, p Plan, cp Node, nodes []Node) error {
 
 func (p Plan) prepare(ctx context.Context, n Node) error {
 	if err := p.run(ctx, n, "host prep", func() (string, error) {
-		return PrepScript(n.Name, p.cgroupRoot(n), p.Etcd.Ionice && n.Role == config.RoleControlPlane)
+		cp := n.Role == config.RoleControlPlane
+		return PrepScript(n.Name, p.cgroupRoot(n), p.Etcd.Ionice && cp, cp)
 	}); err != nil {
 		return err
 	}

@@ -29,12 +29,13 @@ func render(name string, data any) (string, error) {
 // sysctls Kubernetes needs — on a container node it changes nothing that
 // belongs to the host, fails if the host's swap is on, and makes the kubelet's
 // own cgroup root (cgroupRoot "" for none); with ionice, etcd gets best-effort
-// IO class 2, level 0 once it runs there.
-func PrepScript(node, cgroupRoot string, ionice bool) (string, error) {
+// IO class 2, level 0 once it runs there; with etcdMetrics (control planes),
+// etcd's loopback metrics are copied for node_exporter's textfile collector.
+func PrepScript(node, cgroupRoot string, ionice, etcdMetrics bool) (string, error) {
 	return render("prep.sh.tmpl", struct {
-		Node, CgroupRoot string
-		Ionice           bool
-	}{node, cgroupRoot, ionice})
+		Node, CgroupRoot    string
+		Ionice, EtcdMetrics bool
+	}{node, cgroupRoot, ionice, etcdMetrics})
 }
 
 // ContainerdConfig is containerd's config.toml for kubeadm's kubelet: the

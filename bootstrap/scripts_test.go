@@ -14,7 +14,7 @@ func TestNodeScriptsGolden(t *testing.T) {
 	}
 	golden.Check(t, "testdata/containerd-config.toml", []byte(containerd))
 	cases := map[string]func() (string, error){
-		"prep":    func() (string, error) { return PrepScript("local-cp-1", "/meshready/local-cp-1", true) },
+		"prep":    func() (string, error) { return PrepScript("local-cp-1", "/meshready/local-cp-1", true, true) },
 		"runtime": func() (string, error) { return RuntimeScript("local-cp-1", "cgroupfs", containerd) },
 		"images": func() (string, error) {
 			return ImagesScript("local-w-1", []BundleImage{

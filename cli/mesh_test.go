@@ -127,16 +127,32 @@ func TestLocalMesh(t *testing.T) {
 	if len(exporters) != 2 {
 		t.Errorf("Prometheus scrapes node_exporter on %v, want both nodes: %+v", exporters, targets.Data.ActiveTargets)
 	}
-	// The series the steal alert reads, per node.
-	var steal struct {
-		Data struct {
-			Result []struct{ Metric map[string]string }
+	// The series the rules read: steal on each node, etcd's WAL fsync on
+	// the control plane (copied from its loopback /metrics by the node).
+	query := func(q string) []map[string]string {
+		var res struct {
+			Data struct {
+				Result []struct{ Metric map[string]string }
+			}
+		}
+		must(t, json.Unmarshal([]byte(kubectl("get", "--raw", "/api/v1/namespaces/istio-system/services/prometheus:9090/proxy/api/v1/query?query="+url.QueryEscape(q))), &res))
+		var out []map[string]string
+		for _, r := range res.Data.Result {
+			out = append(out, r.Metric)
+		}
+		return out
+	}
+	if steal := query(`count by (node) (node_cpu_seconds_total{mode="steal"})`); len(steal) != 2 {
+		t.Errorf("steal series per node: %+v", steal)
+	}
+	var fsync []map[string]string
+	for deadline := time.Now().Add(time.Minute); time.Now().Before(deadline); time.Sleep(5 * time.Second) {
+		if fsync = query(`count by (node) (etcd_disk_wal_fsync_duration_seconds_bucket)`); len(fsync) > 0 {
+			break
 		}
 	}
-	must(t, json.Unmarshal([]byte(kubectl("get", "--raw", "/api/v1/namespaces/istio-system/services/prometheus:9090/proxy/api/v1/query?query="+
-		url.QueryEscape(`count by (node) (node_cpu_seconds_total{mode="steal"})`))), &steal))
-	if len(steal.Data.Result) != 2 {
-		t.Errorf("steal series per node: %+v", steal.Data.Result)
+	if len(fsync) != 1 || !strings.HasSuffix(fsync[0]["node"], "cp-1") {
+		t.Errorf("etcd's WAL fsync series: %+v", fsync)
 	}
 	// It loaded meshready's alerting rules (the report's thresholds), healthy.
 	var rules struct {

@@ -190,4 +190,12 @@ func TestNodeExporter(t *testing.T) {
 	if pin == "" || !strings.HasSuffix(NodeExporterImage, ":"+pin) {
 		t.Errorf("NodeExporterImage %s, but tools/node_exporter pins %q", NodeExporterImage, pin)
 	}
+	// The folder it reads is the one host preparation writes etcd's series to.
+	prep, err := os.ReadFile("../bootstrap/scripts/prep.sh.tmpl")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(prep), "out="+EtcdMetricsDir+"/etcd.prom") {
+		t.Errorf("bootstrap's prep script does not write etcd.prom into %s", EtcdMetricsDir)
+	}
 }

@@ -5,6 +5,10 @@ package mesh
 // holds the two together).
 const NodeExporterImage = "quay.io/prometheus/node-exporter:v1.12.1"
 
+// EtcdMetricsDir is the node folder node_exporter's textfile collector
+// reads (bootstrap's prep script writes etcd.prom there on control planes).
+const EtcdMetricsDir = "/var/lib/meshready/metrics"
+
 // NodeExporterPort is node_exporter's own default port.
 const NodeExporterPort = 9100
 
@@ -23,6 +27,12 @@ const NodeExporterPort = 9100
 // node's /proc/net is per network namespace). The filesystem collector is
 // off: it needs the host's root mounted with propagation, which nspawn
 // nodes do not share; steal does not need it.
+//
+// Its textfile collector reads EtcdMetricsDir: on control planes, etcd's
+// disk, backend and leader series, which etcd serves on loopback only and
+// host preparation copies there every 15 s (bootstrap's prep script), so
+// that the etcd rules have their series without etcd's unauthenticated
+// /metrics leaving the node.
 func NodeExporter(image, pullPolicy string) []map[string]any {
 	labels := map[string]any{"app": "node-exporter", "app.kubernetes.io/name": "node-exporter"}
 	meta := map[string]any{"name": "node-exporter", "namespace": "istio-system",
@@ -52,16 +62,18 @@ func NodeExporter(image, pullPolicy string) []map[string]any {
 					"containers": []any{map[string]any{
 						"name": "node-exporter", "image": image, "imagePullPolicy": pullPolicy,
 						"args": []any{"--path.procfs=/host/proc", "--path.sysfs=/host/sys",
-							"--web.listen-address=:9100", "--no-collector.filesystem"},
+							"--web.listen-address=:9100", "--no-collector.filesystem",
+							"--collector.textfile.directory=/host/textfile"},
 						"ports":          []any{map[string]any{"containerPort": NodeExporterPort, "name": "metrics"}},
 						"readinessProbe": map[string]any{"httpGet": map[string]any{"path": "/", "port": NodeExporterPort}, "periodSeconds": 10},
 						"resources": map[string]any{"requests": map[string]any{"cpu": "10m", "memory": "32Mi"},
 							"limits": map[string]any{"memory": "128Mi"}},
 						"securityContext": map[string]any{"allowPrivilegeEscalation": false, "readOnlyRootFilesystem": true,
 							"capabilities": map[string]any{"drop": []any{"ALL"}}},
-						"volumeMounts": []any{mount("proc", "/host/proc"), mount("sys", "/host/sys")},
+						"volumeMounts": []any{mount("proc", "/host/proc"), mount("sys", "/host/sys"), mount("textfile", "/host/textfile")},
 					}},
-					"volumes": []any{hostPath("proc", "/proc"), hostPath("sys", "/sys")},
+					"volumes": []any{hostPath("proc", "/proc"), hostPath("sys", "/sys"),
+						map[string]any{"name": "textfile", "hostPath": map[string]any{"path": EtcdMetricsDir, "type": "DirectoryOrCreate"}}},
 				},
 			},
 		},

@@ -111,3 +111,41 @@ WantedBy=multi-user.target
 UNIT
 systemctl daemon-reload
 systemctl enable -q --now meshready-etcd-ionice.service
+# etcd serves /metrics on loopback only (kubeadm's listen-metrics-urls, no
+# authentication): every 15 s its disk, backend and leader series are copied
+# into a file for node_exporter's textfile collector, which Prometheus
+# scrapes over the pod network; the file goes when etcd does not answer.
+# bash's /dev/tcp, as the nodes have no HTTP client of their own.
+mkdir -p /usr/local/lib/meshready /var/lib/meshready/metrics
+cat > /usr/local/lib/meshready/etcd-metrics.sh <<'SCRIPT'
+#!/bin/bash
+out=/var/lib/meshready/metrics/etcd.prom
+while :; do
+  if exec 3<>/dev/tcp/127.0.0.1/2381; then
+    printf 'GET /metrics HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n' >&3
+    if sed '1,/^\r$/d' <&3 | grep -E '^(# (HELP|TYPE) )?etcd_(disk_|server_has_leader|server_leader_changes_seen_total|mvcc_db_total_size_in_bytes)' >"$out.tmp"; then
+      mv -f "$out.tmp" "$out"
+    else
+      rm -f "$out" "$out.tmp"
+    fi
+    exec 3<&-
+  else
+    rm -f "$out"
+  fi
+  sleep 15
+done 2>/dev/null
+SCRIPT
+chmod 0755 /usr/local/lib/meshready/etcd-metrics.sh
+cat > /etc/systemd/system/meshready-etcd-metrics.service <<'UNIT'
+[Unit]
+Description=etcd's loopback metrics for node_exporter's textfile collector
+
+[Service]
+ExecStart=/usr/local/lib/meshready/etcd-metrics.sh
+Restart=always
+
+[Install]
+WantedBy=multi-user.target
+UNIT
+systemctl daemon-reload
+systemctl enable -q --now meshready-etcd-metrics.service
