@@ -215,8 +215,11 @@ func TestLocalMesh(t *testing.T) {
 	}
 	// The same load between proxyless gRPC pods, mTLS on and off: the
 	// cost of mTLS measured without Envoy, whatever this host's figure is.
-	if c := claims[report.IDMTLSOverheadProxyless]; c.Verdict == "NOT MEASURABLE" || !strings.HasPrefix(c.Measured, "p90 ") ||
-		!strings.Contains(c.Measured, "with STRICT mTLS") || !strings.Contains(c.Measured, "grpc-go 1.") {
+	// (10 s runs on a busy 2-core host may be too noisy for a verdict: the
+	// row then says so, and still has the figures.)
+	if c := claims[report.IDMTLSOverheadProxyless]; !strings.HasPrefix(c.Measured, "p90 ") ||
+		!strings.Contains(c.Measured, "with STRICT mTLS") || !strings.Contains(c.Measured, "grpc-go 1.") ||
+		c.Verdict == "NOT MEASURABLE" && !strings.Contains(c.Why, "noise is larger than") {
 		t.Errorf("proxyless mTLS row %+v", c)
 	}
 	rep, err := report.Read(filepath.Join(dir, ".meshready", "reports", "mesh"))

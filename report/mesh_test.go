@@ -196,6 +196,13 @@ func TestWithMeshLatency(t *testing.T) {
 	if got[IDMTLSOverhead].Verdict != benchmarks.NotMeasurable || got[IDEnvoyPerHop].Verdict != benchmarks.NotMeasurable {
 		t.Errorf("the Envoy rows from proxyless runs: %+v", got)
 	}
+	// mTLS faster than plaintext by more than the band: noise, no PASS.
+	pl.Runs[1].P90 = 250 * us
+	if c := rows(WithMeshLatency(base, pl))[IDMTLSOverheadProxyless]; c.Verdict != benchmarks.NotMeasurable ||
+		!strings.HasPrefix(c.Measured, "p90 -0.15 ms: ") || !strings.Contains(c.Why, "mTLS measured 0.15 ms faster than plaintext at p90: the runs' noise is larger than the 0.1 ms band") {
+		t.Errorf("noisy proxyless: %s %q %q", c.Verdict, c.Measured, c.Why)
+	}
+	pl.Runs[1].P90 = 520 * us
 	// A proxyless run with failed calls: NOT MEASURABLE with why, alone.
 	pl.Runs[2].OK -= 1000
 	got = rows(WithMeshLatency(base, pl))
