@@ -116,7 +116,10 @@ systemctl enable -q --now meshready-etcd-ionice.service
 # into a file for node_exporter's textfile collector, which Prometheus
 # scrapes over the pod network; the file goes when etcd does not answer.
 # bash's /dev/tcp, as the nodes have no HTTP client of their own.
-mkdir -p /usr/local/lib/meshready /var/lib/meshready/metrics
+# The folder is node_exporter's (it runs as nobody): readable by all, as
+# the scripts here run with a umask that is not.
+mkdir -p /usr/local/lib/meshready
+install -d -m 0755 /var/lib/meshready/metrics
 cat > /usr/local/lib/meshready/etcd-metrics.sh <<'SCRIPT'
 #!/bin/bash
 out=/var/lib/meshready/metrics/etcd.prom
@@ -124,7 +127,7 @@ while :; do
   if exec 3<>/dev/tcp/127.0.0.1/2381; then
     printf 'GET /metrics HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n' >&3
     if sed '1,/^\r$/d' <&3 | grep -E '^(# (HELP|TYPE) )?etcd_(disk_|server_has_leader|server_leader_changes_seen_total|mvcc_db_total_size_in_bytes)' >"$out.tmp"; then
-      mv -f "$out.tmp" "$out"
+      chmod 0644 "$out.tmp" && mv -f "$out.tmp" "$out"
     else
       rm -f "$out" "$out.tmp"
     fi
