@@ -148,6 +148,27 @@ func readyPods(ctx context.Context, k kube.Kubectl, namespace, app string) ([]st
 	return pods, nil
 }
 
+// warmUp asks a probe client pod for 100 calls, every `every`, until all
+// of them succeed (its xDS routes and, with STRICT, its certificates arrive
+// after the pod is ready) or 2 minutes have passed (ok false); last is the
+// last tally.
+func warmUp(ctx context.Context, k kube.Kubectl, namespace, pod string, every time.Duration) (last probe.Split, ok bool, err error) {
+	for deadline := time.Now().Add(2 * time.Minute); ; {
+		if err := probeGet(ctx, k, namespace, pod, "/count?n=100", &last); err != nil {
+			return last, false, err
+		}
+		if last.Errors == 0 {
+			return last, true, nil
+		}
+		if time.Now().After(deadline) {
+			return last, false, nil
+		}
+		if err := sleep(ctx, every); err != nil {
+			return last, false, err
+		}
+	}
+}
+
 // probeGet asks a probe client pod's HTTP API through the API server's pod
 // proxy (a long-running request there: no API server timeout cuts a load)
 // and decodes its JSON answer into v.
@@ -166,17 +187,10 @@ func probeGet(ctx context.Context, k kube.Kubectl, namespace, pod, path string, 
 // the pod is ready), then counts where Calls calls went.
 func (c Checker) split(ctx context.Context, counter string) (*report.SplitResult, error) {
 	s := c.Spec
-	var sp probe.Split
-	for deadline := time.Now().Add(2 * time.Minute); ; {
-		if err := c.client(ctx, counter, "/count?n=100", &sp); err != nil {
-			return nil, err
-		}
-		if sp.Errors == 0 || time.Now().After(deadline) {
-			break
-		}
-		if err := sleep(ctx, time.Second); err != nil {
-			return nil, err
-		}
+	// Not warmed up in time: the split below counts the failures.
+	sp, _, err := warmUp(ctx, c.Kubectl, s.Namespace, counter, time.Second)
+	if err != nil {
+		return nil, err
 	}
 	if err := c.client(ctx, counter, fmt.Sprintf("/count?n=%d", s.Calls), &sp); err != nil {
 		return nil, err

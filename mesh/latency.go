@@ -85,9 +85,8 @@ func (l Latency) Cleanup(ctx context.Context) error {
 	return err
 }
 
-// proxylessLoad makes a proxyless variant's load: the client pod's API
-// warmed up until 100 calls in a row succeed (its xDS routes and, with
-// STRICT, its certificates arrive after the pod is ready), then the load.
+// proxylessLoad makes a proxyless variant's load: the client pod warmed up
+// (warmUp), then the load.
 func (l Latency) proxylessLoad(ctx context.Context, v LatencyVariant, client, server string) (benchmarks.LoadRun, error) {
 	for _, d := range []string{LoadServer, LoadClient} {
 		if _, err := l.Kubectl.Run(ctx, "--namespace", v.Namespace, "rollout", "status", "deployment/"+d, "--timeout=300s"); err != nil {
@@ -102,20 +101,12 @@ func (l Latency) proxylessLoad(ctx context.Context, v LatencyVariant, client, se
 	if retry == 0 {
 		retry = time.Second
 	}
-	var sp probe.Split
-	for deadline := time.Now().Add(2 * time.Minute); ; {
-		if err := probeGet(ctx, l.Kubectl, v.Namespace, pods[0], "/count?n=100", &sp); err != nil {
-			return benchmarks.LoadRun{}, err
-		}
-		if sp.Errors == 0 {
-			break
-		}
-		if time.Now().After(deadline) {
-			return benchmarks.LoadRun{}, fmt.Errorf("the proxyless server is not answering the client after 2 minutes: %d of %d calls failed: %s", sp.Errors, sp.Calls, sp.FirstError)
-		}
-		if err := sleep(ctx, retry); err != nil {
-			return benchmarks.LoadRun{}, err
-		}
+	sp, ok, err := warmUp(ctx, l.Kubectl, v.Namespace, pods[0], retry)
+	if err != nil {
+		return benchmarks.LoadRun{}, err
+	}
+	if !ok {
+		return benchmarks.LoadRun{}, fmt.Errorf("the proxyless server is not answering the client after 2 minutes: %d of %d calls failed: %s", sp.Errors, sp.Calls, sp.FirstError)
 	}
 	o := l.Spec.Load
 	l.Log.Info("proxyless gRPC load", "variant", v.Name, "client", client, "server", server, "qps", o.QPS, "connections", o.Connections, "duration", o.Duration.String())
