@@ -50,18 +50,25 @@ type Image struct {
 // NodeBinaries are the programs a node runs outside containers.
 var NodeBinaries = []string{"kubeadm", "kubelet", "kubectl"}
 
-// Tool builds the Kubernetes programs, etcd and pause in one go build: they
-// share most of their dependencies, so one build is much shorter than nine.
-func Tool() toolchain.Tool {
+// Tool builds the Kubernetes programs, etcd and pause of the default
+// release (the pin in tools/kubernetes): ToolFor(DefaultRelease).
+func Tool() toolchain.Tool { return ToolFor(DefaultRelease) }
+
+// ToolFor builds the Kubernetes programs, etcd and pause of one release of
+// releases in one go build: they share most of their dependencies, so one
+// build is much shorter than nine. Each release has its tools module
+// (tools/kubernetes, tools/kubernetes-1.35, ...).
+func ToolFor(version string) toolchain.Tool {
+	dir := releases[version].dir
 	return toolchain.Tool{
-		Name:   "kubernetes",
+		Name:   dir,
 		Module: "k8s.io/kubernetes",
 		Packages: []string{
 			"k8s.io/kubernetes/cmd/kubeadm", "k8s.io/kubernetes/cmd/kubelet", "k8s.io/kubernetes/cmd/kubectl",
 			"k8s.io/kubernetes/cmd/kube-apiserver", "k8s.io/kubernetes/cmd/kube-controller-manager",
 			"k8s.io/kubernetes/cmd/kube-scheduler", "k8s.io/kubernetes/cmd/kube-proxy",
-			"github.com/meshready/meshready/tools/kubernetes/etcd",
-			"github.com/meshready/meshready/tools/kubernetes/pause",
+			"github.com/meshready/meshready/tools/" + dir + "/etcd",
+			"github.com/meshready/meshready/tools/pause",
 		},
 		// Static binaries, as Kubernetes releases them: the images have no libc.
 		Env:     []string{"CGO_ENABLED=0"},
@@ -70,11 +77,12 @@ func Tool() toolchain.Tool {
 	}
 }
 
-// CoreDNSTool builds CoreDNS from its own module (tools/kubernetes/coredns):
-// it does not compile against the client-go that Kubernetes pins.
-func CoreDNSTool() toolchain.Tool {
+// CoreDNSTool builds CoreDNS for one release from its own module
+// (tools/<release dir>/coredns): it does not compile against the client-go
+// that Kubernetes pins.
+func CoreDNSTool(version string) toolchain.Tool {
 	return toolchain.Tool{
-		Name:    "kubernetes/coredns",
+		Name:    releases[version].dir + "/coredns",
 		Module:  "github.com/coredns/coredns",
 		Package: "github.com/coredns/coredns",
 		Binary:  "coredns",
@@ -101,30 +109,34 @@ func versionLdflags(version string, now time.Time) string {
 }
 
 // Ensure returns the bundle of version, building what is missing: the
-// programs once per pin (minutes; see Tool and CoreDNSTool), then the bundle
-// folder <cache>/bundle/<version> with the node binaries and each image
-// tarball (seconds each). Concurrent callers wait for one build. Only the
-// pinned version can be built.
+// programs once per pin (minutes; see ToolFor and CoreDNSTool), then the
+// bundle folder <cache>/bundle/<version> with the node binaries and each
+// image tarball (seconds each). Concurrent callers wait for one build. Only
+// the releases with a tools module (Versions) can be built.
 func Ensure(ctx context.Context, cache toolchain.Cache, version config.Version, log *slog.Logger) (*Bundle, error) {
 	if _, _, _, err := version.Parse(); err != nil {
 		return nil, fmt.Errorf("local bundle: kubernetes version: %w", err)
 	}
-	tool := Tool()
+	if _, ok := releases[version.Tag()]; !ok {
+		return nil, fmt.Errorf("local bundle: Kubernetes %s was asked for, but the local bundle builds %s only "+
+			"(the pins in tools/kubernetes*/go.mod): set kubernetes.version to one of them for a local stack",
+			version.Tag(), strings.Join(Versions(), ", "))
+	}
+	tool := ToolFor(version.Tag())
 	pin, err := cache.Pin(tool)
 	if err != nil {
 		return nil, fmt.Errorf("local bundle: %w", err)
 	}
 	if version.Tag() != pin {
-		return nil, fmt.Errorf("local bundle: Kubernetes %s was asked for, but the local bundle supports %s only "+
-			"(the pin in tools/kubernetes/go.mod): set kubernetes.version to %q for a local stack, or move the pin",
-			version.Tag(), pin, strings.TrimPrefix(pin, "v"))
+		return nil, fmt.Errorf("local bundle: tools/%s/go.mod pins k8s.io/kubernetes %s, but bundle/images.go says it builds %s: bump them together",
+			tool.Name, pin, version.Tag())
 	}
 	specs, err := Images(version)
 	if err != nil {
 		return nil, fmt.Errorf("local bundle: %w", err)
 	}
 	paths := map[string]string{} // every built program by name
-	for _, t := range []toolchain.Tool{tool, CoreDNSTool()} {
+	for _, t := range []toolchain.Tool{tool, CoreDNSTool(pin)} {
 		root, err := cache.Ensure(ctx, t)
 		if err != nil {
 			return nil, fmt.Errorf("local bundle: %w", err)

@@ -30,7 +30,7 @@ func TestEnsureRefusesAnotherVersion(t *testing.T) {
 	c := testCache(t)
 	c.Dir = t.TempDir() // nothing may be built
 	_, err := Ensure(t.Context(), c, "1.33.2", c.Log)
-	if err == nil || !strings.Contains(err.Error(), "Kubernetes v1.33.2 was asked for, but the local bundle supports v1.34.4 only") {
+	if err == nil || !strings.Contains(err.Error(), "Kubernetes v1.33.2 was asked for, but the local bundle builds v1.34.4, v1.35.4 only") {
 		t.Errorf("want a clear refusal, got %v", err)
 	}
 	if _, err := Ensure(t.Context(), c, "1.34", c.Log); err == nil || !strings.Contains(err.Error(), "MAJOR.MINOR.PATCH") {
@@ -48,14 +48,24 @@ func run(t *testing.T, bin string, args ...string) string {
 	return strings.TrimSpace(string(out))
 }
 
-// TestEnsure builds the pinned bundle into the real cache (minutes the first
-// time on 2 cores; a second run finds it) and checks every program and image.
+// TestEnsure builds each release's bundle into the real cache (minutes the
+// first time on 2 cores; a second run finds it) and checks every program and
+// image: the default release, and the one the local stack upgrades to.
 func TestEnsure(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds Kubernetes from source the first time")
 	}
+	if got := config.Defaults().Kubernetes.Version.Tag(); got != DefaultRelease {
+		t.Errorf("config's default Kubernetes is %s, the bundle's default release %s", got, DefaultRelease)
+	}
+	for _, v := range Versions() {
+		t.Run(v, func(t *testing.T) { checkEnsure(t, config.Version(v)) })
+	}
+}
+
+func checkEnsure(t *testing.T, version config.Version) {
 	c := testCache(t)
-	version := config.Defaults().Kubernetes.Version
+	tag, r := version.Tag(), releases[version.Tag()]
 	start := time.Now()
 	b, err := Ensure(t.Context(), c, version, c.Log)
 	if err != nil {
@@ -68,7 +78,7 @@ func TestEnsure(t *testing.T) {
 	}
 	t.Logf("second Ensure took %v", time.Since(start).Round(time.Millisecond))
 
-	if want := filepath.Join(c.Dir, "bundle", "v1.34.4"); b.Dir != want {
+	if want := filepath.Join(c.Dir, "bundle", tag); b.Dir != want {
 		t.Errorf("Dir = %s, want %s", b.Dir, want)
 	}
 	for _, name := range NodeBinaries { // in the folder local machines mount
@@ -76,33 +86,33 @@ func TestEnsure(t *testing.T) {
 			t.Errorf("%s at %s, want it in %s/bin", name, b.Binaries[name], b.Dir)
 		}
 	}
-	root, err := c.Root(Tool())
+	root, err := c.Root(ToolFor(tag))
 	if err != nil {
 		t.Fatal(err)
 	}
 	bin := filepath.Join(root, "bin")
-	if got := run(t, b.Binaries["kubeadm"], "version", "-o", "short"); got != "v1.34.4" {
+	if got := run(t, b.Binaries["kubeadm"], "version", "-o", "short"); got != tag {
 		t.Errorf("kubeadm version -o short = %q", got)
 	}
-	if got := run(t, b.Binaries["kubelet"], "--version"); got != "Kubernetes v1.34.4" {
+	if got := run(t, b.Binaries["kubelet"], "--version"); got != "Kubernetes "+tag {
 		t.Errorf("kubelet --version = %q", got)
 	}
-	if got := run(t, b.Binaries["kubectl"], "version", "--client"); !strings.Contains(got, "Client Version: v1.34.4") {
+	if got := run(t, b.Binaries["kubectl"], "version", "--client"); !strings.Contains(got, "Client Version: "+tag) {
 		t.Errorf("kubectl version --client = %q", got)
 	}
 	for _, c := range []string{"kube-apiserver", "kube-controller-manager", "kube-scheduler", "kube-proxy"} {
-		if got := run(t, filepath.Join(bin, c), "--version"); got != "Kubernetes v1.34.4" {
+		if got := run(t, filepath.Join(bin, c), "--version"); got != "Kubernetes "+tag {
 			t.Errorf("%s --version = %q", c, got)
 		}
 	}
-	if got := run(t, filepath.Join(bin, "etcd"), "--version"); !strings.Contains(got, "etcd Version: 3.6.5") {
+	if got := run(t, filepath.Join(bin, "etcd"), "--version"); !strings.Contains(got, "etcd Version: "+strings.TrimSuffix(r.etcd, "-0")) {
 		t.Errorf("etcd --version = %q", got)
 	}
-	coredns, err := c.Root(CoreDNSTool())
+	coredns, err := c.Root(CoreDNSTool(tag))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := run(t, filepath.Join(coredns, "bin", "coredns"), "-version"); !strings.Contains(got, "CoreDNS-1.12.1") {
+	if got := run(t, filepath.Join(coredns, "bin", "coredns"), "-version"); !strings.Contains(got, "CoreDNS-"+strings.TrimPrefix(r.coredns, "v")) {
 		t.Errorf("coredns -version = %q", got)
 	}
 	// The bundle's images are exactly what this kubeadm will look for.

@@ -37,13 +37,21 @@ func (s ImageSpec) FileName() string {
 // PauseVersion). tools/kubernetes/go.mod builds etcd and CoreDNS at the same
 // versions; a test holds the two together.
 type release struct {
+	// dir is the release's tools module, tools/<dir>.
+	dir                  string
 	etcd, coredns, pause string
 }
 
-// releases are the Kubernetes versions the local bundle can serve: those that
-// tools/kubernetes has been pinned to.
+// DefaultRelease is the release of tools/kubernetes, whose module also
+// builds Kubernetes' e2e suite (the conformance tests).
+const DefaultRelease = "v1.34.4"
+
+// releases are the Kubernetes versions the local bundle can serve, each with
+// its tools module: the default, and the minor after it that the local stack
+// upgrades to.
 var releases = map[string]release{
-	"v1.34.4": {etcd: "3.6.5-0", coredns: "v1.12.1", pause: "3.10.1"},
+	DefaultRelease: {dir: "kubernetes", etcd: "3.6.5-0", coredns: "v1.12.1", pause: "3.10.1"},
+	"v1.35.4":      {dir: "kubernetes-1.35", etcd: "3.6.6-0", coredns: "v1.13.1", pause: "3.10.1"},
 }
 
 // Versions are the Kubernetes versions with a known image list, sorted.

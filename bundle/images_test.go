@@ -84,37 +84,49 @@ func modRequires(t *testing.T, tool string) map[string]string {
 }
 
 // The image table, the tools modules and the Tools must agree: kubeadm asks
-// for the images of releases, and their binaries come from tools/kubernetes.
+// for the images of releases, and their binaries come from each release's
+// tools module.
 func TestToolsModuleMatchesTable(t *testing.T) {
-	f := modFile(t, "kubernetes")
-	req := modRequires(t, "kubernetes")
-	pin := req["k8s.io/kubernetes"]
-	r, ok := releases[pin]
-	if !ok {
-		t.Fatalf("tools/kubernetes pins k8s.io/kubernetes %q, which has no entry in releases", pin)
+	for _, v := range Versions() {
+		t.Run(v, func(t *testing.T) { checkToolsModule(t, v) })
+	}
+}
+
+func checkToolsModule(t *testing.T, v string) {
+	r := releases[v]
+	f := modFile(t, r.dir)
+	req := modRequires(t, r.dir)
+	if pin := req["k8s.io/kubernetes"]; pin != v {
+		t.Fatalf("tools/%s pins k8s.io/kubernetes %q, releases says %s", r.dir, pin, v)
 	}
 	if got, want := req["go.etcd.io/etcd/server/v3"], "v"+strings.TrimSuffix(r.etcd, "-0"); got != want {
-		t.Errorf("tools/kubernetes builds etcd %s, kubeadm %s wants image etcd:%s", got, pin, r.etcd)
+		t.Errorf("tools/%s builds etcd %s, kubeadm %s wants image etcd:%s", r.dir, got, v, r.etcd)
 	}
-	if got := modRequires(t, "kubernetes/coredns")["github.com/coredns/coredns"]; got != r.coredns {
-		t.Errorf("tools/kubernetes/coredns builds CoreDNS %s, kubeadm %s wants %s", got, pin, r.coredns)
+	if got := modRequires(t, r.dir+"/coredns")["github.com/coredns/coredns"]; got != r.coredns {
+		t.Errorf("tools/%s/coredns builds CoreDNS %s, kubeadm %s wants %s", r.dir, got, v, r.coredns)
 	}
-	staging := "v0" + strings.TrimPrefix(pin, "v1")
-	if len(f.Replace) < 30 {
-		t.Errorf("%d replace lines; k8s.io/kubernetes %s has 31 staging modules", len(f.Replace), pin)
+	staging := "v0" + strings.TrimPrefix(v, "v1")
+	if len(f.Replace) < 31 {
+		t.Errorf("%d replace lines; k8s.io/kubernetes %s has 31 staging modules, and pause is one more", len(f.Replace), v)
 	}
 	for _, rep := range f.Replace {
+		if rep.Old.Path == "github.com/meshready/meshready/tools/pause" {
+			if rep.New.Path != "../pause" {
+				t.Errorf("replace %s => %s, want ../pause", rep.Old.Path, rep.New.Path)
+			}
+			continue
+		}
 		if rep.Old.Path != rep.New.Path || rep.New.Version != staging {
 			t.Errorf("replace %s => %s %s, want => %s %s", rep.Old.Path, rep.New.Path, rep.New.Version, rep.Old.Path, staging)
 		}
 	}
-	for _, tool := range []toolchain.Tool{Tool(), CoreDNSTool()} {
+	for _, tool := range []toolchain.Tool{ToolFor(v), CoreDNSTool(v)} {
 		tools, err := os.ReadFile(filepath.Join("..", "tools", tool.Name, "tools.go"))
 		if err != nil {
 			t.Fatal(err)
 		}
 		for _, p := range append(tool.Packages, tool.Package) {
-			if p != "" && !strings.HasPrefix(p, "github.com/meshready/") && !strings.Contains(string(tools), `"`+p+`"`) {
+			if p != "" && !strings.HasPrefix(p, "github.com/meshready/meshready/tools/"+r.dir) && !strings.Contains(string(tools), `"`+p+`"`) {
 				t.Errorf("tools/%s/tools.go does not import %s, so go mod tidy would drop what it needs", tool.Name, p)
 			}
 		}

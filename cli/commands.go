@@ -207,7 +207,7 @@ func printOutputs(a *app, vals map[string]any, asJSON bool) error {
 }
 
 func (a *app) toolsCmd() *cobra.Command {
-	var kube, withMesh bool
+	var kube, allReleases, withMesh bool
 	cmd := &cobra.Command{
 		Use:   "tools",
 		Short: "Build the pinned tools (the Pulumi CLI, the local Kubernetes bundle) into the cache if missing",
@@ -222,8 +222,15 @@ func (a *app) toolsCmd() *cobra.Command {
 				return err
 			}
 			fmt.Fprintf(a.stdout, "pulumi: %s\n", filepath.Join(root, "bin", "pulumi"))
-			if kube {
-				b, err := bundle.Ensure(cmd.Context(), c, config.Defaults().Kubernetes.Version, a.log)
+			versions := []string{config.Defaults().Kubernetes.Version.Tag()}
+			if allReleases {
+				versions = bundle.Versions()
+			}
+			for _, v := range versions {
+				if !kube && !allReleases {
+					break
+				}
+				b, err := bundle.Ensure(cmd.Context(), c, config.Version(v), a.log)
 				if err != nil {
 					return err
 				}
@@ -247,6 +254,7 @@ func (a *app) toolsCmd() *cobra.Command {
 		},
 	}
 	cmd.Flags().BoolVar(&withMesh, "mesh", false, "also build the pulumi-kubernetes plugin and the local mesh (istiod, pilot-agent, Prometheus, fortio; about 15 minutes the first time)")
-	cmd.Flags().BoolVar(&kube, "kubernetes", false, "also build the air-gapped Kubernetes bundle local stacks install (about 10 minutes the first time)")
+	cmd.Flags().BoolVar(&kube, "kubernetes", false, "also build the air-gapped Kubernetes bundle local stacks install (about 15 minutes the first time)")
+	cmd.Flags().BoolVar(&allReleases, "all-releases", false, "build the Kubernetes bundle of every release the local stack knows (the default and the one it upgrades to; about 15 minutes more the first time)")
 	return cmd
 }

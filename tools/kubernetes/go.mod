@@ -15,6 +15,7 @@ go 1.26.6
 godebug default=go1.24
 
 require (
+	github.com/meshready/meshready/tools/pause v0.0.0
 	github.com/onsi/ginkgo/v2 v2.21.0
 	go.etcd.io/etcd/server/v3 v3.6.5
 	go.yaml.in/yaml/v2 v2.4.2
@@ -255,3 +256,6 @@ replace (
 	k8s.io/sample-cli-plugin => k8s.io/sample-cli-plugin v0.34.4
 	k8s.io/sample-controller => k8s.io/sample-controller v0.34.4
 )
+
+// The pause program, shared with the other releases' tools modules.
+replace github.com/meshready/meshready/tools/pause => ../pause

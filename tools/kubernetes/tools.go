@@ -2,13 +2,14 @@
 
 // Package tools keeps the main packages built from this module in go.mod and
 // go.sum (go mod tidy considers every build tag). bundle.Tool lists the same
-// packages; etcd and pause are the module's own mains beside this file, and
+// packages; etcd is the module's own main beside this file, pause the module ../pause, and
 // CoreDNS is in the module ./coredns. The second block is bundle.E2ETool:
 // agnhost, the ginkgo CLI, and what k8s.io/kubernetes/test/e2e's own test
 // files import (e2e_test.go), so that `go test -c` of it finds every module.
 package tools
 
 import (
+	_ "github.com/meshready/meshready/tools/pause"
 	_ "k8s.io/kubernetes/cmd/kube-apiserver"
 	_ "k8s.io/kubernetes/cmd/kube-controller-manager"
 	_ "k8s.io/kubernetes/cmd/kube-proxy"
