@@ -64,6 +64,8 @@ func (f fakeRunner) Run(_ context.Context, cmd string, _ ...remote.RunOption) (r
 		return remote.Result{Stdout: f.caPEM}, nil
 	case strings.Contains(cmd, "get nodes -o json"):
 		return remote.Result{Stdout: []byte(f.nodes)}, nil
+	case strings.Contains(cmd, "get pods -A -o json"):
+		return remote.Result{Stdout: []byte(`{"items":[]}`)}, nil
 	case strings.Contains(cmd, "k8s-app=kube-dns"):
 		return remote.Result{Stdout: []byte("pod/coredns-1\n")}, nil
 	case strings.HasPrefix(cmd, "cat /etc/kubernetes/admin.conf"):

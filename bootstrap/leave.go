@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"time"
 
@@ -65,6 +66,9 @@ func Leave(ctx context.Context, log *slog.Logger, cp Node, etcd Etcd, l Leaving)
 	}
 	if _, err := cp.Runner.Run(ctx, kube.Command("delete", "node", n.Name, "--ignore-not-found")); err != nil {
 		return fmt.Errorf("%s: leave: delete Node: %w", n.Name, err)
+	}
+	if err := DropPodsOfGoneNodes(ctx, log, cp); err != nil {
+		return fmt.Errorf("%s: leave: %w", n.Name, err)
 	}
 	if n.Runner == nil {
 		return nil
@@ -147,7 +151,8 @@ func podsOn(ctx context.Context, cp Node, name string) ([]string, error) {
 }
 
 // ParseEvictable reads `kubectl get pods -o json` and names (namespace/name)
-// the pods a drain would evict: not a DaemonSet's, not finished.
+// the pods a drain would evict: not a DaemonSet's, not a static pod's
+// mirror (owned by its Node), not finished.
 func ParseEvictable(b []byte) ([]string, error) {
 	var l struct {
 		Items []struct {
@@ -165,10 +170,67 @@ func ParseEvictable(b []byte) ([]string, error) {
 	for _, p := range l.Items {
 		ds := false
 		for _, o := range p.Metadata.OwnerReferences {
-			ds = ds || o.Kind == "DaemonSet"
+			ds = ds || o.Kind == "DaemonSet" || o.Kind == "Node"
 		}
 		if !ds && p.Status.Phase != "Succeeded" && p.Status.Phase != "Failed" {
 			out = append(out, p.Metadata.Namespace+"/"+p.Metadata.Name)
+		}
+	}
+	return out, nil
+}
+
+// DropPodsOfGoneNodes deletes, at once (--force --grace-period=0), the pods
+// still bound to a Node that no longer exists: a node that left has no
+// kubelet to confirm their end, so they stay Terminating (static pods'
+// mirrors) or Running (DaemonSets') in the API for long after, and kubeadm
+// upgrade apply reads the control planes' versions from those mirrors.
+func DropPodsOfGoneNodes(ctx context.Context, log *slog.Logger, cp Node) error {
+	nodes, err := getNodes(ctx, cp)
+	if err != nil {
+		return fmt.Errorf("pods of gone nodes: %w", err)
+	}
+	var names []string
+	for _, it := range nodes.Items {
+		names = append(names, it.Metadata.Name)
+	}
+	out, err := cp.Runner.Run(ctx, kube.Command("get", "pods", "-A", "-o", "json"))
+	if err != nil {
+		return fmt.Errorf("pods of gone nodes: %w", err)
+	}
+	gone, err := PodsOfGoneNodes(out.Stdout, names)
+	if err != nil {
+		return err
+	}
+	for _, p := range gone {
+		log.InfoContext(ctx, "deleting a pod of a node that left", "pod", p.Namespace+"/"+p.Name, "node", p.Node)
+		if _, err := cp.Runner.Run(ctx, kube.Command("-n", p.Namespace, "delete", "pod", p.Name, "--force", "--grace-period=0", "--ignore-not-found")); err != nil {
+			return fmt.Errorf("pods of gone nodes: %w", err)
+		}
+	}
+	return nil
+}
+
+// GonePod is a pod bound to a Node that does not exist.
+type GonePod struct{ Namespace, Name, Node string }
+
+// PodsOfGoneNodes reads `kubectl get pods -A -o json` and lists the pods
+// bound to a node not among nodes.
+func PodsOfGoneNodes(b []byte, nodes []string) ([]GonePod, error) {
+	var l struct {
+		Items []struct {
+			Metadata struct{ Name, Namespace string } `json:"metadata"`
+			Spec     struct {
+				NodeName string `json:"nodeName"`
+			} `json:"spec"`
+		} `json:"items"`
+	}
+	if err := json.Unmarshal(b, &l); err != nil {
+		return nil, errors.New("kubectl get pods: not the JSON of a pod list")
+	}
+	var out []GonePod
+	for _, p := range l.Items {
+		if n := p.Spec.NodeName; n != "" && !slices.Contains(nodes, n) {
+			out = append(out, GonePod{p.Metadata.Namespace, p.Metadata.Name, n})
 		}
 	}
 	return out, nil

@@ -55,6 +55,22 @@ func TestParseEvictable(t *testing.T) {
 	}
 }
 
+func TestPodsOfGoneNodes(t *testing.T) {
+	b, err := os.ReadFile("testdata/pods-on-node.json")
+	must(t, err)
+	got, err := PodsOfGoneNodes(b, []string{"s-worker-1"})
+	must(t, err)
+	if len(got) != 1 || got[0] != (GonePod{"kube-system", "kube-apiserver-s-cp-1", "s-cp-1"}) {
+		t.Errorf("got %+v", got)
+	}
+	if got, _ := PodsOfGoneNodes(b, []string{"s-worker-1", "s-cp-1"}); len(got) != 0 {
+		t.Errorf("pods of existing nodes: %+v", got)
+	}
+	if _, err := PodsOfGoneNodes([]byte("<html>"), nil); err == nil {
+		t.Error("not JSON was read")
+	}
+}
+
 // FuzzParseEvictable: whatever kubectl prints, reading it never panics.
 func FuzzParseEvictable(f *testing.F) {
 	b, err := os.ReadFile("testdata/pods-on-node.json")
@@ -121,6 +137,8 @@ func TestLeaveOrder(t *testing.T) {
 		"s-cp-1: kubectl --kubeconfig /etc/kubernetes/admin.conf drain s-cp-3 --ignore-daemonsets --delete-emptydir-data --timeout=1m0s",
 		"etcd: member remove",
 		"s-cp-1: kubectl --kubeconfig /etc/kubernetes/admin.conf delete node s-cp-3 --ignore-not-found",
+		"s-cp-1: kubectl --kubeconfig /etc/kubernetes/admin.conf get nodes -o json",
+		"s-cp-1: kubectl --kubeconfig /etc/kubernetes/admin.conf get pods -A -o json",
 		"s-cp-3: if command -v kubeadm >/dev/null; then kubeadm reset -f; fi; rm -rf /etc/cni/net.d/10-meshready.conflist /etc/meshready",
 	}
 	if strings.Join(log, "\n") != strings.Join(want, "\n") {
