@@ -32,6 +32,7 @@ test: deps build test-tools lint
 FUZZ := benchmarks:FuzzParseFio benchmarks:FuzzParseFortio benchmarks:FuzzStealFromProcStat \
 	benchmarks:FuzzParsePing benchmarks:FuzzParseFacts mesh:FuzzKubectlJSON \
 	bootstrap:FuzzEtcdManifest bootstrap:FuzzParseEvictable bootstrap:FuzzCheckSnapshot \
+	bootstrap:FuzzParseNodeStatus bootstrap:FuzzCgroupV1Patch \
 	conformance:FuzzParseJUnit
 FUZZTIME ?= 50000x
 

@@ -44,6 +44,10 @@ type Plan struct {
 	Schedulable    bool
 	Token, CertKey config.Secret
 	Log            *slog.Logger
+	// NodeReadyTimeout bounds the wait for a node Ready on its new kubelet
+	// in an upgrade (0: 3 minutes); Poll is how often an upgrade's waits
+	// look again (0: every second).
+	NodeReadyTimeout, Poll time.Duration
 }
 
 // Result is what a bootstrapped cluster hands back.
@@ -215,7 +219,7 @@ func (p Plan) params(n Node) ClusterParams {
 		KubernetesVersion: p.Version, ControlPlaneEndpoint: p.Endpoint,
 		AdvertiseAddress: n.Address, NodeName: n.Name, PodSubnet: p.PodSubnet, ServiceSubnet: p.ServiceSubnet,
 		Etcd: p.Etcd, CgroupDriver: p.cgroupDriver(), BootstrapToken: p.Token, CertificateKey: p.CertKey,
-		IgnorePreflightErrors: p.ignore(), KubeletCgroupRoot: p.cgroupRoot(n), SkipConntrackSysctls: p.Container, SharedHostDisk: p.Container,
+		IgnorePreflightErrors: p.ignore(), KubeletCgroupRoot: p.cgroupRoot(n), SkipConntrackSysctls: p.Container, SharedHostDisk: p.Container, CgroupV1: p.Container,
 		Schedulable: n.Role == config.RoleControlPlane && p.Schedulable,
 	}
 	if p.Source.Bundle != "" {

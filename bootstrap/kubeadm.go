@@ -64,6 +64,10 @@ type ClusterParams struct {
 	// they are off, as kind turns them off (evictionHard 0% and image GC at
 	// 100%); memory eviction stays.
 	SharedHostDisk bool
+	// CgroupV1 says the node's cgroup tree is v1 (container nodes see their
+	// subtree of the host's): kubelets from 1.35 refuse to start on one unless
+	// failCgroupV1 is false, which is written from 1.31, where the field came.
+	CgroupV1 bool
 	// KubeletCgroupRoot, when set, is this node's kubelet --cgroup-root. Local
 	// nodes each see a cgroup subtree of the host's as their whole tree (a
 	// cgroup namespace); a root of the node's name keeps what the kubelet
@@ -132,6 +136,9 @@ func RenderInit(p ClusterParams) ([]byte, error) {
 		kubelet.EvictionHard = map[string]string{"memory.available": "100Mi",
 			"nodefs.available": "0%", "nodefs.inodesFree": "0%", "imagefs.available": "0%"}
 		kubelet.ImageGCHighThresholdPercent = new(int32(100))
+	}
+	if p.CgroupV1 && minor >= 31 {
+		kubelet.FailCgroupV1 = new(false)
 	}
 	if p.SkipConntrackSysctls {
 		return encodeDocs(initCfg, clusterCfg, kubelet, kubeProxyConfiguration{

@@ -244,4 +244,16 @@ func TestContainerNodesSkipConntrackSysctls(t *testing.T) {
 	if out, _ := RenderInit(p); strings.Contains(string(out), "evictionHard") {
 		t.Errorf("real nodes must keep the kubelet's eviction defaults")
 	}
+	p.CgroupV1 = true
+	if out, _ := RenderInit(p); !strings.Contains(string(out), "failCgroupV1: false") {
+		t.Errorf("a kubelet on a cgroup v1 tree must be let run:\n%s", out)
+	}
+	p.KubernetesVersion = "1.28.15"
+	if out, _ := RenderInit(p); strings.Contains(string(out), "failCgroupV1") {
+		t.Errorf("kubelet 1.28 has no failCgroupV1:\n%s", out)
+	}
+	p.CgroupV1, p.KubernetesVersion = false, "1.35.4"
+	if out, _ := RenderInit(p); strings.Contains(string(out), "failCgroupV1") {
+		t.Errorf("real nodes keep the kubelet's cgroup v1 default")
+	}
 }

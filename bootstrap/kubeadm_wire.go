@@ -98,6 +98,7 @@ type kubeletConfiguration struct {
 	FailSwapOn                  bool              `yaml:"failSwapOn"`
 	EvictionHard                map[string]string `yaml:"evictionHard,omitempty"`
 	ImageGCHighThresholdPercent *int32            `yaml:"imageGCHighThresholdPercent,omitempty"`
+	FailCgroupV1                *bool             `yaml:"failCgroupV1,omitempty"`
 }
 
 type joinConfiguration struct {

@@ -105,12 +105,11 @@ func ImagesScript(node string, images []BundleImage) (string, error) {
 // KubeAptScript installs the pinned kubeadm, kubelet and kubectl from the
 // Kubernetes package repository (pkgs.k8s.io), held at that version.
 func KubeAptScript(node, version string) (string, error) {
-	plain := strings.TrimPrefix(version, "v")
-	parts := strings.SplitN(plain, ".", 3)
-	if len(parts) != 3 {
-		return "", fmt.Errorf("version %q is not vMAJOR.MINOR.PATCH", version)
+	plain, minor, err := aptVersion(version)
+	if err != nil {
+		return "", err
 	}
-	return render("kube-apt.sh.tmpl", struct{ Node, Version, Plain, Minor string }{node, version, plain, parts[0] + "." + parts[1]})
+	return render("kube-apt.sh.tmpl", struct{ Node, Version, Plain, Minor string }{node, version, plain, minor})
 }
 
 // InitScript runs kubeadm init with the rendered config, unless the API server already answers.

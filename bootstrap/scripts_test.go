@@ -58,14 +58,40 @@ func TestNodeScriptsGolden(t *testing.T) {
 		"restore-start": func() (string, error) {
 			return render("restore-start.sh.tmpl", struct{ Node, Aside string }{"local-cp-1", "/etc/kubernetes/meshready-restore"})
 		},
+		"upgrade-kubeadm-bundle": func() (string, error) {
+			return UpgradeKubeadmScript("local-cp-1", "v1.35.4", "/opt/meshready/bundle/v1.35.4", []BundleImage{
+				{Ref: "registry.k8s.io/etcd:3.6.6-0", Tarball: "/opt/meshready/bundle/v1.35.4/images/etcd_3.6.6-0.tar"},
+			})
+		},
+		"upgrade-kubeadm-apt": func() (string, error) { return UpgradeKubeadmScript("hel1-worker-1", "v1.35.4", "", nil) },
+		"upgrade-apply": func() (string, error) {
+			return UpgradeNodeScript("local-cp-1", "v1.35.4", true, []string{"SystemVerification", "FileContent--proc-sys-net-bridge-bridge-nf-call-iptables"})
+		},
+		"upgrade-node": func() (string, error) { return UpgradeNodeScript("hel1-worker-1", "v1.35.4", false, nil) },
+		"upgrade-kubelet-bundle": func() (string, error) {
+			return UpgradeKubeletScript("local-worker-1", "v1.35.4", "/opt/meshready/bundle/v1.35.4")
+		},
+		"upgrade-kubelet-apt": func() (string, error) { return UpgradeKubeletScript("hel1-worker-1", "v1.35.4", "") },
 		"cni": func() (string, error) {
 			return CNIScript("local-cp-1", "10.244.0.0/24", []Route{{"10.244.1.0/24", "10.213.0.3"}, {"10.244.2.0/24", "10.213.0.4"}})
 		},
 	}
 	golden.Scripts(t, "testdata/scripts", cases)
 
-	if _, err := KubeAptScript("x", "1.34"); err == nil {
-		t.Errorf("a version without a patch level was accepted")
+	// Only a well-formed version reaches a script (it names packages and a URL).
+	for _, bad := range []string{"1.34", "1.35.4; rm -rf /", "1.35.4-rc.0", "1.35.04", "$(id).1.2"} {
+		if _, err := KubeAptScript("x", bad); err == nil {
+			t.Errorf("KubeAptScript took version %q", bad)
+		}
+		if _, err := UpgradeKubeadmScript("x", bad, "", nil); err == nil {
+			t.Errorf("UpgradeKubeadmScript took version %q", bad)
+		}
+		if _, err := UpgradeNodeScript("x", bad, true, nil); err == nil {
+			t.Errorf("UpgradeNodeScript took version %q", bad)
+		}
+		if _, err := UpgradeKubeletScript("x", bad, ""); err == nil {
+			t.Errorf("UpgradeKubeletScript took version %q", bad)
+		}
 	}
 }
 

@@ -39,6 +39,9 @@ func (a *app) validateCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			if err := ops.IstioWindow(cfg); err != nil {
+				return err
+			}
 			if asJSON {
 				return json.NewEncoder(a.stdout).Encode(map[string]any{
 					"stack": stack, "ok": true, "provider": cfg.Provider, "region": cfg.Region,
@@ -101,7 +104,7 @@ func (a *app) lifecycleCmd(verb, short string) *cobra.Command {
 		yesFlag(cmd, &yes)
 	}
 	if verb == "up" || verb == "preview" {
-		cmd.Flags().BoolVar(&rebuild, "rebuild", false, "when the region, provider or Kubernetes version changed: destroy the stack and bring it up anew (refused without)")
+		cmd.Flags().BoolVar(&rebuild, "rebuild", false, "when the region, provider or subnets changed, or a Kubernetes version the cluster cannot be upgraded to: destroy the stack and bring it up anew (refused without)")
 	}
 	return cmd
 }

@@ -13,17 +13,19 @@ import (
 	"time"
 
 	"github.com/meshready/meshready/remote"
+	"github.com/meshready/meshready/report"
 	"github.com/meshready/meshready/toolchain"
 )
 
 // day2Stack is a local stack on a bridge and subnet of its own, measured
 // (briefly: the walk checks who is measured, not what), gate off: the
 // host's disk is what it is.
-func day2Stack(controlPlanes, workers int, snapshotCount string) string {
+func day2Stack(controlPlanes, workers int, snapshotCount string, extra ...string) string {
 	etcd := ""
 	if snapshotCount != "" {
 		etcd = "  meshready:etcd:\n    snapshotCount: " + snapshotCount + "\n"
 	}
+	etcd += strings.Join(extra, "")
 	return fmt.Sprintf(`config:
   meshready:region: d2
   meshready:provider: local
@@ -48,10 +50,13 @@ func day2Stack(controlPlanes, workers int, snapshotCount string) string {
 // TestLocalDay2 walks a running cluster through its life on the local
 // stack: 1 control plane + 1 worker → 2 workers (the new one measured
 // alone) → worker-2 replaced → 3 control planes (the first up killed
-// half-way through, the next converging) → 1 control plane + 1 worker →
-// an etcd flag changed → snapshot and restore drill → destroy. A workload
-// on worker-1 serves throughout: its pods, and the nodes that stay (their
-// boot, their containers), are never touched. Bad input is refused first.
+// half-way through, the next converging) → 1 control plane + 2 workers →
+// an etcd flag changed → snapshot and restore drill → Kubernetes upgraded
+// 1.34.4 → 1.35.4 under a steady load → destroy. A workload on worker-1
+// serves throughout: until the upgrade its pods, and the nodes that stay
+// (their boot, their containers), are never touched. Bad input is refused
+// first, and before the upgrade a downgrade, a skipped minor and a
+// version outside Istio's window.
 func TestLocalDay2(t *testing.T) {
 	if testing.Short() {
 		t.Skip("boots up to five systemd-nspawn machines")
@@ -91,7 +96,9 @@ func walkDay2(t testing.TB) map[string]time.Duration {
 	cache, err := toolchain.DefaultDir(os.Getenv)
 	must(t, err)
 	stackFile := filepath.Join(dir, "stacks", "Pulumi.d2.yaml")
-	setStack := func(cp, w int, snap string) { must(t, os.WriteFile(stackFile, []byte(day2Stack(cp, w, snap)), 0o644)) }
+	setStack := func(cp, w int, snap string, extra ...string) {
+		must(t, os.WriteFile(stackFile, []byte(day2Stack(cp, w, snap, extra...)), 0o644))
+	}
 	up := func(step string) {
 		t.Helper()
 		start := time.Now()
@@ -187,12 +194,12 @@ func walkDay2(t testing.TB) map[string]time.Duration {
 	drill(t, c, dir, "drill-3", took, "etcd restore, 3 members")
 	before = c.identities(stay)
 
-	// Back to 1 + 1: control planes leave one at a time, the worker drained.
-	setStack(1, 1, "")
-	up("3+2 -> 1+1")
+	// Back to 1 + 2: control planes leave one at a time.
+	setStack(1, 2, "")
+	up("3+2 -> 1+2")
 	c.refresh()
-	c.wantNodes("d2-cp-1", "d2-worker-1")
-	for _, gone := range []string{"d2-cp-2", "d2-cp-3", "d2-worker-2"} {
+	c.wantNodes("d2-cp-1", "d2-worker-1", "d2-worker-2")
+	for _, gone := range []string{"d2-cp-2", "d2-cp-3"} {
 		if _, err := os.Stat(filepath.Join(cache, "local", "machines", "mr-"+gone)); err == nil {
 			t.Errorf("the machine of %s is still there", gone)
 		}
@@ -202,7 +209,7 @@ func walkDay2(t testing.TB) map[string]time.Duration {
 	c.untouched(stay, before)
 
 	// etcd retuned in place; the output says what etcd runs.
-	setStack(1, 1, "5000")
+	setStack(1, 2, "5000")
 	up("etcd retune")
 	c.refresh()
 	if !strings.Contains(c.run("d2-cp-1", "cat /etc/kubernetes/manifests/etcd.yaml"), "--snapshot-count=5000") {
@@ -226,7 +233,9 @@ func walkDay2(t testing.TB) map[string]time.Duration {
 
 	// Snapshot, lose a ConfigMap, restore: it is back and every node Ready.
 	drill(t, c, dir, "drill-1", took, "etcd restore, 1 member")
-	c.wantNodes("d2-cp-1", "d2-worker-1")
+	c.wantNodes("d2-cp-1", "d2-worker-1", "d2-worker-2")
+
+	upgrade(t, c, dir, setStack, up, stackFile)
 
 	start = time.Now()
 	if r := runCLI(t, nil, "--project-dir", dir, "destroy", "--stack", "d2", "--yes"); r.code != ExitOK {
@@ -240,6 +249,86 @@ func walkDay2(t testing.TB) map[string]time.Duration {
 		t.Errorf("machines left behind: %v", m)
 	}
 	return took
+}
+
+// upgrade refuses the versions the running 1.34.4 cluster cannot move to,
+// exit 2 and nothing changed, then upgrades its three nodes to 1.35.4
+// while a steady load runs: every node on the new version, 0 requests
+// failed, and the report's Upgrade section says so.
+func upgrade(t testing.TB, c *day2Cluster, dir string, setStack func(int, int, string, ...string), up func(string), stackFile string) {
+	t.Helper()
+	version := func(v string) string { return "  meshready:kubernetes:\n    version: \"" + v + "\"\n" }
+	before, err := os.ReadFile(filepath.Join(dir, ".meshready", "reports", "d2", "report.json"))
+	must(t, err)
+	for _, bad := range []struct{ extra, says string }{
+		{version("1.33.1"), "is a downgrade"},
+		{version("1.36.1"), "one minor at a time"},
+		{version("1.35.4") + "  meshready:istio:\n    enabled: true\n    version: \"1.28.0\"\n", "outside the Kubernetes versions Istio 1.28.0 supports (1.30-1.34)"},
+	} {
+		setStack(1, 2, "5000", bad.extra)
+		for _, verb := range []string{"preview", "up"} {
+			args := []string{"--project-dir", dir, verb, "--stack", "d2"}
+			if verb == "up" {
+				args = append(args, "--yes")
+			}
+			if r := runCLI(t, nil, args...); r.code != ExitBadInput || !strings.Contains(r.stderr, bad.says) {
+				t.Errorf("%s with %q: exit %d, want %d saying %q\n%s", verb, bad.extra, r.code, ExitBadInput, bad.says, r.stderr)
+			}
+		}
+	}
+	if v := c.kubectl("get", "nodes", "-o", "jsonpath={.items[*].status.nodeInfo.kubeletVersion}"); v != "v1.34.4 v1.34.4 v1.34.4" {
+		t.Fatalf("a refused upgrade changed the kubelets: %s", v)
+	}
+
+	setStack(1, 2, "5000", version("1.35.4"))
+	up("upgrade 1.34.4 -> 1.35.4")
+	c.refresh()
+	c.wantNodes("d2-cp-1", "d2-worker-1", "d2-worker-2")
+	if v := c.kubectl("get", "nodes", "-o", "jsonpath={.items[*].status.nodeInfo.kubeletVersion}"); v != "v1.35.4 v1.35.4 v1.35.4" {
+		t.Errorf("kubelets after the upgrade: %s", v)
+	}
+	if v := c.kubectl("version", "-o", "json"); !strings.Contains(v, `"gitVersion": "v1.35.4"`) {
+		t.Errorf("the API server after the upgrade: %s", v)
+	}
+	for _, img := range []string{"registry.k8s.io/etcd:3.6.6-0", "registry.k8s.io/kube-proxy:v1.35.4", "registry.k8s.io/coredns/coredns:v1.13.1"} {
+		if all := c.kubectl("get", "pods", "-A", "-o", "jsonpath={.items[*].spec.containers[*].image}"); !strings.Contains(all, img) {
+			t.Errorf("no pod runs %s after the upgrade: %s", img, all)
+		}
+	}
+	if ns := c.kubectl("get", "namespaces", "-o", "name"); strings.Contains(ns, "meshready-traffic") &&
+		!strings.Contains(c.kubectl("get", "namespace", "meshready-traffic", "-o", "jsonpath={.status.phase}"), "Terminating") {
+		t.Errorf("the traffic workload was left behind")
+	}
+	rep, err := report.Read(filepath.Join(dir, ".meshready", "reports", "d2"))
+	must(t, err)
+	u := rep.Upgrade
+	if u == nil || u.From != "v1.34.4" || u.To != "v1.35.4" || len(u.Nodes) != 3 || u.Error != "" {
+		t.Fatalf("the report's upgrade: %+v", u)
+	}
+	for _, n := range u.Nodes {
+		if n.Skipped || n.UpgradeSeconds <= 0 || n.ReadySeconds <= 0 || n.DrainSeconds <= 0 {
+			t.Errorf("node %+v: every node upgraded, drained and back", n)
+		}
+		t.Logf("%s: kubeadm %.1f s, drain %.1f s, kubelet to Ready %.1f s", n.Node, n.UpgradeSeconds, n.DrainSeconds, n.ReadySeconds)
+	}
+	tr := u.Traffic
+	if tr == nil {
+		t.Fatalf("no traffic during the upgrade: %s", u.TrafficNote)
+	}
+	t.Logf("upgrade took %.0f s; load: %d sent, %d failed, longest window %.2f s, p99 %.1f ms, errors %v",
+		u.Seconds, tr.Sent, tr.Failed, tr.LongestSec, tr.P99Ms, tr.Errors)
+	if len(tr.Clients) != 3 || float64(tr.Sent) < 0.5*u.Seconds*3*float64(tr.QPS) {
+		t.Errorf("load from %v: %d requests in %.0f s, want about %d a second from each", tr.Clients, tr.Sent, u.Seconds, tr.QPS)
+	}
+	if tr.Failed != 0 {
+		t.Errorf("%d of %d requests failed during the upgrade (windows %+v, errors %v)", tr.Failed, tr.Sent, tr.Windows, tr.Errors)
+	}
+	if md, err := os.ReadFile(filepath.Join(dir, ".meshready", "reports", "d2", report.MarkdownFile)); err != nil || !strings.Contains(string(md), "## Upgrade") {
+		t.Errorf("no Upgrade section in the Markdown report (%v)", err)
+	}
+	if after, _ := os.ReadFile(filepath.Join(dir, ".meshready", "reports", "d2", "report.json")); string(after) == string(before) {
+		t.Error("the report was not written again")
+	}
 }
 
 // drill writes a ConfigMap, takes a snapshot, deletes the ConfigMap and

@@ -3,6 +3,8 @@ package contract
 import (
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumix"
+
+	"github.com/meshready/meshready/report"
 )
 
 // A cluster is three kinds of resource, so that a change to a running
@@ -27,7 +29,7 @@ func Cluster() Def[ClusterInputs, ClusterOutputs] {
 		Diff: Policy{
 			Replace:             []string{"stack", "provider"},
 			Update:              []string{"controlPlane", "etcd", "controlPlanes", "version", "podSubnet", "serviceSubnet"},
-			Ignore:              ignoreAccess("nodes", "peerRttP99Ms", "fdatasyncP99Ms", "bundle", "schedulable", "snapshotsKeep"),
+			Ignore:              ignoreAccess("nodes", "peerRttP99Ms", "fdatasyncP99Ms", "bundle", "schedulable", "snapshotsKeep", "drainTimeout"),
 			DeleteBeforeReplace: true,
 		},
 		SecretInputs:  []string{"sshPrivateKey"},
@@ -57,11 +59,13 @@ type ClusterInputs struct {
 	// Schedulable: the cluster has no workers, so control planes take pods.
 	Schedulable bool `json:"schedulable"`
 	// SnapshotsKeep is how many automatic etcd snapshots the first control
-	// plane keeps (0 takes none); one is taken before each retune.
+	// plane keeps (0 takes none); one is taken before each retune and upgrade.
 	SnapshotsKeep int `json:"snapshotsKeep"`
 	// PeerRTTP99Ms and FdatasyncP99Ms come from the benchmarks (0 when not measured).
 	PeerRTTP99Ms   float64 `json:"peerRttP99Ms"`
 	FdatasyncP99Ms float64 `json:"fdatasyncP99Ms"`
+	// DrainTimeout bounds each node's drain in an upgrade (a Go duration).
+	DrainTimeout string `json:"drainTimeout,omitempty"`
 	// Bundle is where local nodes find Kubernetes (the air-gapped bundle, as
 	// the nodes see it); nil on real nodes, which use the package repository.
 	// Derived from the pinned version, so never a reason to change anything.
@@ -88,6 +92,7 @@ type ClusterArgs struct {
 	SnapshotsKeep            int
 	PeerRTTP99Ms             pulumi.Float64Input
 	FdatasyncP99Ms           pulumi.Float64Input
+	DrainTimeout             string
 	Bundle                   *Bundle
 }
 
@@ -102,6 +107,8 @@ type ClusterOutputs struct {
 	EtcdArgs []EtcdArg `json:"etcdArgs"`
 	// Ionice says why etcd got ionice -c2 -n0 ("" = it did not).
 	Ionice string `json:"ionice,omitempty"`
+	// Upgrade is the last Kubernetes upgrade, kept until the next one.
+	Upgrade *report.Upgrade `json:"upgrade,omitempty"`
 }
 
 // EtcdArg is one etcd flag and why it has its value.
@@ -120,6 +127,7 @@ type ClusterResource struct {
 	CACertHash pulumi.StringOutput `pulumi:"caCertHash"`
 	EtcdArgs   pulumi.ArrayOutput  `pulumi:"etcdArgs"`
 	Ionice     pulumi.StringOutput `pulumi:"ionice"`
+	Upgrade    pulumi.AnyOutput    `pulumi:"upgrade"`
 }
 
 // Member is one node's membership of a cluster, for every node but the

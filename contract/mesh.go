@@ -88,7 +88,7 @@ func Checks() Def[ChecksInputs, ChecksOutputs] {
 	return Def[ChecksInputs, ChecksOutputs]{
 		Token: "meshready:mesh:Checks",
 		Diff: Policy{
-			Update: []string{"nodes", "namespace", "service", "weights", "mtls", "calls", "runs", "tolerancePts", "image", "sidecars"},
+			Update: []string{"nodes", "namespace", "service", "weights", "mtls", "calls", "runs", "tolerancePts", "image", "sidecars", "kubernetesVersion"},
 			Ignore: ignoreAccess(),
 		},
 		SecretInputs: []string{"sshPrivateKey"},
@@ -113,6 +113,8 @@ type ChecksInputs struct {
 	Image string `json:"image"`
 	// Sidecars: the probe runs behind Envoy sidecars, not proxyless.
 	Sidecars bool `json:"sidecars,omitempty"`
+	// KubernetesVersion is the cluster's: after an upgrade the checks run again.
+	KubernetesVersion string `json:"kubernetesVersion,omitempty"`
 }
 
 // ChecksArgs are ChecksInputs as the program gives them.
@@ -127,6 +129,8 @@ type ChecksArgs struct {
 	TolerancePts float64
 	Image        string
 	Sidecars     bool
+	// KubernetesVersion is the cluster's: after an upgrade the checks run again.
+	KubernetesVersion string
 }
 
 // ChecksOutputs are the checks' inputs and what they found.

@@ -16,9 +16,32 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/auto/optup"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
+	"github.com/meshready/meshready/bootstrap"
 	"github.com/meshready/meshready/config"
+	"github.com/meshready/meshready/mesh"
 	"github.com/meshready/meshready/stacks"
 )
+
+// IstioWindow refuses a Kubernetes version outside the support window of
+// the Istio the stack installs (a new stack's, or an upgrade's), before
+// anything is created or changed. An Istio meshready has no window for is
+// left to the mesh's precheck, which names it.
+func IstioWindow(cfg *config.Config) error {
+	if !cfg.Istio.Enabled || !cfg.Kubernetes.Enabled {
+		return nil
+	}
+	_, minor, _, err := cfg.Kubernetes.Version.Parse()
+	if err != nil {
+		return nil // config.Parse has said so already
+	}
+	ok, window, err := mesh.KubernetesSupported(cfg.Istio.Version, minor)
+	if err != nil || ok {
+		return nil
+	}
+	return Inputf("meshready:kubernetes.version %s is outside the Kubernetes versions Istio %s supports (%s): "+
+		"nothing was changed; keep Kubernetes inside the window, or move meshready:istio.version to a release that supports it first",
+		cfg.Kubernetes.Version.Tag(), cfg.Istio.Version, window)
+}
 
 // Lifecycle is an up, preview, refresh or destroy of one stack.
 type Lifecycle struct {
@@ -30,7 +53,8 @@ type Lifecycle struct {
 	// Replace are URNs to replace even when nothing about them changed.
 	Replace []string
 	// Rebuild lets an up change what only a new cluster can (region,
-	// provider, Kubernetes version): the stack is destroyed first.
+	// provider, subnets, a Kubernetes version it cannot be upgraded to):
+	// the stack is destroyed first.
 	Rebuild bool
 }
 
@@ -52,6 +76,8 @@ func (w Workspace) Run(ctx context.Context, l Lifecycle) (LifecycleResult, error
 	done := w.timed(l.Verb + " " + l.Stack + ": prepare")
 	// up and preview run the program: refuse bad config before the engine starts.
 	// destroy and refresh must work even for a stack whose config went bad.
+	// The program reads env when the engine runs it: ProgramEnv fills it in
+	// once the config is known to fit the running cluster.
 	env := stacks.Env{ProjectDir: p.Dir}
 	var cfg *config.Config
 	if l.Verb == "up" || l.Verb == "preview" {
@@ -59,7 +85,7 @@ func (w Workspace) Run(ctx context.Context, l Lifecycle) (LifecycleResult, error
 		if cfg, err = w.ReadConfig(l.Stack); err != nil {
 			return res, err
 		}
-		if env, err = w.ProgramEnv(ctx, cfg); err != nil {
+		if err := IstioWindow(cfg); err != nil {
 			return res, err
 		}
 	} else if cfg, err := w.ReadConfig(l.Stack); err == nil && cfg.Istio.Enabled {
@@ -103,6 +129,9 @@ func (w Workspace) Run(ctx context.Context, l Lifecycle) (LifecycleResult, error
 	}
 	if cfg != nil {
 		if err := w.needsNewCluster(ctx, st, cfg, l); err != nil {
+			return res, err
+		}
+		if env, err = w.ProgramEnv(ctx, cfg); err != nil {
 			return res, err
 		}
 	}
@@ -191,10 +220,13 @@ func (w Workspace) preview(ctx context.Context, st auto.Stack, verb string, repl
 }
 
 // needsNewCluster refuses, before the engine runs, a config that only a
-// new cluster can have (a region, a provider, a Kubernetes version, a pod
-// or service subnet other than the running cluster's, as its outputs say),
-// unless the caller asked to rebuild: then an up destroys the stack first.
-// (The plugin refuses the same in its diff, for plain pulumi up.)
+// new cluster can have (a region, a provider, a pod or service subnet
+// other than the running cluster's, as its outputs say, or a Kubernetes
+// version the running one cannot be upgraded to: a downgrade, a skipped
+// minor), unless the caller asked to rebuild: then an up destroys the
+// stack first. A version one minor (or patch) ahead is an upgrade in
+// place, said before it starts. (The plugin refuses the same in its
+// diff, for plain pulumi up.)
 func (w Workspace) needsNewCluster(ctx context.Context, st auto.Stack, cfg *config.Config, l Lifecycle) error {
 	outs, err := st.Outputs(ctx)
 	if err != nil || len(outs) == 0 {
@@ -208,7 +240,6 @@ func (w Workspace) needsNewCluster(ctx context.Context, st auto.Stack, cfg *conf
 	}{
 		{"meshready:region", "region", cfg.Region, false},
 		{"meshready:provider", "provider", string(cfg.Provider), false},
-		{"meshready:kubernetes.version", "kubernetesVersion", cfg.Kubernetes.Version.Tag(), true},
 		{"meshready:kubernetes.podSubnet", "podSubnet", cfg.Kubernetes.PodSubnet, true},
 		{"meshready:kubernetes.serviceSubnet", "serviceSubnet", cfg.Kubernetes.ServiceSubnet, true},
 	} {
@@ -219,11 +250,18 @@ func (w Workspace) needsNewCluster(ctx context.Context, st auto.Stack, cfg *conf
 			diffs = append(diffs, fmt.Sprintf("%s is %s, the running cluster's is %s", k.key, k.want, had))
 		}
 	}
+	if had, _ := outs["kubernetesVersion"].Value.(string); cluster && had != "" && had != cfg.Kubernetes.Version.Tag() {
+		if err := bootstrap.CheckUpgrade(config.Version(had), cfg.Kubernetes.Version); err != nil {
+			diffs = append(diffs, "meshready:"+err.Error())
+		} else if l.Verb == "up" {
+			fmt.Fprintf(w.Progress, "Kubernetes upgrade %s -> %s: every node in place, one at a time, under a steady load (see the report's Upgrade section)\n", had, cfg.Kubernetes.Version.Tag())
+		}
+	}
 	if len(diffs) == 0 {
 		return nil
 	}
 	if !l.Rebuild {
-		return Inputf("stack %s: %s: a running cluster does not change that in place (meshready does no Kubernetes upgrades yet); "+
+		return Inputf("stack %s: %s: a running cluster does not change that in place; "+
 			"nothing was changed. Put it back, or pass --rebuild to destroy the stack and bring it up anew", l.Stack, strings.Join(diffs, "; "))
 	}
 	if l.Verb != "up" {

@@ -1,6 +1,7 @@
 package plugin
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -12,7 +13,10 @@ import (
 	"github.com/meshready/meshready/bootstrap"
 	"github.com/meshready/meshready/config"
 	"github.com/meshready/meshready/contract"
+	"github.com/meshready/meshready/kube"
 	"github.com/meshready/meshready/remote"
+	"github.com/meshready/meshready/report"
+	"github.com/meshready/meshready/traffic"
 )
 
 // clusters serves contract.Cluster: bootstrap.Init on the first control
@@ -114,13 +118,17 @@ func (clusters) guard(old, in contract.ClusterInputs) error {
 	if old.ControlPlane.Name != "" && in.ControlPlane.Name != "" && old.ControlPlane.Name != in.ControlPlane.Name {
 		return fmt.Errorf("the first control plane would change from %s to %s: it is where the cluster was made; keep it", old.ControlPlane.Name, in.ControlPlane.Name)
 	}
+	if old.Version != "" && in.Version != "" {
+		if err := bootstrap.CheckUpgrade(config.Version(old.Version), config.Version(in.Version)); err != nil {
+			return fmt.Errorf("%w; nothing was changed", err)
+		}
+	}
 	for _, k := range []struct{ key, old, new string }{
-		{"kubernetes.version", old.Version, in.Version},
 		{"kubernetes.podSubnet", old.PodSubnet, in.PodSubnet},
 		{"kubernetes.serviceSubnet", old.ServiceSubnet, in.ServiceSubnet},
 	} {
 		if k.old != "" && k.new != "" && k.old != k.new {
-			return fmt.Errorf("%s %s -> %s: a running cluster does not change it in place (meshready does no Kubernetes upgrades yet); nothing was changed — put it back, or destroy the stack and bring it up again", k.key, k.old, k.new)
+			return fmt.Errorf("%s %s -> %s: a running cluster does not change it in place; nothing was changed — put it back, or destroy the stack and bring it up again", k.key, k.old, k.new)
 		}
 	}
 	return nil
@@ -141,6 +149,14 @@ func (c clusters) update(ctx context.Context, _ string, old contract.ClusterOutp
 	p, err := clusterSettings(in).plan(c.log)
 	if err != nil {
 		return out, err
+	}
+	if old.Version != "" && old.Version != in.Version {
+		up, err := c.upgrade(ctx, old.ClusterInputs, in, p)
+		out.Upgrade = &up
+		if err != nil {
+			// The outputs keep the old version: the next up resumes the rollout.
+			return out, err
+		}
 	}
 	cp, done, err := c.nodes.one(ctx, in.ControlPlane, in.Access)
 	if err != nil {
@@ -163,6 +179,108 @@ func (c clusters) update(ctx context.Context, _ string, old contract.ClusterOutp
 		return out, err
 	}
 	return out, c.readBack(ctx, cp, p, &out)
+}
+
+// upgrade moves every node from old's version to in's (bootstrap.Upgrade),
+// after an etcd snapshot, while a steady load is sent to a workload of
+// two replicas from every node (package traffic). A load that cannot run
+// does not hold the upgrade back: the record says why it was not measured.
+func (c clusters) upgrade(ctx context.Context, old, in contract.ClusterInputs, p bootstrap.Plan) (report.Upgrade, error) {
+	rec := report.Upgrade{UpgradeResult: bootstrap.UpgradeResult{From: config.Version(old.Version).Tag(), To: config.Version(in.Version).Tag()}}
+	fail := func(err error) (report.Upgrade, error) {
+		rec.Error = err.Error()
+		return rec, err
+	}
+	refs := in.Nodes
+	if len(refs) == 0 {
+		refs = []contract.NodeRef{in.ControlPlane}
+	}
+	nodes, done, err := c.nodes.all(ctx, refs, in.Access)
+	if err != nil {
+		return fail(fmt.Errorf("kubernetes upgrade: %w", err))
+	}
+	defer done()
+	var cp bootstrap.Node
+	var others []bootstrap.Node
+	for _, n := range nodes {
+		if n.Name == in.ControlPlane.Name {
+			cp = n
+		} else {
+			others = append(others, n)
+		}
+	}
+	if cp.Runner == nil {
+		return fail(fmt.Errorf("kubernetes upgrade: %s, the first control plane, is not among the cluster's nodes", in.ControlPlane.Name))
+	}
+	etcd, err := c.etcd(ctx, cp)
+	if err != nil {
+		return fail(err)
+	}
+	err = snapshot(ctx, c.log, cp, etcd, "upgrade-"+rec.To, in.SnapshotsKeep)
+	etcd.Close()
+	if err != nil {
+		return fail(err)
+	}
+	drainTimeout, err := time.ParseDuration(cmp.Or(in.DrainTimeout, "5m"))
+	if err != nil {
+		return fail(fmt.Errorf("drainTimeout %q: %w", in.DrainTimeout, err))
+	}
+	// Every node has the release's kubeadm and images first; the load's
+	// workload may run the new CoreDNS image on any of them.
+	if err := bootstrap.StageUpgrade(ctx, p, nodes); err != nil {
+		return fail(err)
+	}
+	k := kube.OnNode{Runner: cp.Runner}
+	load, note := c.startLoad(ctx, k, nodes)
+	res, err := bootstrap.Upgrade(ctx, p, config.Version(old.Version), cp, others, drainTimeout)
+	rec.UpgradeResult = res
+	if load != nil {
+		t := load.Stop()
+		rec.Traffic = &t
+		c.log.InfoContext(ctx, "traffic during the upgrade", "sent", t.Sent, "failed", t.Failed, "longest failure window s", t.LongestSec)
+		if rerr := traffic.Remove(context.WithoutCancel(ctx), k); rerr != nil {
+			c.log.WarnContext(ctx, "could not remove the traffic workload", "namespace", traffic.Namespace, "err", rerr)
+		}
+	} else {
+		rec.TrafficNote = note
+	}
+	if err != nil {
+		return fail(err)
+	}
+	return rec, nil
+}
+
+// loadQPS is the steady load of an upgrade, from every node.
+const loadQPS = 100
+
+// startLoad deploys the traffic workload and starts the load from every
+// node; nil and why when it cannot.
+func (c clusters) startLoad(ctx context.Context, k kube.Kubectl, nodes []bootstrap.Node) (*traffic.Recorder, string) {
+	var clients []traffic.Client
+	for _, n := range nodes {
+		if t, ok := n.Runner.(remote.Tunnel); ok {
+			clients = append(clients, traffic.Client{Name: n.Name, Dial: t.DialContext})
+		}
+	}
+	if len(clients) == 0 {
+		return nil, "no node connection can open TCP connections (SSH direct-tcpip)"
+	}
+	target, err := traffic.Deploy(ctx, k)
+	if err != nil {
+		c.log.WarnContext(ctx, "the upgrade runs without a load", "err", err)
+		return nil, err.Error()
+	}
+	load := traffic.Load{Target: target, Path: traffic.Path, QPS: loadQPS, Timeout: 2 * time.Second}
+	if err := traffic.Reachable(ctx, load, clients, time.Minute); err != nil {
+		c.log.WarnContext(ctx, "the upgrade runs without a load", "err", err)
+		return nil, err.Error()
+	}
+	rec, err := traffic.Start(context.WithoutCancel(ctx), load, clients)
+	if err != nil {
+		return nil, err.Error()
+	}
+	c.log.InfoContext(ctx, "steady load during the upgrade", "target", target, "from", len(clients), "qps each", loadQPS)
+	return rec, ""
 }
 
 // readBack sets the etcd outputs from what cp's manifest holds, each with

@@ -56,7 +56,7 @@ func full(ctx *pulumi.Context) map[string]any {
 		contract.Cluster().Token: contract.ClusterArgs{Stack: "s", Provider: "local", Version: "v1.34.4", ControlPlane: node, Nodes: nodes, Access: access,
 			PodSubnet: "10.244.0.0/16", ServiceSubnet: "10.96.0.0/12", Etcd: "{}", ControlPlanes: 3, Schedulable: true, SnapshotsKeep: 5,
 			PeerRTTP99Ms: pulumi.Float64(0.4).ToFloat64Output(), FdatasyncP99Ms: pulumi.Float64(2).ToFloat64Output(),
-			Bundle: bundle},
+			Bundle: bundle, DrainTimeout: "5m"},
 		contract.Member().Token: contract.MemberArgs{Stack: "s", Provider: "local", Version: "v1.34.4", Node: worker, ControlPlane: node, Access: access,
 			Endpoint: pulumi.String("10.0.0.1:6443").ToStringOutput(), CACertHash: pulumi.String("sha256:ab").ToStringOutput(),
 			PodSubnet: "10.244.0.0/16", ServiceSubnet: "10.96.0.0/12", Etcd: "{}", ControlPlanes: 3, Schedulable: true, SnapshotsKeep: 5,
@@ -69,7 +69,7 @@ func full(ctx *pulumi.Context) map[string]any {
 			Images: []contract.Image{{Ref: "localhost/x:1", Tarball: "/opt/x.tar"}}},
 		contract.Injection().Token: contract.InjectionArgs{Nodes: nodes, Access: access, Namespace: "demo"},
 		contract.Checks().Token: contract.ChecksArgs{Nodes: nodes, Access: access, Namespace: "demo", Service: "echo",
-			Weights: map[string]int{"v1": 90, "v2": 10}, MTLS: "STRICT", Calls: 2000, Runs: 20, TolerancePts: 3, Image: "p:1", Sidecars: true},
+			Weights: map[string]int{"v1": 90, "v2": 10}, MTLS: "STRICT", Calls: 2000, Runs: 20, TolerancePts: 3, Image: "p:1", Sidecars: true, KubernetesVersion: "v1.34.4"},
 		contract.Latency().Token: contract.LatencyArgs{Nodes: nodes, Access: access, Sidecars: true, NoSidecars: "why",
 			Image: "fortio", PullPolicy: "Never", Proxyless: true, ProbeImage: "meshprobe", QPS: 1000, Connections: 16, PayloadBytes: 1024, Duration: "4m0s", IstioVersion: "1.28.0"},
 	}

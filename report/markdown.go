@@ -84,6 +84,18 @@ func Markdown(r Report) []byte {
 		}
 		mdTable(&b, historyHeader, h.Rows)
 	}
+	if u := v.Upgrade; u != nil {
+		b.WriteString("## Upgrade\n\n")
+		fmt.Fprintf(&b, "**%s**: %s.\n\n", u.Verdict, mdText(u.Summary))
+		if u.Traffic != "" {
+			fmt.Fprintf(&b, "Load: %s.\n\n", mdText(u.Traffic))
+		}
+		mdTable(&b, upgradeHeader, u.Nodes)
+		if len(u.Windows) > 0 {
+			b.WriteString("Windows with failed requests (seconds since the load started; the longest first):\n\n")
+			mdTable(&b, windowHeader, u.Windows)
+		}
+	}
 	if c := v.Conformance; c != nil {
 		b.WriteString("## Conformance\n\n")
 		fmt.Fprintf(&b, "**%s**: %s.\n\n", c.Verdict, mdText(c.Summary))

@@ -36,6 +36,8 @@ type Report struct {
 	Mesh *MeshResult `json:"mesh,omitempty"`
 	// Conformance is the last conformance run against the cluster.
 	Conformance *Conformance `json:"conformance,omitempty"`
+	// Upgrade is the cluster's last Kubernetes upgrade.
+	Upgrade *Upgrade `json:"upgrade,omitempty"`
 	// History is the region's earlier bench runs with this one (bench only).
 	History *History `json:"history,omitempty"`
 }
@@ -270,6 +272,7 @@ type wireReport struct {
 	Etcd        []EtcdFlag              `json:"etcd,omitempty"`
 	Mesh        *MeshResult             `json:"mesh,omitempty"`
 	Conformance *Conformance            `json:"conformance,omitempty"`
+	Upgrade     *Upgrade                `json:"upgrade,omitempty"`
 	History     *History                `json:"history,omitempty"`
 }
 
@@ -280,7 +283,7 @@ func (r Report) MarshalJSON() ([]byte, error) {
 		Schema: r.Schema, Region: r.Region, Provider: r.Provider, Generated: r.Generated,
 		Thresholds: thresholdsJSON{textDuration(t.FdatasyncP99), textDuration(t.ReadP99), t.StealMeanPercent, t.StealMaxPercent},
 		Nodes:      r.Nodes, Network: r.Network, Claims: r.Claims, Notes: r.Notes, Etcd: r.Etcd, Mesh: r.Mesh,
-		Conformance: r.Conformance, History: r.History,
+		Conformance: r.Conformance, Upgrade: r.Upgrade, History: r.History,
 	})
 }
 
@@ -297,7 +300,7 @@ func (r *Report) UnmarshalJSON(b []byte) error {
 			StealMeanPercent: w.Thresholds.StealMeanPercent, StealMaxPercent: w.Thresholds.StealMaxPercent,
 		},
 		Nodes: w.Nodes, Network: w.Network, Claims: w.Claims, Notes: w.Notes, Etcd: w.Etcd, Mesh: w.Mesh,
-		Conformance: w.Conformance, History: w.History,
+		Conformance: w.Conformance, Upgrade: w.Upgrade, History: w.History,
 	}
 	return nil
 }

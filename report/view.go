@@ -2,9 +2,12 @@ package report
 
 import (
 	"fmt"
+	"maps"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/meshready/meshready/benchmarks"
 )
@@ -30,6 +33,61 @@ type view struct {
 	Conformance *conformanceView
 	// History is the bench runs over time: a row per node and figure.
 	History *historyView
+	// Upgrade is the cluster's last Kubernetes upgrade.
+	Upgrade *upgradeView
+}
+
+type upgradeView struct {
+	Verdict, Class, Summary, Traffic string
+	Nodes                            [][]string
+	Windows                          [][]string
+}
+
+// upgradeHeader heads the per-node table of an upgrade.
+var upgradeHeader = []string{"Node", "Role", "kubeadm upgrade (s)", "drain (s)", "kubelet to Ready (s)"}
+
+// windowHeader heads the failure windows of an upgrade's load.
+var windowHeader = []string{"From (s)", "To (s)", "Failed requests"}
+
+func buildUpgrade(u *Upgrade) *upgradeView {
+	met, why := u.Target()
+	v := &upgradeView{Verdict: "PASS", Class: "pass"}
+	if !met {
+		v.Verdict, v.Class = "FAIL", "fail"
+		if u.Traffic == nil {
+			v.Verdict, v.Class = "NOT MEASURED", "warn"
+		}
+	}
+	v.Summary = fmt.Sprintf("Kubernetes %s → %s, started %s, took %s; target: 0 failed requests to a workload of 2 replicas with a PodDisruptionBudget — %s",
+		u.From, u.To, u.Started.UTC().Format("2006-01-02 15:04:05 UTC"), secondsText(u.Seconds), why)
+	if u.Error != "" {
+		v.Summary += ". The rollout stopped: " + u.Error
+	}
+	if t := u.Traffic; t != nil {
+		v.Traffic = fmt.Sprintf("%d requests a second from each of %d nodes (%s) to %s for %s: %d sent, %d failed, longest window with failures %s, p99 %.1f ms, max %.1f ms",
+			t.QPS, len(t.Clients), strings.Join(t.Clients, ", "), t.Target, secondsText(t.Seconds), t.Sent, t.Failed, secondsText(t.LongestSec), t.P99Ms, t.MaxMs)
+		for _, k := range slices.Sorted(maps.Keys(t.Errors)) {
+			v.Traffic += fmt.Sprintf("; %d × %s", t.Errors[k], k)
+		}
+		for _, w := range t.Windows {
+			v.Windows = append(v.Windows, []string{fmt.Sprintf("%.2f", w.FromSec), fmt.Sprintf("%.2f", w.ToSec), strconv.Itoa(w.Failed)})
+		}
+	}
+	for _, n := range u.Nodes {
+		if n.Skipped {
+			v.Nodes = append(v.Nodes, []string{n.Node, n.Role, "on " + u.To + " already", "—", "—"})
+			continue
+		}
+		v.Nodes = append(v.Nodes, []string{n.Node, n.Role, fmt.Sprintf("%.1f", n.UpgradeSeconds), fmt.Sprintf("%.1f", n.DrainSeconds), fmt.Sprintf("%.1f", n.ReadySeconds)})
+	}
+	return v
+}
+
+func secondsText(s float64) string {
+	if s < 10 {
+		return fmt.Sprintf("%.2f s", s)
+	}
+	return time.Duration(s * float64(time.Second)).Round(time.Second).String()
 }
 
 type historyView struct {
@@ -133,6 +191,9 @@ func buildView(r Report) view {
 				len(h.Runs), h.Runs[0].Format("2006-01-02 15:04"), h.Runs[len(h.Runs)-1].Format("2006-01-02 15:04"), WorseFactor),
 			Rows: historyRows(h), Worse: h.Worse,
 		}
+	}
+	if r.Upgrade != nil {
+		v.Upgrade = buildUpgrade(r.Upgrade)
 	}
 	if c := r.Conformance; c != nil {
 		class := map[string]string{"PASS": "pass", "FAIL": "fail"}[c.Verdict()]

@@ -66,7 +66,7 @@ func newKubernetes(ctx *pulumi.Context, cfg *config.Config, env Env, pool *infra
 		ControlPlane: cp, Nodes: pool.Refs, Access: pool.Access,
 		PodSubnet: k.PodSubnet, ServiceSubnet: k.ServiceSubnet, Etcd: string(etcd),
 		ControlPlanes: cfg.Nodes.ControlPlanes, Schedulable: schedulable, SnapshotsKeep: cfg.EtcdSnapshots.Keep,
-		PeerRTTP99Ms: rtt, FdatasyncP99Ms: fsync,
+		PeerRTTP99Ms: rtt, FdatasyncP99Ms: fsync, DrainTimeout: cfg.Nodes.DrainTimeout.String(),
 	}, &cl, opts...); err != nil {
 		return nil, err
 	}

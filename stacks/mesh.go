@@ -293,6 +293,7 @@ func newMesh(ctx *pulumi.Context, cfg *config.Config, cl meshCluster, src meshSo
 			if err := contract.Register(ctx, contract.Checks(), cn.Namespace+"-"+cn.Service, contract.ChecksArgs{
 				Nodes: cl.Nodes, Access: cl.Access, Namespace: cn.Namespace, Service: cn.Service,
 				Weights: cn.Subsets, MTLS: mode, Calls: 2000, Runs: 20, TolerancePts: 3, Image: image, Sidecars: sidecars,
+				KubernetesVersion: cfg.Kubernetes.Version.Tag(),
 			}, &checks, pulumi.Parent(out.Probes), pulumi.DependsOn([]pulumi.Resource{workloads})); err != nil {
 				return nil, fmt.Errorf("mesh checks %s/%s: %w", cn.Namespace, cn.Service, err)
 			}

@@ -65,6 +65,7 @@ type reportParts struct {
 	suite    any
 	etcdArgs any
 	ionice   string
+	upgrade  any
 	checks   []any
 	latency  any
 }
@@ -87,6 +88,13 @@ func (p reportParts) assemble() (report.Report, error) {
 		if p.ionice != "" {
 			rep.Etcd = append(rep.Etcd, report.EtcdFlag{Name: "(ionice)", Value: "-c2 -n0", Why: p.ionice})
 		}
+	}
+	if m, ok := p.upgrade.(map[string]any); ok && len(m) > 0 {
+		up, err := contract.Decode[report.Upgrade](p.upgrade)
+		if err != nil {
+			return rep, fmt.Errorf("upgrade: %w", err)
+		}
+		rep.Upgrade = &up
 	}
 	for _, c := range p.checks {
 		res, err := contract.Decode[report.MeshResult](c)
@@ -146,7 +154,7 @@ func (w reportWriter) writeReport(rep report.Report) error {
 func regionReport(ctx *pulumi.Context, w reportWriter, suite *contract.SuiteResource, cl *contract.ClusterResource, m *meshComponents) pulumi.StringOutput {
 	inputs := []any{suite.Report}
 	if cl != nil {
-		inputs = append(inputs, cl.EtcdArgs, cl.Ionice)
+		inputs = append(inputs, cl.EtcdArgs, cl.Ionice, cl.Upgrade)
 	}
 	var checks []*contract.ChecksResource
 	var latency *contract.LatencyResource
@@ -163,7 +171,7 @@ func regionReport(ctx *pulumi.Context, w reportWriter, suite *contract.SuiteReso
 		p := reportParts{suite: a[0]}
 		a = a[1:]
 		if cl != nil {
-			p.etcdArgs, p.ionice, a = a[0], a[1].(string), a[2:]
+			p.etcdArgs, p.ionice, p.upgrade, a = a[0], a[1].(string), a[2], a[3:]
 		}
 		p.checks, a = a[:len(checks)], a[len(checks):]
 		if latency != nil {

@@ -1,16 +1,16 @@
 # meshready Kubernetes v1.34.4 on hel1-cp-1 from the Kubernetes package repository.
 set -eu
-repo=https://pkgs.k8s.io/core:/stable:/v1.34/deb/
 if [ "$(kubeadm version -o short 2>/dev/null || true)" != 'v1.34.4' ]; then
   export DEBIAN_FRONTEND=noninteractive
+  repo=https://pkgs.k8s.io/core:/stable:/v1.34/deb/
   apt-get update -qq
   apt-get install -y -qq curl gpg apt-transport-https ca-certificates >/dev/null
   mkdir -p -m 755 /etc/apt/keyrings
   curl -fsSL "${repo}Release.key" | gpg --dearmor --yes -o /etc/apt/keyrings/kubernetes-apt-keyring.gpg
   echo "deb [signed-by=/etc/apt/keyrings/kubernetes-apt-keyring.gpg] $repo /" > /etc/apt/sources.list.d/kubernetes.list
   apt-get update -qq
-  apt-mark unhold kubelet kubeadm kubectl >/dev/null 2>&1 || true
   v=$(apt-cache madison kubeadm | awk '{print $3}' | grep -m1 "^1.34.4-")
+  apt-mark unhold kubelet kubeadm kubectl >/dev/null 2>&1 || true
   apt-get install -y -qq --allow-downgrades "kubelet=$v" "kubeadm=$v" "kubectl=$v" >/dev/null
   apt-mark hold kubelet kubeadm kubectl >/dev/null
 fi
