@@ -162,7 +162,7 @@ func checkKubeProxyTools(t *testing.T, img Image) {
 		"ip6tables-restore --version": "(nf_tables)",
 		"iptables-legacy --version":   "(legacy)",
 		"conntrack --version":         "conntrack v1",
-		"kube-proxy --version":        "Kubernetes v1.34.4",
+		"kube-proxy --version":        "Kubernetes " + img.Ref[strings.LastIndex(img.Ref, ":")+1:],
 	} {
 		got := run(t, "chroot", append([]string{root}, strings.Fields(cmd)...)...)
 		if !strings.Contains(got, want) {
