@@ -81,6 +81,13 @@ func Words(steps []Step) []string {
 			case "create":
 				out = append(out, "kubeadm init on "+refName(s.New["controlPlane"])+" (once in the cluster's life)")
 			case "update":
+				if slices.Contains(s.Diffs, "version") {
+					from, _ := s.Old["version"].(string)
+					to, _ := s.New["version"].(string)
+					out = append(out, fmt.Sprintf("upgrade Kubernetes %s -> %s: kubeadm upgrade apply on %s, then every other node one at a time (drain, new kubelet, Ready, uncordon), under a steady load",
+						orWord(from, "the running version"), orWord(to, "the new version"), orFirst(refName(s.New["controlPlane"]))))
+					snapshots = orFirst(refName(s.New["controlPlane"]))
+				}
 				if slices.Contains(s.Diffs, "etcd") || slices.Contains(s.Diffs, "controlPlanes") {
 					rolls = append(rolls, orFirst(refName(s.New["controlPlane"])))
 					snapshots = orFirst(refName(s.New["controlPlane"]))
@@ -113,6 +120,13 @@ func Words(steps []Step) []string {
 		out = append(out, "an etcd snapshot on "+snapshots+" before each change to the cluster")
 	}
 	return out
+}
+
+func orWord(s, word string) string {
+	if s == "" {
+		return word
+	}
+	return s
 }
 
 // join and leave say what happens to member name (the resource's name is
