@@ -210,3 +210,14 @@ func TestHelpOnEveryCommand(t *testing.T) {
 func testLogger(t *testing.T) *slog.Logger {
 	return slog.New(slog.NewTextHandler(t.Output(), nil))
 }
+
+// A local stack asks only for a Kubernetes its bundle builds: any other
+// is bad input, named, before a bundle build or the engine starts.
+func TestLocalVersionOutsideTheBundleExit2(t *testing.T) {
+	dir := newProject(t, map[string]string{"lv": "config:\n  meshready:region: lv\n  meshready:provider: local\n  meshready:kubernetes:\n    version: \"1.34.6\"\n  meshready:istio:\n    enabled: false\n"})
+	isolatePulumi(t)
+	r := runCLI(t, nil, "--project-dir", dir, "preview", "--stack", "lv")
+	if r.code != ExitBadInput || !strings.Contains(r.stderr, "meshready:kubernetes.version v1.34.6: a local stack installs only") {
+		t.Errorf("exit %d, stderr %q", r.code, r.stderr)
+	}
+}

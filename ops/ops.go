@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 
@@ -89,6 +90,10 @@ func (w Workspace) ProgramEnv(ctx context.Context, cfg *config.Config) (stacks.E
 	env := stacks.Env{ProjectDir: w.Project.Dir}
 	local := cfg.Provider == config.ProviderLocal
 	if local && cfg.Kubernetes.Enabled {
+		if !slices.Contains(bundle.Versions(), cfg.Kubernetes.Version.Tag()) {
+			return env, Inputf("meshready:kubernetes.version %s: a local stack installs only the releases its air-gapped bundle builds (%s): nothing was changed",
+				cfg.Kubernetes.Version.Tag(), strings.Join(bundle.Versions(), ", "))
+		}
 		b, err := bundle.Ensure(ctx, w.Cache, cfg.Kubernetes.Version, w.Log)
 		if err != nil {
 			return env, err
