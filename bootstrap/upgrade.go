@@ -316,7 +316,7 @@ func kubectlRetry(ctx context.Context, cp Node, args ...string) error {
 
 // nodeStatus is what an upgrade reads of a Node.
 type nodeStatus struct {
-	found, ready, cordonedByUs bool
+	ready, cordonedByUs bool
 	kubelet                    string
 }
 
@@ -349,7 +349,7 @@ func ParseNodeStatus(b []byte) (nodeStatus, error) {
 	if err := json.Unmarshal(b, &n); err != nil {
 		return nodeStatus{}, fmt.Errorf("kubectl get node: not the JSON of a Node")
 	}
-	st := nodeStatus{found: true, kubelet: n.Status.NodeInfo.KubeletVersion}
+	st := nodeStatus{kubelet: n.Status.NodeInfo.KubeletVersion}
 	for _, c := range n.Status.Conditions {
 		st.ready = st.ready || c.Type == "Ready" && c.Status == "True"
 	}

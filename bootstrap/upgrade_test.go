@@ -47,7 +47,7 @@ func TestParseNodeStatus(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := (nodeStatus{found: true, ready: true, cordonedByUs: true, kubelet: "v1.35.4"}); st != want {
+	if want := (nodeStatus{ready: true, cordonedByUs: true, kubelet: "v1.35.4"}); st != want {
 		t.Errorf("got %+v, want %+v", st, want)
 	}
 	// Cordoned by a person: an upgrade leaves it so.
