@@ -317,7 +317,7 @@ func kubectlRetry(ctx context.Context, cp Node, args ...string) error {
 // nodeStatus is what an upgrade reads of a Node.
 type nodeStatus struct {
 	ready, cordonedByUs bool
-	kubelet                    string
+	kubelet             string
 }
 
 func nodeState(ctx context.Context, cp Node, name string) (nodeStatus, error) {
