@@ -7,6 +7,8 @@ package toolchain
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -45,6 +47,12 @@ type Tool struct {
 	Env []string
 	// Ldflags returns extra linker flags for the pinned version (e.g. a version stamp).
 	Ldflags func(version string) string
+	// Stamp names what Ldflags stamp beyond the pin (Istio's version name
+	// and commit): part of the cache entry's name, so that a build stamped
+	// otherwise (or stamped where an older meshready built it bare) is
+	// never reused for this one. Not the flags themselves: Kubernetes'
+	// carry the build's date.
+	Stamp string
 	// Took says how long a build took on the reference machine, for the progress line.
 	Took string
 	// Embed are files of the pinned module (paths inside it) that the main
@@ -123,13 +131,19 @@ func (c Cache) Pin(t Tool) (string, error) {
 	return "", fmt.Errorf("tool %s: %s does not require %s", t.Name, path, t.Module)
 }
 
-// Root is the install root of the tool at its pin: the binary is Root/bin/Binary.
+// Root is the install root of the tool at its pin: the binary is
+// Root/bin/Binary. A tool with a Stamp has its hash in the name too.
 func (c Cache) Root(t Tool) (string, error) {
 	v, err := c.Pin(t)
 	if err != nil {
 		return "", err
 	}
-	return filepath.Join(c.Dir, "tools", t.Name+"-"+v), nil
+	name := t.Name + "-" + v
+	if t.Stamp != "" {
+		sum := sha256.Sum256([]byte(t.Stamp))
+		name += "-" + hex.EncodeToString(sum[:4])
+	}
+	return filepath.Join(c.Dir, "tools", name), nil
 }
 
 // Ensure returns the tool's install root, building the tool first if this pin

@@ -78,6 +78,19 @@ func TestEnsureBuildsOncePerPin(t *testing.T) {
 		t.Errorf("second Ensure rebuilt an unchanged pin")
 	}
 
+	// A new stamp at the same pin is a new build, not the old binary.
+	restamped := tool
+	restamped.Ldflags = func(v string) string { return "-X main.stamp=" + v + "+meta" }
+	restamped.Stamp = "+meta"
+	root2, err := c.Ensure(t.Context(), restamped)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command(filepath.Join(root2, "bin", "hello")).Output(); root2 == root || err != nil ||
+		strings.TrimSpace(string(out)) != version+"+meta true" {
+		t.Errorf("restamped tool at %s says %q (%v), want a build of its own with the new stamp", root2, out, err)
+	}
+
 	// A pin that is not required is a clear error, not a build of something else.
 	tool.Module = "example.com/not-required"
 	if _, err := c.Ensure(t.Context(), tool); err == nil || !strings.Contains(err.Error(), "does not require example.com/not-required") {
