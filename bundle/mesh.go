@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"time"
 
@@ -26,17 +27,41 @@ import (
 // imagePullPolicy: Never), it only keeps them apart from upstream's.
 const MeshHub = "localhost/meshready"
 
+// IstioTools are the tools modules that pin the istio.io/istio snapshots a
+// local stack can run, newest first: tools/istio (the default), and the
+// snapshot before it, which the revision upgrade starts from. The module
+// proxy serves no Istio release, only these development snapshots.
+var IstioTools = []string{"istio", "istio-2026-04-23"}
+
 // IstioTool builds istiod (pilot-discovery) and pilot-agent in one go build
-// from istio.io/istio at the pin in tools/istio. The version stamp is what
-// Istio's own development builds call themselves (1.31-alpha.<commit>).
-func IstioTool() toolchain.Tool {
-	return toolchain.Tool{
-		Name:     "istio",
+// from istio.io/istio at the pin in tools/<dir>, with Istio's version
+// information stamped as its release builds do (common/scripts/
+// report_build_info.sh), so `istioctl version`, the revisions and the report
+// say what runs: version is IstioVersion's name for the pin, commit the
+// snapshot's. Without stamp (version ""), the build says "unknown".
+func IstioTool(dir, version, commit string) toolchain.Tool {
+	t := toolchain.Tool{
+		Name:     dir,
 		Module:   "istio.io/istio",
 		Packages: []string{"istio.io/istio/pilot/cmd/pilot-discovery", "istio.io/istio/pilot/cmd/pilot-agent"},
-		Env:      []string{"CGO_ENABLED=0"},
+		Env:      []string{"CGO_ENABLED=0", "GOOS=linux", "GOARCH=" + runtime.GOARCH},
 		Took:     "about 5 minutes on 2 cores with a cold Go build cache",
 	}
+	if version != "" {
+		t.Ldflags = func(string) string { return istioLdflags(version, commit, runtime.GOARCH) }
+		t.Stamp = "istio pkg/version " + version + " " + commit
+	}
+	return t
+}
+
+// istioLdflags are the -X flags of Istio's pkg/version.
+func istioLdflags(version, commit, arch string) string {
+	var b strings.Builder
+	for _, kv := range [][2]string{{"buildVersion", version}, {"buildGitRevision", commit}, {"buildStatus", "Clean"},
+		{"buildTag", version}, {"buildHub", MeshHub}, {"buildOS", "linux"}, {"buildArch", arch}} {
+		fmt.Fprintf(&b, " -X istio.io/istio/pkg/version.%s=%s", kv[0], kv[1])
+	}
+	return strings.TrimSpace(b.String())
 }
 
 // PrometheusTool builds the Prometheus server of Istio's Prometheus addon,
@@ -104,7 +129,8 @@ type Mesh struct {
 	// Probe is the meshprobe image (the proxyless gRPC checks' workload),
 	// tagged with its binary's hash.
 	Probe string
-	// Dir is <cache>/bundle/mesh-<tag>; Images are the tarballs in Dir/images.
+	// Dir is <cache>/bundle/mesh-<tag>-<hash of the tool builds>; Images
+	// are the tarballs in Dir/images.
 	Dir    string
 	Images []Image
 }
@@ -127,24 +153,72 @@ func IstioVersion(pin, moduleDir string) (string, error) {
 	return strings.TrimSpace(string(b)) + "-alpha." + rev, nil
 }
 
-// EnsureMesh returns what the local stack installs its mesh from, building
-// what is missing: istiod and pilot-agent (IstioTool) and Prometheus once per
-// pin (minutes), then their image tarballs (seconds). Concurrent callers wait
-// for one build.
-func EnsureMesh(ctx context.Context, cache toolchain.Cache, log *slog.Logger) (*Mesh, error) {
-	istio, prom, fortio, nodeExp := IstioTool(), PrometheusTool(), FortioTool(), NodeExporterTool()
-	pin, err := cache.Pin(istio)
+// IstioPin is one snapshot a local stack can run.
+type IstioPin struct {
+	// Tools is its folder under tools/; Pin the istio.io/istio version there.
+	Tools, Pin string
+	// Version is Istio's name for it (IstioVersion); Commit its revision.
+	Version, Commit string
+	// ModuleDir is the module in the Go module cache (charts, addons).
+	ModuleDir string
+}
+
+// IstioPins are the snapshots of IstioTools, the default first. Reading
+// them downloads the modules (not built).
+func IstioPins(ctx context.Context, cache toolchain.Cache) ([]IstioPin, error) {
+	var out []IstioPin
+	for _, d := range IstioTools {
+		t := IstioTool(d, "", "")
+		pin, err := cache.Pin(t)
+		if err != nil {
+			return nil, err
+		}
+		dir, err := moduleDir(ctx, t.Module, pin)
+		if err != nil {
+			return nil, err
+		}
+		version, err := IstioVersion(pin, dir)
+		if err != nil {
+			return nil, err
+		}
+		commit := pin
+		if module.IsPseudoVersion(pin) {
+			commit, _ = module.PseudoVersionRev(pin)
+		}
+		out = append(out, IstioPin{Tools: d, Pin: pin, Version: version, Commit: commit, ModuleDir: dir})
+	}
+	return out, nil
+}
+
+// IstioVersions names the versions of IstioPins, for errors.
+func IstioVersions(pins []IstioPin) string {
+	var names []string
+	for _, p := range pins {
+		names = append(names, p.Version)
+	}
+	return strings.Join(names, ", ")
+}
+
+// EnsureMesh returns what the local stack installs Istio version from (""
+// is the default, tools/istio), building what is missing: istiod and
+// pilot-agent (IstioTool) and Prometheus once per pin (minutes), then their
+// image tarballs (seconds). Concurrent callers wait for one build. A version
+// no tools module pins is an error naming the ones there are.
+func EnsureMesh(ctx context.Context, cache toolchain.Cache, log *slog.Logger, version string) (*Mesh, error) {
+	pins, err := IstioPins(ctx, cache)
 	if err != nil {
 		return nil, fmt.Errorf("local mesh: %w", err)
 	}
-	dir, err := moduleDir(ctx, istio.Module, pin)
-	if err != nil {
-		return nil, fmt.Errorf("local mesh: %w", err)
+	i := slices.IndexFunc(pins, func(p IstioPin) bool { return p.Version == version })
+	switch {
+	case version == "":
+		i = 0
+	case i < 0:
+		return nil, fmt.Errorf("local mesh: Istio %s is not one the local stack builds (%s)", version, IstioVersions(pins))
 	}
-	version, err := IstioVersion(pin, dir)
-	if err != nil {
-		return nil, fmt.Errorf("local mesh: %w", err)
-	}
+	p := pins[i]
+	version, dir := p.Version, p.ModuleDir
+	istio, prom, fortio, nodeExp := IstioTool(p.Tools, p.Version, p.Commit), PrometheusTool(), FortioTool(), NodeExporterTool()
 	promPin, err := cache.Pin(prom)
 	if err != nil {
 		return nil, fmt.Errorf("local mesh: %w", err)
@@ -166,18 +240,22 @@ func EnsureMesh(ctx context.Context, cache toolchain.Cache, log *slog.Logger) (*
 		PrometheusUpstream: "docker.io/prom/prometheus",
 		Fortio:             MeshHub + "/fortio:" + strings.TrimPrefix(fortioPin, "v"),
 		NodeExporter:       MeshHub + "/node-exporter:" + nodeExpPin,
-		Dir:                filepath.Join(cache.Dir, "bundle", "mesh-"+version),
 	}
 	paths := map[string]string{}
+	// The images are made from these builds: their roots (pins, stamps)
+	// name the folder, so a rebuilt tool never leaves an image of the old.
+	roots := sha256.New()
 	for _, t := range []toolchain.Tool{istio, prom, fortio, nodeExp} {
 		root, err := cache.Ensure(ctx, t)
 		if err != nil {
 			return nil, fmt.Errorf("local mesh: %w", err)
 		}
+		fmt.Fprintln(roots, filepath.Base(root))
 		for _, name := range t.Binaries() {
 			paths[name] = filepath.Join(root, "bin", name)
 		}
 	}
+	m.Dir = filepath.Join(cache.Dir, "bundle", "mesh-"+version+"-"+hex.EncodeToString(roots.Sum(nil))[:8])
 	// 1337 is the user Istio's own images and charts run istiod and the proxy as.
 	specs := []ImageSpec{
 		{Ref: m.Hub + "/" + m.Pilot + ":" + m.Tag, Binary: "pilot-discovery", User: "1337:1337"},

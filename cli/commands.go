@@ -247,17 +247,31 @@ func (a *app) toolsCmd() *cobra.Command {
 				if err := p.EnsureKubernetesPlugin(cmd.Context()); err != nil {
 					return err
 				}
-				m, err := bundle.EnsureMesh(cmd.Context(), c, a.log)
-				if err != nil {
-					return err
+				fmt.Fprintf(a.stdout, "pulumi-kubernetes plugin: %s\n", filepath.Join(p.Dir, engine.KubernetesPluginDir))
+				versions := []string{""} // the default snapshot
+				if allReleases {
+					pins, err := bundle.IstioPins(cmd.Context(), c)
+					if err != nil {
+						return err
+					}
+					versions = versions[:0]
+					for _, pin := range pins {
+						versions = append(versions, pin.Version)
+					}
 				}
-				fmt.Fprintf(a.stdout, "pulumi-kubernetes plugin: %s\nmesh bundle: %s (Istio %s)\n", filepath.Join(p.Dir, engine.KubernetesPluginDir), m.Dir, m.Version)
+				for _, v := range versions {
+					m, err := bundle.EnsureMesh(cmd.Context(), c, a.log, v)
+					if err != nil {
+						return err
+					}
+					fmt.Fprintf(a.stdout, "mesh bundle: %s (Istio %s)\n", m.Dir, m.Version)
+				}
 			}
 			return nil
 		},
 	}
 	cmd.Flags().BoolVar(&withMesh, "mesh", false, "also build the pulumi-kubernetes plugin and the local mesh (istiod, pilot-agent, Prometheus, fortio; about 15 minutes the first time)")
 	cmd.Flags().BoolVar(&kube, "kubernetes", false, "also build the air-gapped Kubernetes bundle local stacks install (about 15 minutes the first time)")
-	cmd.Flags().BoolVar(&allReleases, "all-releases", false, "build the Kubernetes bundle of every release the local stack knows (the default and the one it upgrades to; about 15 minutes more the first time)")
+	cmd.Flags().BoolVar(&allReleases, "all-releases", false, "build the Kubernetes bundle of every release the local stack knows (the default and the one it upgrades to; about 15 minutes more the first time), and with --mesh every Istio snapshot (about 5 minutes more)")
 	return cmd
 }

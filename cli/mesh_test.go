@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/meshready/meshready/bundle"
+	"github.com/meshready/meshready/mesh"
 	"github.com/meshready/meshready/report"
 	"github.com/meshready/meshready/toolchain"
 )
@@ -55,11 +56,15 @@ func meshStackFile(version, weights, namespaces string) string {
 }
 
 // TestLocalMesh is the mesh end to end on a local cluster: up installs
-// Istio (istiod Ready), the STRICT policy and the canary routes (visible with
-// kubectl), Prometheus scraping istiod, and the proxyless checks write their
-// rows into the region report; a second up with new weights and a newly
-// injected namespace shifts the observed split and restarts the Deployment
-// that ran there without a proxy; destroy leaves nothing.
+// Istio (the older of the two snapshots, istiod Ready as its revision), the
+// STRICT policy and the canary routes (visible with kubectl), Prometheus
+// scraping istiod, and the proxyless checks write their rows into the region
+// report; a second up upgrades Istio to the newer snapshot by revision (the
+// stable tag moved, demo's workloads moved while the probe watchers keep
+// calling through the mesh, 0 failed, the old revision gone), with new
+// weights and a newly injected namespace: the observed split shifts and the
+// Deployment that ran there without a proxy is restarted; destroy leaves
+// nothing.
 func TestLocalMesh(t *testing.T) {
 	if testing.Short() {
 		t.Skip("boots two systemd-nspawn machines with Kubernetes and Istio")
@@ -67,9 +72,22 @@ func TestLocalMesh(t *testing.T) {
 	cacheDir, err := toolchain.DefaultDir(os.Getenv)
 	must(t, err)
 	// The mesh bundle is built by `meshready tools --mesh` (make test runs it).
-	m, err := bundle.EnsureMesh(t.Context(), toolchain.Cache{Dir: cacheDir, ProjectDir: repoRoot(t), Log: testLogger(t)}, testLogger(t))
+	cache := toolchain.Cache{Dir: cacheDir, ProjectDir: repoRoot(t), Log: testLogger(t)}
+	pins, err := bundle.IstioPins(t.Context(), cache)
 	must(t, err)
-	dir := newProject(t, map[string]string{"mesh": meshStackFile(m.Version, "{v1: 90, v2: 10}", "[demo]")})
+	if len(pins) < 2 {
+		t.Fatalf("one Istio snapshot pinned (%v): the upgrade needs two", pins)
+	}
+	older, newer := pins[1].Version, pins[0].Version
+	oldRev, err := mesh.Revision(older)
+	must(t, err)
+	newRev, err := mesh.Revision(newer)
+	must(t, err)
+	m, err := bundle.EnsureMesh(t.Context(), cache, testLogger(t), newer)
+	must(t, err)
+	_, err = bundle.EnsureMesh(t.Context(), cache, testLogger(t), older)
+	must(t, err)
+	dir := newProject(t, map[string]string{"mesh": meshStackFile(older, "{v1: 90, v2: 10}", "[demo]")})
 	isolatePulumi(t)
 	t.Cleanup(func() { runCLI(t, nil, "--project-dir", dir, "destroy", "--stack", "mesh", "--yes") })
 
@@ -86,8 +104,24 @@ func TestLocalMesh(t *testing.T) {
 		}
 		return string(out)
 	}
-	if got := kubectl("-n", "istio-system", "get", "deployment", "istiod", "-o", "jsonpath={.status.readyReplicas}"); got != "1" {
+	if got := kubectl("-n", "istio-system", "get", "deployment", "istiod-"+oldRev, "-o", "jsonpath={.status.readyReplicas}"); got != "1" {
 		t.Errorf("istiod ready replicas %q", got)
+	}
+	// istiod says which build it is (Istio's version stamp, not "unknown").
+	istioBuild := func(rev string) string {
+		t.Helper()
+		for _, l := range strings.Split(kubectl("get", "--raw", "/api/v1/namespaces/istio-system/services/istiod-"+rev+":15014/proxy/metrics"), "\n") {
+			if strings.HasPrefix(l, "istio_build{") {
+				return l
+			}
+		}
+		return ""
+	}
+	if got := istioBuild(oldRev); !strings.Contains(got, `tag="`+older+`"`) {
+		t.Errorf("istiod %s's istio_build: %q, want tag %s", oldRev, got, older)
+	}
+	if got := kubectl("get", "mutatingwebhookconfiguration", "istio-revision-tag-stable", "-o", `jsonpath={.metadata.labels.istio\.io/rev}`); got != oldRev {
+		t.Errorf("the stable tag points at %q, want %s", got, oldRev)
 	}
 	if got := kubectl("-n", "istio-system", "get", "peerauthentication", "default", "-o", "jsonpath={.spec.mtls.mode}"); got != "STRICT" {
 		t.Errorf("mesh-wide mTLS %q", got)
@@ -224,6 +258,9 @@ func TestLocalMesh(t *testing.T) {
 	}
 	rep, err := report.Read(filepath.Join(dir, ".meshready", "reports", "mesh"))
 	must(t, err)
+	if rep.MeshUpgrade != nil {
+		t.Errorf("an Istio upgrade reported after the first up: %+v", rep.MeshUpgrade)
+	}
 	if l := rep.Mesh.Latency; l == nil || len(l.Runs) != 3 || l.Client == l.Server || l.ProxylessMTLSCostP90 == nil {
 		t.Errorf("latency runs %+v", rep.Mesh.Latency)
 	} else {
@@ -242,9 +279,37 @@ func TestLocalMesh(t *testing.T) {
 	kubectl("-n", "shop", "create", "deployment", "legacy", "--image=registry.k8s.io/pause:3.10.1")
 	kubectl("-n", "shop", "rollout", "status", "deployment/legacy", "--timeout=120s")
 	must(t, os.WriteFile(filepath.Join(dir, "stacks", "Pulumi.mesh.yaml"), []byte(meshStackFile(m.Version, "{v1: 50, v2: 50}", "[demo, shop]")), 0o644))
+	upgradeStart := time.Now()
 	r = runCLI(t, nil, "--project-dir", dir, "up", "--stack", "mesh", "--yes")
 	if r.code != ExitOK {
 		t.Fatalf("second up: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	t.Logf("the upgrade's up (Istio %s -> %s, new weights, shop joining) took %s", older, newer, time.Since(upgradeStart).Round(time.Second))
+	// The Istio upgrade: the new revision serves, the tag points at it,
+	// every pod of demo runs with it, the old revision is gone.
+	if got := kubectl("-n", "istio-system", "get", "deployments", "-l", "app=istiod", "-o", "jsonpath={.items[*].metadata.name}"); got != "istiod-"+newRev {
+		t.Errorf("istiod deployments after the upgrade: %q, want istiod-%s alone", got, newRev)
+	}
+	if got := istioBuild(newRev); !strings.Contains(got, `tag="`+newer+`"`) {
+		t.Errorf("istiod %s's istio_build: %q, want tag %s", newRev, got, newer)
+	}
+	if got := kubectl("get", "mutatingwebhookconfiguration", "istio-revision-tag-stable", "-o", `jsonpath={.metadata.labels.istio\.io/rev}`); got != newRev {
+		t.Errorf("the stable tag points at %q after the upgrade, want %s", got, newRev)
+	}
+	revs := kubectl("-n", "demo", "get", "pods", "-o", `jsonpath={range .items[*]}{.metadata.name} {.metadata.annotations.istio\.io/rev} {.spec.containers[*].image} {.spec.initContainers[*].image}{"\n"}{end}`)
+	for _, l := range strings.Split(strings.TrimSpace(revs), "\n") {
+		if f := strings.Fields(l); len(f) < 2 || f[1] != newRev || !strings.Contains(l, "pilot-agent:"+newer) {
+			t.Errorf("a demo pod not on the new revision: %q", l)
+		}
+	}
+	rep, err = report.Read(filepath.Join(dir, ".meshready", "reports", "mesh"))
+	must(t, err)
+	if u := rep.MeshUpgrade; u == nil || u.From != oldRev || u.To != newRev || len(u.Namespaces) != 1 || u.Namespaces[0].Namespace != "demo" {
+		t.Errorf("the report's Istio upgrade: %+v", rep.MeshUpgrade)
+	} else if tr := u.Namespaces[0].Traffic; tr == nil || tr.Sent < 1000 || tr.Failed != 0 {
+		t.Errorf("the probe watchers during demo's move: %+v", tr)
+	} else {
+		t.Logf("Istio upgrade: demo moved in %.1f s (%v); watchers %d calls, %d failed", u.Namespaces[0].Seconds, u.Namespaces[0].Restarted, tr.Sent, tr.Failed)
 	}
 	if got := kubectl("-n", "shop", "get", "deployment", "legacy", "-o", `jsonpath={.spec.template.metadata.annotations.kubectl\.kubernetes\.io/restartedAt}`); got == "" {
 		t.Error("the Deployment that ran before shop joined was not restarted")

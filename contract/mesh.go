@@ -50,13 +50,16 @@ type PreflightOutputs struct {
 	KubernetesVersion string `json:"kubernetesVersion"`
 }
 
-// Injection stands for one namespace joining the mesh: created when the
+// Injection stands for one namespace in the mesh: created when the
 // namespace joins, it restarts the Deployments whose pods run without a
-// proxy (Istio injects only into new pods). Later ups do nothing.
+// proxy (Istio injects only into new pods); when the namespace's revision
+// changes (an Istio upgrade), it moves it: restarts the Deployments whose
+// pods another revision injected and waits for them. Otherwise later ups
+// do nothing.
 func Injection() Def[InjectionInputs, InjectionOutputs] {
 	return Def[InjectionInputs, InjectionOutputs]{
 		Token:        "meshready:mesh:Injection",
-		Diff:         Policy{Replace: []string{"namespace"}, Ignore: ignoreAccess("nodes")},
+		Diff:         Policy{Replace: []string{"namespace"}, Update: []string{"revision"}, Ignore: ignoreAccess("nodes")},
 		SecretInputs: []string{"sshPrivateKey"},
 	}
 }
@@ -66,6 +69,9 @@ type InjectionInputs struct {
 	Nodes []NodeRef `json:"nodes"`
 	Access
 	Namespace string `json:"namespace"`
+	// Revision is the istiod revision the namespace's pods must run with
+	// ("" in states from before revisions).
+	Revision string `json:"revision,omitempty"`
 }
 
 // InjectionArgs are InjectionInputs as the program gives them.
@@ -73,12 +79,33 @@ type InjectionArgs struct {
 	Nodes     NodeRefsInput
 	Access    AccessArgs
 	Namespace string
+	Revision  string
 }
 
-// InjectionOutputs name the Deployments that were restarted.
+// InjectionOutputs name the Deployments that were restarted, and for a
+// move between revisions, where from and how long it took.
 type InjectionOutputs struct {
 	InjectionInputs
 	Restarted []string `json:"restarted"`
+	// From is the revision the namespace left ("" on joining).
+	From string `json:"from,omitempty"`
+	// Seconds is how long the restarts and their rollouts took.
+	Seconds float64 `json:"seconds,omitempty"`
+	// Traffic is what meshready's probe watchers in the namespace saw
+	// while its Deployments moved (a move between revisions only).
+	Traffic *report.MoveTraffic `json:"traffic,omitempty"`
+}
+
+// InjectionResource is a registered injection.
+type InjectionResource struct {
+	pulumi.CustomResourceState
+
+	Namespace pulumi.StringOutput      `pulumi:"namespace"`
+	Restarted pulumi.StringArrayOutput `pulumi:"restarted"`
+	From      pulumi.StringOutput      `pulumi:"from"`
+	Seconds   pulumi.Float64Output     `pulumi:"seconds"`
+	Traffic   pulumi.MapOutput         `pulumi:"traffic"`
+	Revision  pulumi.StringOutput      `pulumi:"revision"`
 }
 
 // Checks are the mesh checks of one canary (split, STRICT, convergence),
@@ -88,7 +115,7 @@ func Checks() Def[ChecksInputs, ChecksOutputs] {
 	return Def[ChecksInputs, ChecksOutputs]{
 		Token: "meshready:mesh:Checks",
 		Diff: Policy{
-			Update: []string{"nodes", "namespace", "service", "weights", "mtls", "calls", "runs", "tolerancePts", "image", "sidecars", "kubernetesVersion"},
+			Update: []string{"nodes", "namespace", "service", "weights", "mtls", "calls", "runs", "tolerancePts", "image", "sidecars", "kubernetesVersion", "revision"},
 			Ignore: ignoreAccess(),
 		},
 		SecretInputs: []string{"sshPrivateKey"},
@@ -115,6 +142,9 @@ type ChecksInputs struct {
 	Sidecars bool `json:"sidecars,omitempty"`
 	// KubernetesVersion is the cluster's: after an upgrade the checks run again.
 	KubernetesVersion string `json:"kubernetesVersion,omitempty"`
+	// Revision is the istiod revision of the namespace: after its move
+	// to another the checks run again (and read that istiod's metrics).
+	Revision string `json:"revision,omitempty"`
 }
 
 // ChecksArgs are ChecksInputs as the program gives them.
@@ -131,6 +161,7 @@ type ChecksArgs struct {
 	Sidecars     bool
 	// KubernetesVersion is the cluster's: after an upgrade the checks run again.
 	KubernetesVersion string
+	Revision          string
 }
 
 // ChecksOutputs are the checks' inputs and what they found.

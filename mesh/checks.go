@@ -27,6 +27,9 @@ type CheckSpec struct {
 	TolerancePts float64
 	// Sidecars: the probe runs behind Envoy sidecars, not proxyless.
 	Sidecars bool
+	// Revision is the istiod revision serving the namespace ("" for an
+	// install without revisions), whose metrics the convergence check reads.
+	Revision string
 }
 
 // Checker runs the mesh checks (METHODS.md: canary split, STRICT mTLS,

@@ -181,7 +181,11 @@ func (c Checker) settle(ctx context.Context, pods []string, since map[string]tim
 // istiodConvergence reads istiod's pilot_proxy_convergence_time through
 // the API server's service proxy (istiod's monitoring port).
 func (c Checker) istiodConvergence(ctx context.Context) (Histogram, error) {
-	out, err := c.Kubectl.Run(ctx, "get", "--raw", "/api/v1/namespaces/istio-system/services/istiod:15014/proxy/metrics")
+	svc := "istiod"
+	if c.Spec.Revision != "" {
+		svc += "-" + c.Spec.Revision
+	}
+	out, err := c.Kubectl.Run(ctx, "get", "--raw", "/api/v1/namespaces/"+SystemNamespace+"/services/"+svc+":15014/proxy/metrics")
 	if err != nil {
 		return Histogram{}, err
 	}

@@ -19,7 +19,8 @@ func FuzzKubectlJSON(f *testing.F) {
 	f.Add(`{"items":[{"metadata":{"name":"p","labels":{"pod-template-hash":"h"},"ownerReferences":[{"kind":"ReplicaSet","name":"a;reboot-h"}]},"spec":{"containers":[{"name":"app"}]},"status":{"phase":"Running","conditions":[{"type":"Ready","status":"True"}]}}]}`)
 	f.Fuzz(func(t *testing.T, s string) {
 		ReadyPods(s)
-		UninjectedDeployments(s)
+		OffRevisionDeployments(s, "1-31-0")
+		WatcherPods(s)
 		LatencyNodes(s)
 		ParseServerVersion(s)
 		ParseIstiods(s)

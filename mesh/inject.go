@@ -15,11 +15,20 @@ const ProxyContainer = "istio-proxy"
 // of the mesh in an injected namespace.
 const injectOptOut = "sidecar.istio.io/inject"
 
-// UninjectedDeployments reads `kubectl get pods -o json` of a namespace and
-// names the Deployments with a running pod that has no proxy: the pods that
-// started before the namespace was labelled, which a rollout restart
-// re-creates with one (Istio's injection happens only at pod creation).
-func UninjectedDeployments(podsJSON string) ([]string, error) {
+// OffRevisionDeployments are the Deployments of OffRevisionWorkloads.
+func OffRevisionDeployments(podsJSON, rev string) ([]string, error) {
+	d, _, err := OffRevisionWorkloads(podsJSON, rev)
+	return d, err
+}
+
+// OffRevisionWorkloads reads `kubectl get pods -o json` of a namespace and
+// names the workloads with a running pod that has no proxy (pods that
+// started before the namespace was labelled) or, with rev set, a proxy of
+// another istiod revision (pods from before an upgrade): a rollout restart
+// re-creates them with the right one (Istio's injection happens only at pod
+// creation, and writes the revision into the pod's istio.io/rev annotation).
+// Deployments come by name; DaemonSets and StatefulSets as kind/name.
+func OffRevisionWorkloads(podsJSON, rev string) (deployments, others []string, err error) {
 	var list struct {
 		Items []struct {
 			Metadata struct {
@@ -44,7 +53,7 @@ func UninjectedDeployments(podsJSON string) ([]string, error) {
 		} `json:"items"`
 	}
 	if err := json.Unmarshal([]byte(podsJSON), &list); err != nil {
-		return nil, fmt.Errorf("pods: %w", err)
+		return nil, nil, fmt.Errorf("pods: %w", err)
 	}
 	var out []string
 	for _, p := range list.Items {
@@ -57,21 +66,27 @@ func UninjectedDeployments(podsJSON string) ([]string, error) {
 		}
 		// A pod that opted out of injection stays out: a restart would not inject it.
 		optOut := p.Metadata.Labels[injectOptOut] == "false" || p.Metadata.Annotations[injectOptOut] == "false"
-		if injected || optOut {
+		if optOut || injected && (rev == "" || p.Metadata.Annotations[RevisionLabel] == rev) {
 			continue
 		}
 		hash := p.Metadata.Labels["pod-template-hash"]
 		for _, o := range p.Metadata.OwnerReferences {
+			switch {
 			// A Deployment's ReplicaSet is named <deployment>-<pod-template-hash>.
-			if o.Kind == "ReplicaSet" && hash != "" && strings.HasSuffix(o.Name, "-"+hash) {
+			case o.Kind == "ReplicaSet" && hash != "" && strings.HasSuffix(o.Name, "-"+hash):
 				if d := strings.TrimSuffix(o.Name, "-"+hash); !slices.Contains(out, d) {
 					out = append(out, d)
+				}
+			case o.Kind == "DaemonSet" || o.Kind == "StatefulSet":
+				if w := strings.ToLower(o.Kind) + "/" + o.Name; !slices.Contains(others, w) {
+					others = append(others, w)
 				}
 			}
 		}
 	}
 	slices.Sort(out)
-	return out, nil
+	slices.Sort(others)
+	return out, others, nil
 }
 
 // ReadyPods reads `kubectl get pods -o json` and names the pods that are

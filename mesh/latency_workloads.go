@@ -77,13 +77,14 @@ func LatencyWorkloads(v LatencyVariant, image, pullPolicy, clientNode, serverNod
 	meta := func(name string) map[string]any {
 		return map[string]any{"name": name, "namespace": ns, "labels": labels(nil)}
 	}
-	injection := "disabled"
+	// Injected by the stable tag's revision, as the user's namespaces.
+	injection := map[string]any{InjectionLabel: "disabled"}
 	if v.Sidecars || v.Proxyless {
-		injection = "enabled"
+		injection = map[string]any{RevisionLabel: StableTag}
 	}
 	out := []map[string]any{{
 		"apiVersion": "v1", "kind": "Namespace",
-		"metadata": map[string]any{"name": ns, "labels": labels(map[string]any{"istio-injection": injection})},
+		"metadata": map[string]any{"name": ns, "labels": labels(injection)},
 	}}
 	server := "fortio-server"
 	if v.Proxyless {

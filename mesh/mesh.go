@@ -11,6 +11,7 @@ import (
 	"regexp"
 	"sort"
 	"strconv"
+	"strings"
 
 	"github.com/meshready/meshready/config"
 )
@@ -33,18 +34,87 @@ type Namespace struct {
 	Labels map[string]string
 }
 
-// Namespaces are the namespaces whose pods get sidecars (label
-// istio-injection=enabled, Istio's per-namespace switch).
+// Namespaces are the namespaces whose pods get sidecars: labelled
+// istio.io/rev=stable, the revision tag that points at the revision of
+// istio.version (Istio's stable revision labels), so that an upgrade moves
+// the tag and restarts workloads, and never relabels a user's namespace.
 func Namespaces(c config.Istio) []Namespace {
 	var out []Namespace
 	for _, ns := range c.InjectNamespaces {
-		out = append(out, Namespace{Name: ns, Labels: map[string]string{InjectionLabel: "enabled"}})
+		out = append(out, Namespace{Name: ns, Labels: map[string]string{RevisionLabel: StableTag}})
 	}
 	return out
 }
 
-// InjectionLabel is the namespace label that has Istio inject its proxy.
+// InjectionLabel is Istio's older per-namespace switch (istio-injection=
+// enabled), which only a default revision serves: meshready's namespaces no
+// longer carry it, and a namespace leaving the mesh loses it too.
 const InjectionLabel = "istio-injection"
+
+// RevisionLabel picks an istiod revision, or a tag of one, as a namespace's
+// label; as a pod's annotation, the injector writes the revision that
+// injected it (files/injection-template.yaml and grpc-agent.yaml).
+const RevisionLabel = "istio.io/rev"
+
+// StableTag is the revision tag of the injected namespaces.
+const StableTag = "stable"
+
+// revisionChars are what Istio's revision names may not have (they name
+// Kubernetes objects and label values).
+var revisionChars = regexp.MustCompile(`[^a-z0-9]+`)
+
+// Revision is the istiod revision an Istio version installs as, as Istio's
+// docs name them: 1.28.0 → 1-28-0, the snapshot 1.31-alpha.<commit> →
+// 1-31-alpha-<commit>. It is a label value and a suffix of the istiod
+// Service's name, so at most 63 - len("istiod-") characters.
+func Revision(version string) (string, error) {
+	r := strings.Trim(revisionChars.ReplaceAllString(strings.ToLower(version), "-"), "-")
+	if r == "" || len(r) > 56 {
+		return "", fmt.Errorf("istio version %q makes no revision name (1 to 56 letters, digits and dashes)", version)
+	}
+	return r, nil
+}
+
+// RevisionTag renders the MutatingWebhookConfiguration of a revision tag:
+// pods of namespaces labelled istio.io/rev=<tag> (or pods labelled so) are
+// injected by istiod revision rev. It is what istioctl tag set and the
+// istiod chart's revision-tags-mwc.yaml write (the same webhooks and
+// selectors); meshready writes it itself because both revisions' releases
+// exist while a tag moves, and a Helm release cannot hand an object to
+// another. istiod patches its CA into it (it carries istio.io/rev=<rev>).
+func RevisionTag(tag, rev string) map[string]any {
+	hook := func(prefix string, selector string) map[string]any {
+		match := []any{map[string]any{"key": RevisionLabel, "operator": "In", "values": []any{tag}}}
+		h := map[string]any{
+			"name": prefix + "sidecar-injector.istio.io",
+			"clientConfig": map[string]any{"service": map[string]any{
+				"name": "istiod-" + rev, "namespace": SystemNamespace, "path": "/inject", "port": 443}},
+			"sideEffects":             "None",
+			"rules":                   []any{map[string]any{"operations": []any{"CREATE"}, "apiGroups": []any{""}, "apiVersions": []any{"v1"}, "resources": []any{"pods"}}},
+			"failurePolicy":           "Fail",
+			"reinvocationPolicy":      "Never",
+			"admissionReviewVersions": []any{"v1"},
+		}
+		optOut := map[string]any{"key": injectOptOut, "operator": "NotIn", "values": []any{"false"}}
+		if selector == "namespace" {
+			h["namespaceSelector"] = map[string]any{"matchExpressions": append(match,
+				map[string]any{"key": InjectionLabel, "operator": "DoesNotExist"})}
+			h["objectSelector"] = map[string]any{"matchExpressions": []any{optOut}}
+		} else {
+			h["namespaceSelector"] = map[string]any{"matchExpressions": []any{
+				map[string]any{"key": RevisionLabel, "operator": "DoesNotExist"},
+				map[string]any{"key": InjectionLabel, "operator": "DoesNotExist"}}}
+			h["objectSelector"] = map[string]any{"matchExpressions": append(match, optOut)}
+		}
+		return h
+	}
+	return map[string]any{
+		"apiVersion": "admissionregistration.k8s.io/v1", "kind": "MutatingWebhookConfiguration",
+		"metadata": map[string]any{"name": "istio-revision-tag-" + tag, "labels": map[string]any{
+			"istio.io/tag": tag, RevisionLabel: rev, "app": "sidecar-injector", "app.kubernetes.io/managed-by": "meshready"}},
+		"webhooks": []any{hook("rev.namespace.", "namespace"), hook("rev.object.", "object")},
+	}
+}
 
 // PeerAuthentications: the mesh-wide mode in istio-system, then one per
 // namespace whose mode differs from it (a namespace policy wins over the
@@ -142,9 +212,10 @@ type Source struct {
 	Pilot, Proxy string
 }
 
-// Charts are the releases, in install order: base (CRDs), istiod, and the
-// ingress gateway when asked for.
-func Charts(c config.Istio, src Source) []Chart {
+// Charts are the releases, in install order: base (CRDs; its default
+// validation webhook served by revision rev), istiod as revision rev
+// (release istiod-<rev>), and the ingress gateway when asked for.
+func Charts(c config.Istio, src Source, rev string) []Chart {
 	global := map[string]any{}
 	for k, v := range map[string]string{"hub": src.Hub, "tag": src.Tag, "imagePullPolicy": src.PullPolicy} {
 		if v != "" {
@@ -179,6 +250,7 @@ func Charts(c config.Istio, src Source) []Chart {
 	if c.Profile != "default" && c.Profile != "minimal" {
 		istiod["profile"] = c.Profile
 	}
+	istiod["revision"] = rev
 	pilot := map[string]any{}
 	if src.Pilot != "" {
 		pilot["image"] = src.Pilot
@@ -187,11 +259,12 @@ func Charts(c config.Istio, src Source) []Chart {
 		istiod["pilot"] = pilot
 	}
 	out := []Chart{
-		mk("istio-base", "base", "base", SystemNamespace, map[string]any{"defaultRevision": "default"}),
-		mk("istiod", "istiod", "istio-control/istio-discovery", SystemNamespace, istiod),
+		mk("istio-base", "base", "base", SystemNamespace, map[string]any{"defaultRevision": rev}),
+		mk("istiod-"+rev, "istiod", "istio-control/istio-discovery", SystemNamespace, istiod),
 	}
 	if c.IngressGateway {
-		out = append(out, mk("istio-ingressgateway", "gateway", "gateway", "istio-ingress", map[string]any{}))
+		// The gateway's pods follow the stable tag (an upgrade restarts them).
+		out = append(out, mk("istio-ingressgateway", "gateway", "gateway", "istio-ingress", map[string]any{"revision": StableTag}))
 	}
 	return out
 }

@@ -71,28 +71,53 @@ func TestCanaryGolden(t *testing.T) {
 
 func TestChartsGolden(t *testing.T) {
 	c := testIstio()
-	remote := Charts(c, Source{})
+	remote := Charts(c, Source{}, "1-28-0")
 	local := Charts(c, Source{Charts: "/cache/istio/manifests/charts", Hub: "localhost/meshready", Tag: "1.31-alpha.eed52ebb66ad", PullPolicy: "Never",
-		Pilot: "pilot", Proxy: "pilot-agent"})
+		Pilot: "pilot", Proxy: "pilot-agent"}, "1-31-alpha-eed52ebb66ad")
 	b, err := yaml.Marshal(map[string]any{"repository": remote, "local": local})
 	if err != nil {
 		t.Fatal(err)
 	}
 	golden.Check(t, "testdata/charts.yaml", b)
-	if len(remote) != 3 || remote[0].Release != "istio-base" || remote[1].Release != "istiod" || remote[1].Version != c.Version {
+	if len(remote) != 3 || remote[0].Release != "istio-base" || remote[1].Release != "istiod-1-28-0" || remote[1].Version != c.Version ||
+		remote[1].Values["revision"] != "1-28-0" || remote[0].Values["defaultRevision"] != "1-28-0" {
 		t.Errorf("releases %+v", remote)
 	}
 	c.IngressGateway = false
-	if n := len(Charts(c, Source{})); n != 2 {
+	if n := len(Charts(c, Source{}, "1-28-0")); n != 2 {
 		t.Errorf("without the gateway: %d releases", n)
 	}
 }
 
 func TestNamespaces(t *testing.T) {
 	ns := Namespaces(testIstio())
-	if len(ns) != 2 || ns[0].Name != "demo" || ns[1].Labels["istio-injection"] != "enabled" {
+	if len(ns) != 2 || ns[0].Name != "demo" || len(ns[1].Labels) != 1 || ns[1].Labels["istio.io/rev"] != "stable" {
 		t.Errorf("namespaces %+v", ns)
 	}
+}
+
+func TestRevision(t *testing.T) {
+	for in, want := range map[string]string{"1.28.0": "1-28-0", "1.31-alpha.eed52ebb66ad": "1-31-alpha-eed52ebb66ad",
+		"1.30.0-beta.1": "1-30-0-beta-1", "1.29.0+Build": "1-29-0-build"} {
+		if got, err := Revision(in); err != nil || got != want {
+			t.Errorf("Revision(%q) = %q %v, want %q", in, got, err, want)
+		}
+	}
+	for _, bad := range []string{"", "..", strings.Repeat("1", 57)} {
+		if got, err := Revision(bad); err == nil {
+			t.Errorf("Revision(%q) = %q, want an error", bad, got)
+		}
+	}
+}
+
+// TestRevisionTagGolden: the stable tag's webhook, as istioctl tag set
+// writes one (the chart's revision-tags-mwc.yaml), pointing at a revision.
+func TestRevisionTagGolden(t *testing.T) {
+	b, err := yaml.Marshal(RevisionTag(StableTag, "1-31-alpha-eed52ebb66ad"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	golden.Check(t, "testdata/revision-tag.yaml", b)
 }
 
 func TestKubernetesSupported(t *testing.T) {

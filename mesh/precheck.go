@@ -60,8 +60,10 @@ func Precheck(istio string, f ClusterFacts) []string {
 		}
 	}
 	for _, d := range f.Istiods {
-		if d.Release == "istiod" && d.ReleaseNamespace == SystemNamespace && d.Namespace == SystemNamespace {
-			continue // ours, from an earlier up
+		// Ours, from an earlier up: istiod (before revisions) or istiod-<revision>.
+		if (d.Release == "istiod" || strings.HasPrefix(d.Release, "istiod-") && d.Release == "istiod-"+d.Revision) &&
+			d.ReleaseNamespace == SystemNamespace && d.Namespace == SystemNamespace {
+			continue
 		}
 		owner := "not installed by Helm"
 		if d.Release != "" {

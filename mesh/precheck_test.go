@@ -70,9 +70,13 @@ func TestUninjectedDeployments(t *testing.T) {
 		pod("db-66b8f9c7d4", "66b8f9c7d4", "Pending", "db"),
 		strings.Replace(pod("plain-5c4b3a2d1e", "5c4b3a2d1e", "Running", "client"), `"labels":{`, `"labels":{"sidecar.istio.io/inject":"false",`, 1),
 	}, ",") + `]}`
-	got, err := UninjectedDeployments(list)
+	got, err := OffRevisionDeployments(list, "")
 	if err != nil || strings.Join(got, ",") != "db,web" {
 		t.Errorf("got %v %v, want db,web", got, err)
+	}
+	// With a revision, a proxy of another one (api has no istio.io/rev) is restarted too.
+	if got, err = OffRevisionDeployments(list, "1-31-0"); err != nil || strings.Join(got, ",") != "api,db,web" {
+		t.Errorf("got %v %v, want api,db,web", got, err)
 	}
 }
 

@@ -44,52 +44,20 @@ func clusterFacts(ctx context.Context, k kube.Kubectl) (ClusterFacts, error) {
 	return f, err
 }
 
-// RestartUninjected restarts the Deployments of namespace whose pods run
-// without a proxy (Istio injects only into new pods) and returns their
-// names. The names come from the cluster, so they go to kubectl as
-// arguments, never through a shell unquoted.
-func RestartUninjected(ctx context.Context, k kube.Kubectl, namespace string) ([]string, error) {
-	pods, err := k.Run(ctx, "--namespace", namespace, "get", "pods", "-o", "json")
-	if err != nil {
-		return nil, fmt.Errorf("namespace %s: list pods: %w", namespace, err)
-	}
-	names, err := UninjectedDeployments(pods)
-	if err != nil {
-		return nil, fmt.Errorf("%s: namespace %s: %w", k.Host(), namespace, err)
-	}
-	args := []string{"--namespace", namespace, "rollout", "restart"}
-	var restart []string
-	for _, n := range names {
-		// A pod's owner names what a tenant wrote: only a name a Deployment
-		// can have is restarted (and it reaches kubectl quoted either way).
-		if dnsSubdomain.MatchString(n) && len(n) <= 253 {
-			args = append(args, "deployment/"+n)
-			restart = append(restart, n)
-		}
-	}
-	if len(restart) == 0 {
-		return nil, nil
-	}
-	if _, err := k.Run(ctx, args...); err != nil {
-		return nil, fmt.Errorf("namespace %s: rollout restart: %w", namespace, err)
-	}
-	return restart, nil
-}
-
 // dnsSubdomain is what Kubernetes allows as a Deployment's name (RFC 1123).
 var dnsSubdomain = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$`)
 
-// LeaveMesh takes namespace out of the mesh: its injection label goes,
-// the namespace and its workloads stay (they are the user's, whether
-// meshready made the namespace or found it). A namespace already gone is
-// fine.
+// LeaveMesh takes namespace out of the mesh: its injection labels go (the
+// revision tag's, and the older istio-injection), the namespace and its
+// workloads stay (they are the user's, whether meshready made the namespace
+// or found it). A namespace already gone is fine.
 func LeaveMesh(ctx context.Context, k kube.Kubectl, namespace string) error {
-	_, err := k.Run(ctx, "label", "namespace", namespace, InjectionLabel+"-")
+	_, err := k.Run(ctx, "label", "namespace", namespace, RevisionLabel+"-", InjectionLabel+"-")
 	if err != nil && strings.Contains(err.Error(), "NotFound") {
 		return nil // kubectl label has no --ignore-not-found
 	}
 	if err != nil {
-		return fmt.Errorf("namespace %s: remove %s: %w", namespace, InjectionLabel, err)
+		return fmt.Errorf("namespace %s: remove %s and %s: %w", namespace, RevisionLabel, InjectionLabel, err)
 	}
 	return nil
 }

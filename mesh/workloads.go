@@ -86,7 +86,9 @@ func ProbeWorkloads(cn config.Canary, mtls, image, pullPolicy string, sidecars b
 		}
 	}
 	serveArgs := func(s string) []any {
-		a := []any{"serve", "-addr", fmt.Sprintf(":%d", ProbePort), "-version", s, "-control-addr", fmt.Sprintf(":%d", ControlPort)}
+		// -drain: a restart (an Istio upgrade moving the namespace) hands
+		// over between pods without failing the watchers' calls.
+		a := []any{"serve", "-addr", fmt.Sprintf(":%d", ProbePort), "-version", s, "-control-addr", fmt.Sprintf(":%d", ControlPort), "-drain", "5s"}
 		if sidecars {
 			a = append(a, "-plain")
 		}

@@ -109,13 +109,17 @@ func (w Workspace) ProgramEnv(ctx context.Context, cfg *config.Config) (stacks.E
 	if !local {
 		return env, nil
 	}
-	m, err := bundle.EnsureMesh(ctx, w.Cache, w.Log)
+	pins, err := bundle.IstioPins(ctx, w.Cache)
 	if err != nil {
 		return env, err
 	}
-	if cfg.Istio.Version != m.Version {
-		return env, Inputf("meshready:istio.version is %s, but a local stack installs the Istio pinned in tools/istio, %s: set it to %q",
-			cfg.Istio.Version, m.Version, m.Version)
+	if !slices.ContainsFunc(pins, func(p bundle.IstioPin) bool { return p.Version == cfg.Istio.Version }) {
+		return env, Inputf("meshready:istio.version is %s, but a local stack installs the Istio snapshots pinned in tools/ (%s): set it to one of them",
+			cfg.Istio.Version, bundle.IstioVersions(pins))
+	}
+	m, err := bundle.EnsureMesh(ctx, w.Cache, w.Log, cfg.Istio.Version)
+	if err != nil {
+		return env, err
 	}
 	env.LocalMesh = m
 	return env, nil

@@ -95,6 +95,13 @@ func Words(steps []Step) []string {
 			case "delete", "replace":
 				out = append(out, "delete the cluster")
 			}
+		case contract.Injection().Token:
+			if s.Op == "update" && slices.Contains(s.Diffs, "revision") {
+				from, _ := s.Old["revision"].(string)
+				to, _ := s.New["revision"].(string)
+				out = append(out, fmt.Sprintf("move namespace %s from istiod revision %s to %s: restart its workloads (Deployments first, under the probe watchers' calls), wait for them, then its mesh checks",
+					s.Name, orWord(from, "(none: before revisions)"), orWord(to, "the new revision")))
+			}
 		case contract.Member().Token:
 			if keep, _ := s.New["snapshotsKeep"].(float64); keep > 0 || s.New == nil {
 				snapshots = orFirst(refName(first(s.New, s.Old)["controlPlane"]))

@@ -51,6 +51,9 @@ func TestWordsOfAPlan(t *testing.T) {
 		member("delete", "s-worker-2", "worker"),
 		member("delete", "s-cp-3", "control-plane"),
 		{Op: "update", Type: contract.PodNetwork().Token, Name: "pod-network", Diffs: []string{"nodes"}},
+		{Op: "update", Type: contract.Injection().Token, Name: "demo", Diffs: []string{"revision"},
+			Old: map[string]any{"revision": "1-31-alpha-b01690e6db7d"}, New: map[string]any{"revision": "1-31-alpha-eed52ebb66ad"}},
+		{Op: "update", Type: contract.Injection().Token, Name: "shop", Diffs: []string{"revision"}, Old: map[string]any{}, New: map[string]any{}},
 	}
 	golden.Check(t, "testdata/plan-words.txt", []byte(strings.Join(Words(steps), "\n")+"\n"))
 

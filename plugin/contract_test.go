@@ -67,9 +67,9 @@ func full(ctx *pulumi.Context) map[string]any {
 			EtcdFlags: pulumi.StringMap{"snapshot-count": pulumi.String("10000")}.ToStringMapOutput()},
 		contract.Preflight().Token: contract.PreflightArgs{Nodes: nodes, Access: access, IstioVersion: "1.28.0",
 			Images: []contract.Image{{Ref: "localhost/x:1", Tarball: "/opt/x.tar"}}},
-		contract.Injection().Token: contract.InjectionArgs{Nodes: nodes, Access: access, Namespace: "demo"},
+		contract.Injection().Token: contract.InjectionArgs{Nodes: nodes, Access: access, Namespace: "demo", Revision: "1-28-0"},
 		contract.Checks().Token: contract.ChecksArgs{Nodes: nodes, Access: access, Namespace: "demo", Service: "echo",
-			Weights: map[string]int{"v1": 90, "v2": 10}, MTLS: "STRICT", Calls: 2000, Runs: 20, TolerancePts: 3, Image: "p:1", Sidecars: true, KubernetesVersion: "v1.34.4"},
+			Weights: map[string]int{"v1": 90, "v2": 10}, MTLS: "STRICT", Calls: 2000, Runs: 20, TolerancePts: 3, Image: "p:1", Sidecars: true, KubernetesVersion: "v1.34.4", Revision: "1-28-0"},
 		contract.Latency().Token: contract.LatencyArgs{Nodes: nodes, Access: access, Sidecars: true, NoSidecars: "why",
 			Image: "fortio", PullPolicy: "Never", Proxyless: true, ProbeImage: "meshprobe", QPS: 1000, Connections: 16, PayloadBytes: 1024, Duration: "4m0s", IstioVersion: "1.28.0"},
 	}

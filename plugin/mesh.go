@@ -49,27 +49,50 @@ func (p preflights) run(ctx context.Context, in contract.PreflightInputs) (contr
 	return out, err
 }
 
-// injections serve contract.Injection: mesh.RestartUninjected, once.
+// injections serve contract.Injection: mesh.RestartOffRevision when the
+// namespace joins and when its revision changes.
 type injections struct {
 	noop[contract.InjectionInputs, contract.InjectionOutputs]
 	nodes nodeDialer
 	log   *slog.Logger
 }
 
+// rolloutWait bounds each restarted Deployment's rollout.
+const rolloutWait = 5 * time.Minute
+
 func (j injections) create(ctx context.Context, in contract.InjectionInputs) (string, contract.InjectionOutputs, error) {
-	out := contract.InjectionOutputs{InjectionInputs: in}
+	out, err := j.restart(ctx, in, "")
+	return in.Namespace, out, err
+}
+
+// update moves the namespace to its new revision (an Istio upgrade).
+func (j injections) update(ctx context.Context, _ string, old contract.InjectionOutputs, in contract.InjectionInputs) (contract.InjectionOutputs, error) {
+	return j.restart(ctx, in, old.Revision)
+}
+
+func (j injections) restart(ctx context.Context, in contract.InjectionInputs, from string) (contract.InjectionOutputs, error) {
+	out := contract.InjectionOutputs{InjectionInputs: in, From: from}
 	cp, done, err := j.nodes.controlPlane(ctx, in.Nodes, in.Access)
 	if err != nil {
-		return "", out, fmt.Errorf("namespace %s: %w", in.Namespace, err)
+		return out, fmt.Errorf("namespace %s: %w", in.Namespace, err)
 	}
 	defer done()
-	if out.Restarted, err = mesh.RestartUninjected(ctx, kube.OnNode{Runner: cp.Runner}, in.Namespace); err != nil {
-		return "", out, err
+	j.log.InfoContext(ctx, "moving the namespace's workloads to the revision", "namespace", in.Namespace, "from", from, "revision", in.Revision, "host", cp.Name)
+	start := time.Now()
+	res, err := mesh.Move{Kubectl: kube.OnNode{Runner: cp.Runner}, Namespace: in.Namespace, Revision: in.Revision, From: from, Wait: rolloutWait}.Run(ctx)
+	out.Restarted, out.Traffic = res.Restarted, res.Traffic
+	out.Seconds = time.Since(start).Round(100 * time.Millisecond).Seconds()
+	if err != nil {
+		return out, err
 	}
 	if len(out.Restarted) > 0 {
-		j.log.InfoContext(ctx, "restarted deployments that ran without a proxy", "namespace", in.Namespace, "deployments", out.Restarted)
+		j.log.InfoContext(ctx, "restarted workloads onto the revision", "namespace", in.Namespace, "revision", in.Revision,
+			"workloads", out.Restarted, "took", time.Duration(out.Seconds*float64(time.Second)).String())
 	}
-	return in.Namespace, out, nil
+	if t := out.Traffic; t != nil {
+		j.log.InfoContext(ctx, "probe watchers during the move", "namespace", in.Namespace, "sent", t.Sent, "failed", t.Failed, "longestFailingSec", t.LongestSec)
+	}
+	return out, nil
 }
 
 // delete takes the namespace out of the mesh (mesh.LeaveMesh), never
@@ -108,7 +131,7 @@ func (c checks) run(ctx context.Context, in contract.ChecksInputs) (contract.Che
 	defer done()
 	chk := mesh.Checker{Kubectl: kube.OnNode{Runner: cp.Runner}, Log: c.log, Spec: mesh.CheckSpec{
 		Namespace: in.Namespace, Service: in.Service, Weights: in.Weights, MTLS: in.MTLS,
-		Calls: in.Calls, Runs: in.Runs, TolerancePts: in.TolerancePts, Sidecars: in.Sidecars,
+		Calls: in.Calls, Runs: in.Runs, TolerancePts: in.TolerancePts, Sidecars: in.Sidecars, Revision: in.Revision,
 	}}
 	if out.Results, err = chk.Run(ctx); err != nil {
 		return out, fmt.Errorf("mesh checks of %s/%s: %w", in.Namespace, in.Service, err)

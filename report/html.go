@@ -74,6 +74,8 @@ const reportTmpl = `<!DOCTYPE html>
 {{range $.History}}{{template "svg" .}}{{end}}{{template "table" (tbl $.HistoryHeader .Rows 99)}}
 {{end}}{{with .V.Upgrade}}<h2>Upgrade</h2><p><span class="badge {{.Class}}">{{.Verdict}}</span>{{.Summary}}.</p>
 {{if .Traffic}}<p>Load: {{.Traffic}}.</p>{{end}}{{template "table" (tbl $.UpgradeHeader .Nodes 2)}}{{if .Windows}}<h3>Windows with failed requests</h3>{{template "table" (tbl $.WindowHeader .Windows 0)}}{{end}}
+{{end}}{{with .V.MeshUpgrade}}<h2>Istio upgrade</h2><p><span class="badge {{.Class}}">{{.Verdict}}</span>{{.Summary}}.</p>
+{{template "table" (tbl $.MeshUpgradeHeader .Namespaces 2)}}
 {{end}}{{with .V.Conformance}}<h2>Conformance</h2><p><span class="badge {{.Class}}">{{.Verdict}}</span>{{.Summary}}.</p>
 {{if .Failed}}<h3>Failed</h3>{{template "table" (tbl $.ConformanceHeader .Failed 99)}}{{end}}{{if .Skipped}}<h3>Skipped, with the reason</h3>{{template "table" (tbl $.ConformanceHeader .Skipped 99)}}{{end}}
 {{end}}{{if .V.Notes}}<h2>Notes</h2><ul>{{range .V.Notes}}<li>{{.}}</li>{{end}}</ul>{{end}}
@@ -97,15 +99,15 @@ var reportPage = template.Must(template.Must(template.New("report").Funcs(funcs)
 // scripts, nothing fetched) so it can be archived and opened anywhere.
 func HTML(r Report) ([]byte, error) {
 	data := struct {
-		V                                                                        view
-		Schema                                                                   string
-		CSS                                                                      template.CSS
-		Latency                                                                  chart
-		Steal                                                                    []chart
-		LatencyHeader, StealHeader, NetworkHeader, EtcdHeader, MeshLatencyHeader []string
-		ConformanceHeader, HistoryHeader, UpgradeHeader, WindowHeader            []string
-		History                                                                  []chart
-	}{ConformanceHeader: conformanceHeader, HistoryHeader: historyHeader, UpgradeHeader: upgradeHeader, WindowHeader: windowHeader, V: buildView(r), Schema: r.Schema, CSS: template.CSS(css), Latency: latencyChart(r),
+		V                                                                                view
+		Schema                                                                           string
+		CSS                                                                              template.CSS
+		Latency                                                                          chart
+		Steal                                                                            []chart
+		LatencyHeader, StealHeader, NetworkHeader, EtcdHeader, MeshLatencyHeader         []string
+		ConformanceHeader, HistoryHeader, UpgradeHeader, WindowHeader, MeshUpgradeHeader []string
+		History                                                                          []chart
+	}{ConformanceHeader: conformanceHeader, HistoryHeader: historyHeader, UpgradeHeader: upgradeHeader, WindowHeader: windowHeader, MeshUpgradeHeader: meshUpgradeHeader, V: buildView(r), Schema: r.Schema, CSS: template.CSS(css), Latency: latencyChart(r),
 		LatencyHeader: latencyHeader, StealHeader: stealHeader, NetworkHeader: networkHeader, EtcdHeader: etcdHeader, MeshLatencyHeader: meshLatencyHeader}
 	for _, n := range r.Nodes {
 		data.Steal = append(data.Steal, stealChart(n, r.Thresholds.StealMeanPercent, r.Thresholds.StealMaxPercent))

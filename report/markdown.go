@@ -96,6 +96,11 @@ func Markdown(r Report) []byte {
 			mdTable(&b, windowHeader, u.Windows)
 		}
 	}
+	if u := v.MeshUpgrade; u != nil {
+		b.WriteString("## Istio upgrade\n\n")
+		fmt.Fprintf(&b, "**%s**: %s.\n\n", u.Verdict, mdText(u.Summary))
+		mdTable(&b, meshUpgradeHeader, u.Namespaces)
+	}
 	if c := v.Conformance; c != nil {
 		b.WriteString("## Conformance\n\n")
 		fmt.Fprintf(&b, "**%s**: %s.\n\n", c.Verdict, mdText(c.Summary))

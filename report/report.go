@@ -38,6 +38,8 @@ type Report struct {
 	Conformance *Conformance `json:"conformance,omitempty"`
 	// Upgrade is the cluster's last Kubernetes upgrade.
 	Upgrade *Upgrade `json:"upgrade,omitempty"`
+	// MeshUpgrade is the mesh's last Istio (revision) upgrade.
+	MeshUpgrade *MeshUpgrade `json:"meshUpgrade,omitempty"`
 	// History is the region's earlier bench runs with this one (bench only).
 	History *History `json:"history,omitempty"`
 }
@@ -273,6 +275,7 @@ type wireReport struct {
 	Mesh        *MeshResult             `json:"mesh,omitempty"`
 	Conformance *Conformance            `json:"conformance,omitempty"`
 	Upgrade     *Upgrade                `json:"upgrade,omitempty"`
+	MeshUpgrade *MeshUpgrade            `json:"meshUpgrade,omitempty"`
 	History     *History                `json:"history,omitempty"`
 }
 
@@ -283,7 +286,7 @@ func (r Report) MarshalJSON() ([]byte, error) {
 		Schema: r.Schema, Region: r.Region, Provider: r.Provider, Generated: r.Generated,
 		Thresholds: thresholdsJSON{textDuration(t.FdatasyncP99), textDuration(t.ReadP99), t.StealMeanPercent, t.StealMaxPercent},
 		Nodes:      r.Nodes, Network: r.Network, Claims: r.Claims, Notes: r.Notes, Etcd: r.Etcd, Mesh: r.Mesh,
-		Conformance: r.Conformance, Upgrade: r.Upgrade, History: r.History,
+		Conformance: r.Conformance, Upgrade: r.Upgrade, MeshUpgrade: r.MeshUpgrade, History: r.History,
 	})
 }
 
@@ -300,7 +303,7 @@ func (r *Report) UnmarshalJSON(b []byte) error {
 			StealMeanPercent: w.Thresholds.StealMeanPercent, StealMaxPercent: w.Thresholds.StealMaxPercent,
 		},
 		Nodes: w.Nodes, Network: w.Network, Claims: w.Claims, Notes: w.Notes, Etcd: w.Etcd, Mesh: w.Mesh,
-		Conformance: w.Conformance, Upgrade: w.Upgrade, History: w.History,
+		Conformance: w.Conformance, Upgrade: w.Upgrade, MeshUpgrade: w.MeshUpgrade, History: w.History,
 	}
 	return nil
 }

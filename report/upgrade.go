@@ -1,6 +1,8 @@
 package report
 
 import (
+	"fmt"
+
 	"github.com/meshready/meshready/bootstrap"
 	"github.com/meshready/meshready/traffic"
 )
@@ -31,4 +33,57 @@ func (u Upgrade) Target() (met bool, why string) {
 		return false, "requests failed"
 	}
 	return true, "0 failed requests"
+}
+
+// MeshUpgrade is the last Istio upgrade of the region's mesh: a new istiod
+// revision installed beside the old, the injected namespaces moved to it
+// one at a time (their workloads restarted, the mesh checks run after
+// each), the old revision removed.
+type MeshUpgrade struct {
+	// From and To are the istiod revisions.
+	From string `json:"from"`
+	To   string `json:"to"`
+	// Namespaces are the moves, in order.
+	Namespaces []NamespaceMove `json:"namespaces"`
+}
+
+// NamespaceMove is one namespace's move.
+type NamespaceMove struct {
+	Namespace string `json:"namespace"`
+	// Restarted are the workloads restarted (kind/name).
+	Restarted []string `json:"restarted"`
+	Seconds   float64  `json:"seconds"`
+	// Traffic is what meshready's probe watchers saw meanwhile (nil: no
+	// probe runs in the namespace).
+	Traffic *MoveTraffic `json:"traffic,omitempty"`
+}
+
+// MoveTraffic is the calls meshready's probe watchers (a DaemonSet, one
+// per node, 100 calls a second each, proxyless gRPC through the mesh) made
+// while a namespace's Deployments moved to the new revision.
+type MoveTraffic struct {
+	Clients    []string       `json:"clients"`
+	Sent       int            `json:"sent"`
+	Failed     int            `json:"failed"`
+	Seconds    float64        `json:"seconds"`
+	LongestSec float64        `json:"longestSec"`
+	Errors     map[string]int `json:"errors,omitempty"`
+}
+
+// Target is the promise: no failed call while the namespaces moved.
+func (u MeshUpgrade) Target() (met bool, why string) {
+	sent, failed := 0, 0
+	for _, n := range u.Namespaces {
+		if n.Traffic != nil {
+			sent += n.Traffic.Sent
+			failed += n.Traffic.Failed
+		}
+	}
+	switch {
+	case sent == 0:
+		return false, "not measured: no probe watcher ran in a moved namespace (istio.proxylessChecks or sidecarChecks with a canary there)"
+	case failed > 0:
+		return false, fmt.Sprintf("%d of %d calls failed", failed, sent)
+	}
+	return true, fmt.Sprintf("0 of %d calls failed", sent)
 }

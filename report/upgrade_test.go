@@ -63,3 +63,46 @@ func TestGoldenUpgrade(t *testing.T) {
 		}
 	}
 }
+
+// An Istio upgrade shows as its own section: the revisions, each
+// namespace's move with the watchers' calls, the verdict on 0 failed; it
+// survives a JSON round trip.
+func TestGoldenMeshUpgrade(t *testing.T) {
+	r := fixtureReport()
+	r.MeshUpgrade = &MeshUpgrade{From: "1-31-alpha-b01690e6db7d", To: "1-31-alpha-eed52ebb66ad", Namespaces: []NamespaceMove{
+		{Namespace: "demo", Restarted: []string{"deployment/echo-v1", "deployment/echo-v2", "daemonset/meshprobe-client-echo"}, Seconds: 16.8,
+			Traffic: &MoveTraffic{Clients: []string{"meshprobe-client-echo-a", "meshprobe-client-echo-b"}, Sent: 1110, Seconds: 5.6}},
+		{Namespace: "shop", Restarted: []string{"deployment/legacy"}, Seconds: 0.4},
+	}}
+	golden.Check(t, "testdata/report-mesh-upgrade.md", Markdown(r))
+	b, err := HTML(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	golden.Check(t, "testdata/report-mesh-upgrade.html", b)
+	if !strings.Contains(string(b), "<h2>Istio upgrade</h2>") {
+		t.Error("no Istio upgrade section in HTML")
+	}
+	selfContained(t, string(b))
+	js, err := json.Marshal(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var back Report
+	if err := json.Unmarshal(js, &back); err != nil || !reflect.DeepEqual(back.MeshUpgrade, r.MeshUpgrade) {
+		t.Errorf("the Istio upgrade did not round-trip: %+v %v", back.MeshUpgrade, err)
+	}
+	for _, tc := range []struct {
+		u    MeshUpgrade
+		met  bool
+		want string
+	}{
+		{*r.MeshUpgrade, true, "0 of 1110 calls failed"},
+		{MeshUpgrade{Namespaces: []NamespaceMove{{Traffic: &MoveTraffic{Sent: 100, Failed: 3}}}}, false, "3 of 100 calls failed"},
+		{MeshUpgrade{Namespaces: []NamespaceMove{{Namespace: "shop"}}}, false, "not measured"},
+	} {
+		if met, why := tc.u.Target(); met != tc.met || !strings.Contains(why, tc.want) {
+			t.Errorf("%+v: %v %q, want %v %q", tc.u, met, why, tc.met, tc.want)
+		}
+	}
+}

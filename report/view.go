@@ -35,6 +35,45 @@ type view struct {
 	History *historyView
 	// Upgrade is the cluster's last Kubernetes upgrade.
 	Upgrade *upgradeView
+	// MeshUpgrade is the mesh's last Istio upgrade.
+	MeshUpgrade *meshUpgradeView
+}
+
+type meshUpgradeView struct {
+	Verdict, Class, Summary string
+	Namespaces              [][]string
+}
+
+// meshUpgradeHeader heads the per-namespace table of an Istio upgrade.
+var meshUpgradeHeader = []string{"Namespace", "Restarted", "Took (s)", "Calls during the move", "Failed", "Longest failing (s)"}
+
+func buildMeshUpgrade(u *MeshUpgrade) *meshUpgradeView {
+	met, why := u.Target()
+	v := &meshUpgradeView{Verdict: "PASS", Class: "pass"}
+	if !met {
+		v.Verdict, v.Class = "FAIL", "fail"
+		if strings.HasPrefix(why, "not measured") {
+			v.Verdict, v.Class = "NOT MEASURED", "warn"
+		}
+	}
+	total := 0.0
+	for _, n := range u.Namespaces {
+		total += n.Seconds
+		row := []string{n.Namespace, strings.Join(n.Restarted, ", "), fmt.Sprintf("%.1f", n.Seconds), "—", "—", "—"}
+		if t := n.Traffic; t != nil {
+			row[3] = fmt.Sprintf("%d from %d watchers over %s", t.Sent, len(t.Clients), secondsText(t.Seconds))
+			row[4] = strconv.Itoa(t.Failed)
+			for _, k := range slices.Sorted(maps.Keys(t.Errors)) {
+				row[4] += fmt.Sprintf(" (%d × %s)", t.Errors[k], k)
+			}
+			row[5] = fmt.Sprintf("%.2f", t.LongestSec)
+		}
+		v.Namespaces = append(v.Namespaces, row)
+	}
+	v.Summary = fmt.Sprintf("istiod revision %s → %s, %d namespaces moved one at a time in %s (the mesh checks ran after each; the old revision was removed); "+
+		"target: 0 failed calls from meshready's probe watchers (100 a second from every node, proxyless gRPC through the mesh) while the workloads moved — %s",
+		u.From, u.To, len(u.Namespaces), secondsText(total), why)
+	return v
 }
 
 type upgradeView struct {
@@ -191,6 +230,9 @@ func buildView(r Report) view {
 				len(h.Runs), h.Runs[0].Format("2006-01-02 15:04"), h.Runs[len(h.Runs)-1].Format("2006-01-02 15:04"), WorseFactor),
 			Rows: historyRows(h), Worse: h.Worse,
 		}
+	}
+	if r.MeshUpgrade != nil {
+		v.MeshUpgrade = buildMeshUpgrade(r.MeshUpgrade)
 	}
 	if r.Upgrade != nil {
 		v.Upgrade = buildUpgrade(r.Upgrade)

@@ -61,6 +61,8 @@ type meshComponents struct {
 	Canary     *meshComponent
 	Addons     *meshComponent
 	Probes     *meshComponent
+	// Injections are the namespaces' moves (one per injected namespace).
+	Injections []*contract.InjectionResource
 	// Checks and Latency report what they measured (nil when off).
 	Checks  []*contract.ChecksResource
 	Latency *contract.LatencyResource
@@ -115,12 +117,22 @@ func newMesh(ctx *pulumi.Context, cfg *config.Config, cl meshCluster, src meshSo
 	}
 	var out meshComponents
 
-	// 1. Istio: each release waits for the one before (istiod needs the CRDs).
+	// 1. Istio: each release waits for the one before (istiod needs the
+	// CRDs). istiod is a revision named after its version, and the
+	// injected namespaces follow the stable tag, which points at it: a new
+	// version installs its revision beside the old one, the tag moves, each
+	// namespace is moved in turn (step 6), and the old revision's release,
+	// no longer in the program, is deleted by the engine after all of that,
+	// at the end of the update.
+	rev, err := mesh.Revision(cfg.Istio.Version)
+	if err != nil {
+		return nil, err
+	}
 	if out.Istio, err = component(ctx, contract.IstioComponent, "istio", pulumi.Parent(root)); err != nil {
 		return nil, err
 	}
 	prev := []pulumi.Resource{&preflight}
-	for _, ch := range mesh.Charts(cfg.Istio, src.Source) {
+	for _, ch := range mesh.Charts(cfg.Istio, src.Source, rev) {
 		args := pulumi.Map{
 			"name":            pulumi.String(ch.Release),
 			"chart":           pulumi.String(ch.Chart),
@@ -141,16 +153,22 @@ func newMesh(ctx *pulumi.Context, cfg *config.Config, cl meshCluster, src meshSo
 		}
 		prev = []pulumi.Resource{rel}
 	}
-	if err := ctx.RegisterResourceOutputs(out.Istio, pulumi.Map{"version": pulumi.String(cfg.Istio.Version)}); err != nil {
+	tag, err := configGroup(ctx, "revision-tag-"+mesh.StableTag, pulumi.Map{"objs": pulumi.Array{pulumi.ToMap(mesh.RevisionTag(mesh.StableTag, rev))}},
+		in(out.Istio, prev...)...)
+	if err != nil {
+		return nil, fmt.Errorf("revision tag %s: %w", mesh.StableTag, err)
+	}
+	if err := ctx.RegisterResourceOutputs(out.Istio, pulumi.Map{"version": pulumi.String(cfg.Istio.Version), "revision": pulumi.String(rev)}); err != nil {
 		return nil, err
 	}
-	istio := prev
+	istio := append(prev, tag)
 
-	// 2. Namespaces whose pods get sidecars.
+	// 2. Namespaces whose pods get sidecars (labelled with the stable tag).
 	if out.Namespaces, err = component(ctx, contract.NamespacesComponent, "namespaces", pulumi.Parent(root)); err != nil {
 		return nil, err
 	}
-	var namespaces, injections []pulumi.Resource
+	var namespaces []pulumi.Resource
+	nsResource := map[string]pulumi.Resource{}
 	for _, ns := range mesh.Namespaces(cfg.Istio) {
 		// The namespace is the user's, made here or found (server-side
 		// apply takes an existing one's labels over): leaving the mesh or
@@ -163,15 +181,7 @@ func newMesh(ctx *pulumi.Context, cfg *config.Config, cl meshCluster, src meshSo
 			return nil, fmt.Errorf("namespace %s: %w", ns.Name, err)
 		}
 		namespaces = append(namespaces, r)
-		// Pods that ran before the label have no proxy: restart their
-		// Deployments, once, when the namespace joins (istiod's injector is up).
-		var injection pulumi.CustomResourceState
-		if err := contract.Register(ctx, contract.Injection(), ns.Name,
-			contract.InjectionArgs{Nodes: cl.Nodes, Access: cl.Access, Namespace: ns.Name}, &injection,
-			pulumi.Parent(out.Namespaces), pulumi.DependsOn(append([]pulumi.Resource{r}, istio...))); err != nil {
-			return nil, fmt.Errorf("namespace %s: %w", ns.Name, err)
-		}
-		injections = append(injections, &injection)
+		nsResource[ns.Name] = r
 	}
 	if err := ctx.RegisterResourceOutputs(out.Namespaces, pulumi.Map{"injected": pulumi.ToStringArray(cfg.Istio.InjectNamespaces)}); err != nil {
 		return nil, err
@@ -263,43 +273,84 @@ func newMesh(ctx *pulumi.Context, cfg *config.Config, cl meshCluster, src meshSo
 	}
 	out.Dashboards = dashboards
 
-	// 6. Checks: meshready's gRPC echo as each canary service, clients on
-	// every node, and the checks through them; proxyless gRPC where no Envoy
-	// exists (the local stack), else behind Envoy sidecars.
-	var checked []pulumi.Resource
-	if cfg.Istio.ProxylessChecks || cfg.Istio.SidecarChecks {
-		sidecars, image, pull := cfg.Istio.SidecarChecks, src.Probe, "Never"
-		if sidecars {
-			// A registry tag may move: pull it every time, as the input would not change.
-			image, pull = cfg.Istio.ProbeImage, "Always"
-		}
+	// 6. The namespaces' workloads, one namespace at a time: pods that ran
+	// without a proxy (a namespace joining) or with another revision's (an
+	// upgrade) are restarted (Injection), then, where checks are on,
+	// meshready's gRPC echo runs as each canary service of the namespace,
+	// with clients on every node, and the checks run through them
+	// (proxyless gRPC where no Envoy exists, the local stack; else behind
+	// Envoy sidecars) before the next namespace moves.
+	checksOn := cfg.Istio.ProxylessChecks || cfg.Istio.SidecarChecks
+	sidecars, image, pull := cfg.Istio.SidecarChecks, src.Probe, "Never"
+	if sidecars {
+		// A registry tag may move: pull it every time, as the input would not change.
+		image, pull = cfg.Istio.ProbeImage, "Always"
+	}
+	if checksOn {
 		if out.Probes, err = component(ctx, contract.ProbesComponent, "checks", pulumi.Parent(root), pulumi.Aliases(contract.ProbesAliases())); err != nil {
 			return nil, err
 		}
-		for _, cn := range cfg.Canary {
-			name := "probe-" + cn.Namespace + "-" + cn.Service
-			objs := pulumi.Array{}
-			mode := mesh.NamespaceMTLS(cfg.Istio, cn.Namespace)
-			for _, o := range mesh.ProbeWorkloads(cn, mode, image, pull, sidecars) {
-				objs = append(objs, pulumi.ToMap(o))
-			}
-			// After the restarts of un-injected Deployments, which must not catch the probe's.
-			workloads, err := configGroup(ctx, name, pulumi.Map{"objs": objs},
-				in(out.Probes, slices.Concat([]pulumi.Resource{&preflight}, after, routed, injections)...)...)
-			if err != nil {
-				return nil, fmt.Errorf("probe workloads %s/%s: %w", cn.Namespace, cn.Service, err)
-			}
-			var checks contract.ChecksResource
-			if err := contract.Register(ctx, contract.Checks(), cn.Namespace+"-"+cn.Service, contract.ChecksArgs{
-				Nodes: cl.Nodes, Access: cl.Access, Namespace: cn.Namespace, Service: cn.Service,
-				Weights: cn.Subsets, MTLS: mode, Calls: 2000, Runs: 20, TolerancePts: 3, Image: image, Sidecars: sidecars,
-				KubernetesVersion: cfg.Kubernetes.Version.Tag(),
-			}, &checks, pulumi.Parent(out.Probes), pulumi.DependsOn([]pulumi.Resource{workloads})); err != nil {
-				return nil, fmt.Errorf("mesh checks %s/%s: %w", cn.Namespace, cn.Service, err)
-			}
-			out.Checks = append(out.Checks, &checks)
-			checked = append(checked, &checks)
+	}
+	probe := func(cn config.Canary, deps []pulumi.Resource) (pulumi.Resource, error) {
+		name := "probe-" + cn.Namespace + "-" + cn.Service
+		objs := pulumi.Array{}
+		mode := mesh.NamespaceMTLS(cfg.Istio, cn.Namespace)
+		for _, o := range mesh.ProbeWorkloads(cn, mode, image, pull, sidecars) {
+			objs = append(objs, pulumi.ToMap(o))
 		}
+		// After the namespace's restarts, which must not catch the probe's.
+		workloads, err := configGroup(ctx, name, pulumi.Map{"objs": objs},
+			in(out.Probes, slices.Concat([]pulumi.Resource{&preflight}, after, routed, deps)...)...)
+		if err != nil {
+			return nil, fmt.Errorf("probe workloads %s/%s: %w", cn.Namespace, cn.Service, err)
+		}
+		var checks contract.ChecksResource
+		if err := contract.Register(ctx, contract.Checks(), cn.Namespace+"-"+cn.Service, contract.ChecksArgs{
+			Nodes: cl.Nodes, Access: cl.Access, Namespace: cn.Namespace, Service: cn.Service,
+			Weights: cn.Subsets, MTLS: mode, Calls: 2000, Runs: 20, TolerancePts: 3, Image: image, Sidecars: sidecars,
+			KubernetesVersion: cfg.Kubernetes.Version.Tag(), Revision: rev,
+		}, &checks, pulumi.Parent(out.Probes), pulumi.DependsOn([]pulumi.Resource{workloads})); err != nil {
+			return nil, fmt.Errorf("mesh checks %s/%s: %w", cn.Namespace, cn.Service, err)
+		}
+		out.Checks = append(out.Checks, &checks)
+		return &checks, nil
+	}
+	var injections, checked []pulumi.Resource
+	step := slices.Clone(istio) // what the next namespace waits for
+	for _, ns := range cfg.Istio.InjectNamespaces {
+		injection := &contract.InjectionResource{}
+		if err := contract.Register(ctx, contract.Injection(), ns,
+			contract.InjectionArgs{Nodes: cl.Nodes, Access: cl.Access, Namespace: ns, Revision: rev}, injection,
+			pulumi.Parent(out.Namespaces), pulumi.DependsOn(append([]pulumi.Resource{nsResource[ns]}, step...))); err != nil {
+			return nil, fmt.Errorf("namespace %s: %w", ns, err)
+		}
+		injections = append(injections, injection)
+		out.Injections = append(out.Injections, injection)
+		step = []pulumi.Resource{injection}
+		for _, cn := range cfg.Canary {
+			if cn.Namespace != ns || !checksOn {
+				continue
+			}
+			checks, err := probe(cn, []pulumi.Resource{injection})
+			if err != nil {
+				return nil, err
+			}
+			checked = append(checked, checks)
+			step = append(step, checks)
+		}
+	}
+	// Canaries of namespaces outside the mesh: checked last.
+	for _, cn := range cfg.Canary {
+		if !checksOn || slices.Contains(cfg.Istio.InjectNamespaces, cn.Namespace) {
+			continue
+		}
+		checks, err := probe(cn, injections)
+		if err != nil {
+			return nil, err
+		}
+		checked = append(checked, checks)
+	}
+	if checksOn {
 		if err := ctx.RegisterResourceOutputs(out.Probes, pulumi.Map{}); err != nil {
 			return nil, err
 		}
@@ -363,13 +414,12 @@ func (env Env) meshSource(ctx *pulumi.Context, cfg *config.Config) (meshSource, 
 		if err != nil {
 			return meshSource{}, err
 		}
-		if m, err = bundle.EnsureMesh(ctx.Context(), cache, log); err != nil {
+		if m, err = bundle.EnsureMesh(ctx.Context(), cache, log, cfg.Istio.Version); err != nil {
 			return meshSource{}, err
 		}
 	}
 	if cfg.Istio.Version != m.Version {
-		return meshSource{}, fmt.Errorf("istio.version is %s, but the local stack installs Istio from the module pinned in tools/istio, "+
-			"which is %s: set meshready:istio.version to %q", cfg.Istio.Version, m.Version, m.Version)
+		return meshSource{}, fmt.Errorf("istio.version is %s, but the local mesh bundle given is Istio %s", cfg.Istio.Version, m.Version)
 	}
 	// Said on every up, as the injected namespaces would otherwise surprise:
 	// Istio's default injection template adds an Envoy sidecar.

@@ -136,7 +136,8 @@ func TestMeshGraph(t *testing.T) {
 	g := meshRun(t, `[{"service":"echo","namespace":"demo","subsets":{"v1":90,"v2":10}}]`)
 	for _, want := range []string{
 		"meshready:mesh:Mesh::mesh", "pulumi:providers:kubernetes::cluster",
-		"kubernetes:helm.sh/v3:Release::istio-base", "kubernetes:helm.sh/v3:Release::istiod",
+		"kubernetes:helm.sh/v3:Release::istio-base", "kubernetes:helm.sh/v3:Release::istiod-1-31-alpha-eed52ebb66ad",
+		"kubernetes:yaml/v2:ConfigGroup::revision-tag-stable",
 		"kubernetes:core/v1:Namespace::demo", "kubernetes:core/v1:Namespace::shop",
 		"kubernetes:security.istio.io/v1:PeerAuthentication::PeerAuthentication-istio-system-default",
 		"kubernetes:security.istio.io/v1:PeerAuthentication::PeerAuthentication-shop-default",
@@ -160,8 +161,19 @@ func TestMeshGraph(t *testing.T) {
 	}
 	inj := g.byName["meshready:mesh:Injection::demo"]
 	if deps := strings.Join(inj.RegisterRPC.GetDependencies(), " "); inj.Inputs["namespace"].StringValue() != "demo" ||
-		!strings.Contains(deps, "Namespace::demo") || !strings.Contains(deps, "::istiod") {
-		t.Errorf("demo's restart-on-join: namespace %v, deps %s", inj.Inputs["namespace"], deps)
+		inj.Inputs["revision"].StringValue() != "1-31-alpha-eed52ebb66ad" ||
+		!strings.Contains(deps, "Namespace::demo") || !strings.Contains(deps, "::istiod-1-31-alpha-eed52ebb66ad") || !strings.Contains(deps, "::revision-tag-stable") {
+		t.Errorf("demo's restart-on-join: inputs %v, deps %s", inj.Inputs, deps)
+	}
+	// One namespace at a time: shop moves after demo's checks ran.
+	if deps := strings.Join(g.byName["meshready:mesh:Injection::shop"].RegisterRPC.GetDependencies(), " "); !strings.Contains(deps, "Checks::demo-echo") ||
+		!strings.Contains(deps, "Injection::demo") {
+		t.Errorf("shop moves without waiting for demo and its checks: %s", deps)
+	}
+	tag := g.byName["kubernetes:yaml/v2:ConfigGroup::revision-tag-stable"]
+	if b, _ := json.Marshal(tag.Inputs.Mappable()); !strings.Contains(string(b), `"name":"istiod-1-31-alpha-eed52ebb66ad"`) ||
+		!strings.Contains(string(b), `"istio.io/tag":"stable"`) {
+		t.Errorf("the stable tag does not point at the revision: %s", b)
 	}
 	probe := g.byName["kubernetes:yaml/v2:ConfigGroup::probe-demo-echo"]
 	if objs := probe.Inputs["objs"].ArrayValue(); len(objs) != 7 {
@@ -169,7 +181,7 @@ func TestMeshGraph(t *testing.T) {
 	}
 	checks := g.byName["meshready:mesh:Checks::demo-echo"]
 	if w := checks.Inputs["weights"].ObjectValue(); w["v1"].NumberValue() != 90 || checks.Inputs["mtls"].StringValue() != "STRICT" ||
-		checks.Inputs["image"].StringValue() != "localhost/meshready/meshprobe:0123456789ab" {
+		checks.Inputs["image"].StringValue() != "localhost/meshready/meshprobe:0123456789ab" || checks.Inputs["revision"].StringValue() != "1-31-alpha-eed52ebb66ad" {
 		t.Errorf("checks inputs %v", checks.Inputs)
 	}
 	if deps := strings.Join(checks.RegisterRPC.GetDependencies(), " "); !strings.Contains(deps, "ConfigGroup::probe-demo-echo") {
@@ -196,7 +208,7 @@ func TestMeshGraph(t *testing.T) {
 	if _, ok := g.byName["kubernetes:helm.sh/v3:Release::istio-ingressgateway"]; ok {
 		t.Error("the ingress gateway was installed without being asked for")
 	}
-	istiod := g.byName["kubernetes:helm.sh/v3:Release::istiod"]
+	istiod := g.byName["kubernetes:helm.sh/v3:Release::istiod-1-31-alpha-eed52ebb66ad"]
 	if deps := istiod.RegisterRPC.GetDependencies(); len(deps) != 1 || !strings.HasSuffix(deps[0], "::istio-base") {
 		t.Errorf("istiod depends on %v, want istio-base (its CRDs)", deps)
 	}
@@ -207,8 +219,8 @@ func TestMeshGraph(t *testing.T) {
 		t.Error("the demo namespace would be deleted with the stack or when it leaves the mesh")
 	}
 	ns := g.byName["kubernetes:core/v1:Namespace::demo"].Inputs
-	if got := ns["metadata"].ObjectValue()["labels"].ObjectValue()["istio-injection"].StringValue(); got != "enabled" {
-		t.Errorf("demo's injection label = %q", got)
+	if labels := ns["metadata"].ObjectValue()["labels"].ObjectValue(); len(labels) != 1 || labels["istio.io/rev"].StringValue() != "stable" {
+		t.Errorf("demo's labels = %v, want istio.io/rev=stable alone", labels)
 	}
 	mode := func(name string) string {
 		return g.byName["kubernetes:security.istio.io/v1:PeerAuthentication::"+name].Inputs["spec"].ObjectValue()["mtls"].ObjectValue()["mode"].StringValue()
@@ -217,7 +229,7 @@ func TestMeshGraph(t *testing.T) {
 		t.Errorf("modes: mesh %s, shop %s", mode("PeerAuthentication-istio-system-default"), mode("PeerAuthentication-shop-default"))
 	}
 	pa := g.byName["kubernetes:security.istio.io/v1:PeerAuthentication::PeerAuthentication-istio-system-default"]
-	if deps := strings.Join(pa.RegisterRPC.GetDependencies(), " "); !strings.Contains(deps, "::istiod") || !strings.Contains(deps, "::demo") {
+	if deps := strings.Join(pa.RegisterRPC.GetDependencies(), " "); !strings.Contains(deps, "::istiod-1-31-alpha-eed52ebb66ad") || !strings.Contains(deps, "::demo") {
 		t.Errorf("the mesh policy does not wait for istiod and the namespaces: %s", deps)
 	}
 }
@@ -278,7 +290,7 @@ func TestMeshLatencyGraph(t *testing.T) {
 		t.Errorf("local latency without the proxyless pair: %v", in)
 	}
 	deps := strings.Join(lat.RegisterRPC.GetDependencies(), " ")
-	for _, want := range []string{"::preflight", "::istiod", "Checks::demo-echo", "VirtualService-demo-echo", "Injection::demo", "ConfigGroup::prometheus"} {
+	for _, want := range []string{"::preflight", "::istiod-1-31-alpha-eed52ebb66ad", "Checks::demo-echo", "VirtualService-demo-echo", "Injection::demo", "ConfigGroup::prometheus"} {
 		if !strings.Contains(deps, want) {
 			t.Errorf("latency does not wait for %s: %s", want, deps)
 		}

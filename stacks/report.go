@@ -66,8 +66,11 @@ type reportParts struct {
 	etcdArgs any
 	ionice   string
 	upgrade  any
-	checks   []any
-	latency  any
+	// moves are the injections' outputs: namespace, from, revision,
+	// restarted, seconds, traffic (contract.InjectionResource).
+	moves   [][]any
+	checks  []any
+	latency any
 }
 
 // assemble builds the region report from the steps' outputs.
@@ -96,6 +99,11 @@ func (p reportParts) assemble() (report.Report, error) {
 		}
 		rep.Upgrade = &up
 	}
+	if up, err := meshUpgrade(p.moves); err != nil {
+		return rep, err
+	} else if up != nil {
+		rep.MeshUpgrade = up
+	}
 	for _, c := range p.checks {
 		res, err := contract.Decode[report.MeshResult](c)
 		if err != nil {
@@ -111,6 +119,54 @@ func (p reportParts) assemble() (report.Report, error) {
 		rep = report.WithMeshLatency(rep, lat)
 	}
 	return rep, nil
+}
+
+// meshUpgrade is the last Istio upgrade, from the namespaces' moves: those
+// that came from another revision than the one they are on (nil: none did).
+func meshUpgrade(moves [][]any) (*report.MeshUpgrade, error) {
+	var up *report.MeshUpgrade
+	for _, m := range moves {
+		ns, _ := m[0].(string)
+		from, _ := m[1].(string)
+		rev, _ := m[2].(string)
+		if from == "" || from == rev {
+			continue
+		}
+		if up == nil {
+			up = &report.MeshUpgrade{From: from, To: rev}
+		}
+		mv := report.NamespaceMove{Namespace: ns}
+		for _, r := range asSlice(m[3]) {
+			if s, ok := r.(string); ok {
+				mv.Restarted = append(mv.Restarted, s)
+			}
+		}
+		mv.Seconds, _ = m[4].(float64)
+		if t, ok := m[5].(map[string]any); ok && len(t) > 0 {
+			traffic, err := contract.Decode[report.MoveTraffic](t)
+			if err != nil {
+				return nil, fmt.Errorf("istio upgrade of %s: %w", ns, err)
+			}
+			mv.Traffic = &traffic
+		}
+		up.Namespaces = append(up.Namespaces, mv)
+	}
+	return up, nil
+}
+
+// asSlice is an output's array as []any, whatever its element type.
+func asSlice(v any) []any {
+	switch a := v.(type) {
+	case []any:
+		return a
+	case []string:
+		out := make([]any, len(a))
+		for i, s := range a {
+			out[i] = s
+		}
+		return out
+	}
+	return nil
 }
 
 // reportWriter writes the region report into the project: the one place
@@ -158,8 +214,12 @@ func regionReport(ctx *pulumi.Context, w reportWriter, suite *contract.SuiteReso
 	}
 	var checks []*contract.ChecksResource
 	var latency *contract.LatencyResource
+	var injections []*contract.InjectionResource
 	if m != nil {
-		checks, latency = m.Checks, m.Latency
+		checks, latency, injections = m.Checks, m.Latency, m.Injections
+	}
+	for _, j := range injections {
+		inputs = append(inputs, pulumi.All(j.Namespace, j.From, j.Revision, j.Restarted, j.Seconds, j.Traffic))
 	}
 	for _, c := range checks {
 		inputs = append(inputs, c.Results)
@@ -173,6 +233,10 @@ func regionReport(ctx *pulumi.Context, w reportWriter, suite *contract.SuiteReso
 		if cl != nil {
 			p.etcdArgs, p.ionice, p.upgrade, a = a[0], a[1].(string), a[2], a[3:]
 		}
+		for _, mv := range a[:len(injections)] {
+			p.moves = append(p.moves, mv.([]any))
+		}
+		a = a[len(injections):]
 		p.checks, a = a[:len(checks)], a[len(checks):]
 		if latency != nil {
 			p.latency = a[0]

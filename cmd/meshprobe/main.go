@@ -48,8 +48,22 @@ func run(ctx context.Context, args []string, log *slog.Logger) (err error) {
 		version := fs.String("version", "", "the version label this server answers with")
 		plain := fs.Bool("plain", false, "a plain gRPC server, no xDS (behind an Envoy sidecar)")
 		control := fs.String("control-addr", "", "also answer plaintext gRPC here, out of the mesh (the plaintext check's positive control)")
+		drain := fs.Duration("drain", 0, "on SIGTERM keep serving this long before stopping, while the clients' xDS drop this endpoint "+
+			"(Kubernetes removes it as it signals the pod: stopping at once fails the calls still sent here)")
 		if err := fs.Parse(args[1:]); err != nil {
 			return err
+		}
+		if *drain > 0 {
+			signalled := ctx
+			var stopServing context.CancelFunc
+			ctx, stopServing = context.WithCancel(context.WithoutCancel(signalled))
+			defer stopServing()
+			go func() {
+				<-signalled.Done()
+				log.Info("stopping: serving while the endpoint is dropped", "drain", drain.String())
+				time.Sleep(*drain)
+				stopServing()
+			}()
 		}
 		if *version == "" {
 			return errors.New("serve: -version is required")

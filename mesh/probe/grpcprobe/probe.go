@@ -80,7 +80,7 @@ func ServePlain(ctx context.Context, addr, version, hostname string) error {
 // grpcServer is what Serve and ServePlain run: an xDS-managed or a plain gRPC server.
 type grpcServer interface {
 	Serve(net.Listener) error
-	Stop()
+	GracefulStop()
 }
 
 func serve(ctx context.Context, srv grpcServer, addr string) error {
@@ -88,7 +88,8 @@ func serve(ctx context.Context, srv grpcServer, addr string) error {
 	if err != nil {
 		return err
 	}
-	go func() { <-ctx.Done(); srv.Stop() }()
+	// Calls under way finish; the caller delays ctx's end to drain (meshprobe serve -drain).
+	go func() { <-ctx.Done(); srv.GracefulStop() }()
 	return srv.Serve(lis)
 }
 
