@@ -145,6 +145,18 @@ type Istio struct {
 	// meshprobe image pushed to a registry the nodes pull from.
 	SidecarChecks bool   `mapstructure:"sidecarChecks"`
 	ProbeImage    string `mapstructure:"probeImage"`
+	// Canary is an Istio canary upgrade: a second istiod revision beside
+	// Version's, for the namespaces it lists (Istio's canary and stable
+	// revision tags); the others stay on Version. Taking a namespace out
+	// of the list moves it back; setting Version to the canary's (and
+	// dropping the canary) promotes it, and the old revision goes.
+	Canary IstioCanary `mapstructure:"canary"`
+}
+
+// IstioCanary is a second Istio version for some namespaces.
+type IstioCanary struct {
+	Version    string   `mapstructure:"version"`
+	Namespaces []string `mapstructure:"namespaces"`
 }
 
 // Canary splits a service's traffic between subsets by weight.

@@ -35,6 +35,22 @@ func (v *validator) istio(i *Istio) {
 			v.add(key, "%q is not in meshready:istio.injectNamespaces", ns)
 		}
 	}
+	switch c := i.Canary; {
+	case c.Version == "" && len(c.Namespaces) > 0:
+		v.add("istio.canary.version", "required with istio.canary.namespaces: the Istio version they move to")
+	case c.Version == "":
+	case !semver3.MatchString(c.Version) && !istioDevBuild.MatchString(c.Version):
+		v.add("istio.canary.version", "%q is not MAJOR.MINOR.PATCH, e.g. \"1.29.0\" (or a development build, MAJOR.MINOR-alpha.<commit>)", c.Version)
+	case c.Version == i.Version:
+		v.add("istio.canary.version", "%q is istio.version already: a canary is another version (to promote it, set istio.version and remove istio.canary)", c.Version)
+	case len(c.Namespaces) == 0:
+		v.add("istio.canary.namespaces", "empty: list the injected namespaces that move to %s", c.Version)
+	}
+	for j, ns := range i.Canary.Namespaces {
+		if !slices.Contains(i.InjectNamespaces, ns) || slices.Index(i.Canary.Namespaces, ns) != j {
+			v.add(fmt.Sprintf("istio.canary.namespaces[%d]", j), "%q is not in istio.injectNamespaces, or is listed twice", ns)
+		}
+	}
 	seen := map[string]bool{}
 	for j, ns := range i.InjectNamespaces {
 		key := fmt.Sprintf("istio.injectNamespaces[%d]", j)

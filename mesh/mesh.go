@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"maps"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -37,13 +38,23 @@ type Namespace struct {
 // Namespaces are the namespaces whose pods get sidecars: labelled
 // istio.io/rev=stable, the revision tag that points at the revision of
 // istio.version (Istio's stable revision labels), so that an upgrade moves
-// the tag and restarts workloads, and never relabels a user's namespace.
+// the tag and restarts workloads, and never relabels a user's namespace;
+// those of an Istio canary istio.io/rev=canary, its own tag.
 func Namespaces(c config.Istio) []Namespace {
 	var out []Namespace
 	for _, ns := range c.InjectNamespaces {
-		out = append(out, Namespace{Name: ns, Labels: map[string]string{RevisionLabel: StableTag}})
+		out = append(out, Namespace{Name: ns, Labels: map[string]string{RevisionLabel: NamespaceTag(c, ns)}})
 	}
 	return out
+}
+
+// NamespaceTag is the revision tag a namespace follows: canary when the
+// Istio canary lists it, else stable.
+func NamespaceTag(c config.Istio, namespace string) string {
+	if c.Canary.Version != "" && slices.Contains(c.Canary.Namespaces, namespace) {
+		return CanaryTag
+	}
+	return StableTag
 }
 
 // InjectionLabel is Istio's older per-namespace switch (istio-injection=
@@ -56,8 +67,12 @@ const InjectionLabel = "istio-injection"
 // injected it (files/injection-template.yaml and grpc-agent.yaml).
 const RevisionLabel = "istio.io/rev"
 
-// StableTag is the revision tag of the injected namespaces.
-const StableTag = "stable"
+// StableTag is the revision tag of the injected namespaces; CanaryTag
+// that of the namespaces an Istio canary moves.
+const (
+	StableTag = "stable"
+	CanaryTag = "canary"
+)
 
 // revisionChars are what Istio's revision names may not have (they name
 // Kubernetes objects and label values).
@@ -267,6 +282,22 @@ func Charts(c config.Istio, src Source, rev string) []Chart {
 		out = append(out, mk("istio-ingressgateway", "gateway", "gateway", "istio-ingress", map[string]any{"revision": StableTag}))
 	}
 	return out
+}
+
+// CanaryCharts are the releases of an Istio canary (config.IstioCanary):
+// Charts of the stable revision, with base (the CRDs) from the canary's
+// source, as Istio's canary upgrade installs the new CRDs first (they are
+// backwards compatible), and the canary's istiod (release istiod-<canary>)
+// after the stable one.
+func CanaryCharts(c config.Istio, stable Source, stableRev string, canary Source, canaryRev string) []Chart {
+	out := Charts(c, stable, stableRev)
+	cc := c
+	cc.Version = c.Canary.Version
+	can := Charts(cc, canary, canaryRev)
+	base := can[0]
+	base.Values["defaultRevision"] = stableRev
+	out[0] = base
+	return slices.Insert(out, 2, can[1])
 }
 
 // supportWindow is each Istio minor's supported Kubernetes minors, as

@@ -224,3 +224,27 @@ func TestNodeExporter(t *testing.T) {
 		t.Errorf("bootstrap's prep script does not write etcd.prom into %s", EtcdMetricsDir)
 	}
 }
+
+// TestCanaryCharts: base (the CRDs) from the canary's charts, serving the
+// stable revision's validation; the canary's istiod after the stable one;
+// the listed namespace follows the canary tag.
+func TestCanaryCharts(t *testing.T) {
+	c := testIstio()
+	c.Canary = config.IstioCanary{Version: "1.29.0", Namespaces: []string{"shop"}}
+	got := CanaryCharts(c, Source{}, "1-28-0", Source{Charts: "/old/charts"}, "1-29-0")
+	var names []string
+	for _, ch := range got {
+		names = append(names, ch.Release)
+	}
+	if strings.Join(names, " ") != "istio-base istiod-1-28-0 istiod-1-29-0 istio-ingressgateway" {
+		t.Fatalf("releases %v", names)
+	}
+	if got[0].Chart != "/old/charts/base" || got[0].Values["defaultRevision"] != "1-28-0" || got[2].Chart != "/old/charts/istio-control/istio-discovery" ||
+		got[2].Values["revision"] != "1-29-0" || got[1].Version != "1.28.0" {
+		t.Errorf("charts %+v", got)
+	}
+	ns := Namespaces(c)
+	if ns[0].Labels[RevisionLabel] != StableTag || ns[1].Labels[RevisionLabel] != CanaryTag {
+		t.Errorf("namespaces %+v", ns)
+	}
+}

@@ -113,13 +113,21 @@ func (w Workspace) ProgramEnv(ctx context.Context, cfg *config.Config) (stacks.E
 	if err != nil {
 		return env, err
 	}
-	if !slices.ContainsFunc(pins, func(p bundle.IstioPin) bool { return p.Version == cfg.Istio.Version }) {
-		return env, Inputf("meshready:istio.version is %s, but a local stack installs the Istio snapshots pinned in tools/ (%s): set it to one of them",
-			cfg.Istio.Version, bundle.IstioVersions(pins))
+	for _, kv := range [][2]string{{"istio.version", cfg.Istio.Version}, {"istio.canary.version", cfg.Istio.Canary.Version}} {
+		key, v := kv[0], kv[1]
+		if v != "" && !slices.ContainsFunc(pins, func(p bundle.IstioPin) bool { return p.Version == v }) {
+			return env, Inputf("meshready:%s is %s, but a local stack installs the Istio snapshots pinned in tools/ (%s): set it to one of them",
+				key, v, bundle.IstioVersions(pins))
+		}
 	}
 	m, err := bundle.EnsureMesh(ctx, w.Cache, w.Log, cfg.Istio.Version)
 	if err != nil {
 		return env, err
+	}
+	if cv := cfg.Istio.Canary.Version; cv != "" {
+		if env.LocalCanaryMesh, err = bundle.EnsureMesh(ctx, w.Cache, w.Log, cv); err != nil {
+			return env, err
+		}
 	}
 	env.LocalMesh = m
 	return env, nil

@@ -2,9 +2,11 @@ package stacks
 
 import (
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 
 	"github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes"
 	"github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/apiextensions"
@@ -42,6 +44,8 @@ type meshSource struct {
 	// NoSidecars says why Envoy sidecars cannot run here (local); empty
 	// where they can.
 	NoSidecars string
+	// Canary is where an Istio canary's istiod comes from (istio.canary).
+	Canary mesh.Source
 }
 
 // meshCluster is what the mesh is installed on: the cluster's kubeconfig,
@@ -124,15 +128,29 @@ func newMesh(ctx *pulumi.Context, cfg *config.Config, cl meshCluster, src meshSo
 	// namespace is moved in turn (step 6), and the old revision's release,
 	// no longer in the program, is deleted by the engine after all of that,
 	// at the end of the update.
+	// An Istio canary (istio.canary) is a second revision beside it with
+	// its own tag, for the namespaces it lists.
 	rev, err := mesh.Revision(cfg.Istio.Version)
 	if err != nil {
 		return nil, err
 	}
+	charts := mesh.Charts(cfg.Istio, src.Source, rev)
+	tags := map[string]string{mesh.StableTag: rev}
+	if cv := cfg.Istio.Canary.Version; cv != "" {
+		canaryRev, err := mesh.Revision(cv)
+		if err != nil {
+			return nil, err
+		}
+		charts = mesh.CanaryCharts(cfg.Istio, src.Source, rev, src.Canary, canaryRev)
+		tags[mesh.CanaryTag] = canaryRev
+	}
+	// nsRev is the revision a namespace's pods run with.
+	nsRev := func(ns string) string { return tags[mesh.NamespaceTag(cfg.Istio, ns)] }
 	if out.Istio, err = component(ctx, contract.IstioComponent, "istio", pulumi.Parent(root)); err != nil {
 		return nil, err
 	}
 	prev := []pulumi.Resource{&preflight}
-	for _, ch := range mesh.Charts(cfg.Istio, src.Source, rev) {
+	for _, ch := range charts {
 		args := pulumi.Map{
 			"name":            pulumi.String(ch.Release),
 			"chart":           pulumi.String(ch.Chart),
@@ -153,15 +171,19 @@ func newMesh(ctx *pulumi.Context, cfg *config.Config, cl meshCluster, src meshSo
 		}
 		prev = []pulumi.Resource{rel}
 	}
-	tag, err := configGroup(ctx, "revision-tag-"+mesh.StableTag, pulumi.Map{"objs": pulumi.Array{pulumi.ToMap(mesh.RevisionTag(mesh.StableTag, rev))}},
-		in(out.Istio, prev...)...)
-	if err != nil {
-		return nil, fmt.Errorf("revision tag %s: %w", mesh.StableTag, err)
+	istio := prev
+	for _, name := range slices.Sorted(maps.Keys(tags)) {
+		tag, err := configGroup(ctx, "revision-tag-"+name, pulumi.Map{"objs": pulumi.Array{pulumi.ToMap(mesh.RevisionTag(name, tags[name]))}},
+			in(out.Istio, prev...)...)
+		if err != nil {
+			return nil, fmt.Errorf("revision tag %s: %w", name, err)
+		}
+		istio = append(istio, tag)
 	}
-	if err := ctx.RegisterResourceOutputs(out.Istio, pulumi.Map{"version": pulumi.String(cfg.Istio.Version), "revision": pulumi.String(rev)}); err != nil {
+	if err := ctx.RegisterResourceOutputs(out.Istio, pulumi.Map{"version": pulumi.String(cfg.Istio.Version), "revision": pulumi.String(rev),
+		"canary": pulumi.String(cfg.Istio.Canary.Version)}); err != nil {
 		return nil, err
 	}
-	istio := append(prev, tag)
 
 	// 2. Namespaces whose pods get sidecars (labelled with the stable tag).
 	if out.Namespaces, err = component(ctx, contract.NamespacesComponent, "namespaces", pulumi.Parent(root)); err != nil {
@@ -308,7 +330,7 @@ func newMesh(ctx *pulumi.Context, cfg *config.Config, cl meshCluster, src meshSo
 		if err := contract.Register(ctx, contract.Checks(), cn.Namespace+"-"+cn.Service, contract.ChecksArgs{
 			Nodes: cl.Nodes, Access: cl.Access, Namespace: cn.Namespace, Service: cn.Service,
 			Weights: cn.Subsets, MTLS: mode, Calls: 2000, Runs: 20, TolerancePts: 3, Image: image, Sidecars: sidecars,
-			KubernetesVersion: cfg.Kubernetes.Version.Tag(), Revision: rev,
+			KubernetesVersion: cfg.Kubernetes.Version.Tag(), Revision: nsRev(cn.Namespace),
 		}, &checks, pulumi.Parent(out.Probes), pulumi.DependsOn([]pulumi.Resource{workloads})); err != nil {
 			return nil, fmt.Errorf("mesh checks %s/%s: %w", cn.Namespace, cn.Service, err)
 		}
@@ -320,7 +342,7 @@ func newMesh(ctx *pulumi.Context, cfg *config.Config, cl meshCluster, src meshSo
 	for _, ns := range cfg.Istio.InjectNamespaces {
 		injection := &contract.InjectionResource{}
 		if err := contract.Register(ctx, contract.Injection(), ns,
-			contract.InjectionArgs{Nodes: cl.Nodes, Access: cl.Access, Namespace: ns, Revision: rev}, injection,
+			contract.InjectionArgs{Nodes: cl.Nodes, Access: cl.Access, Namespace: ns, Revision: nsRev(ns)}, injection,
 			pulumi.Parent(out.Namespaces), pulumi.DependsOn(append([]pulumi.Resource{nsResource[ns]}, step...))); err != nil {
 			return nil, fmt.Errorf("namespace %s: %w", ns, err)
 		}
@@ -432,7 +454,30 @@ func (env Env) meshSource(ctx *pulumi.Context, cfg *config.Config) (meshSource, 
 		NoSidecars: "no Envoy binary exists offline: the sidecar runs (STRICT and mTLS disabled) need Envoy; the baseline without a mesh ran, " +
 			"and mTLS without a proxy is the mtls-overhead-proxyless row",
 	}
-	for _, im := range m.Images {
+	images := m.Images
+	if cv := cfg.Istio.Canary.Version; cv != "" {
+		c := env.LocalCanaryMesh
+		if c == nil {
+			cache, log, err := env.cache()
+			if err != nil {
+				return meshSource{}, err
+			}
+			if c, err = bundle.EnsureMesh(ctx.Context(), cache, log, cv); err != nil {
+				return meshSource{}, fmt.Errorf("istio.canary: %w", err)
+			}
+		}
+		if c.Version != cv {
+			return meshSource{}, fmt.Errorf("istio.canary.version is %s, but the local mesh bundle given is Istio %s", cv, c.Version)
+		}
+		src.Canary = mesh.Source{Charts: c.Charts, Hub: c.Hub, Tag: c.Tag, PullPolicy: "Never", Pilot: c.Pilot, Proxy: c.Proxy}
+		// The canary's istiod and proxy; the rest (Prometheus, probes) are the stable bundle's.
+		for _, im := range c.Images {
+			if strings.HasSuffix(im.Ref, ":"+c.Tag) {
+				images = append(images, im)
+			}
+		}
+	}
+	for _, im := range images {
 		tarball, err := onNode(filepath.Dir(m.Dir), im.Path)
 		if err != nil {
 			return meshSource{}, err

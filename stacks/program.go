@@ -25,6 +25,9 @@ type Env struct {
 	// LocalMesh is what a local stack installs its mesh from; nil builds or
 	// finds it in meshready's cache (MESHREADY_CACHE) when a local stack needs it.
 	LocalMesh *bundle.Mesh
+	// LocalCanaryMesh is the same for an Istio canary's version (nil: built
+	// or found when istio.canary asks for it).
+	LocalCanaryMesh *bundle.Mesh
 	// LocalKubernetes is the air-gapped Kubernetes bundle local nodes install;
 	// nil builds or finds it in meshready's cache when a local stack needs it.
 	LocalKubernetes *bundle.Bundle

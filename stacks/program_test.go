@@ -35,7 +35,8 @@ func (g *graph) Call(args pulumi.MockCallArgs) (resource.PropertyMap, error) {
 func run(t *testing.T, raw config.Raw) (*graph, error) {
 	t.Helper()
 	g := &graph{byName: map[string]pulumi.MockResourceArgs{}}
-	err := pulumi.RunErr(Program(raw, Env{ProjectDir: t.TempDir(), LocalMesh: localMesh, LocalKubernetes: localKube}), pulumi.WithMocks("meshready", "test", g))
+	err := pulumi.RunErr(Program(raw, Env{ProjectDir: t.TempDir(), LocalMesh: localMesh, LocalCanaryMesh: canaryMesh, LocalKubernetes: localKube}),
+		pulumi.WithMocks("meshready", "test", g))
 	return g, err
 }
 
@@ -117,6 +118,58 @@ var localMesh = &bundle.Mesh{
 	NodeExporter: "localhost/meshready/node-exporter:v1.12.1",
 	Dir:          "/cache/bundle/mesh-1.31-alpha.eed52ebb66ad",
 	Images:       []bundle.Image{{Ref: "localhost/meshready/pilot:1.31-alpha.eed52ebb66ad", Path: "/cache/bundle/mesh-1.31-alpha.eed52ebb66ad/images/pilot.tar"}},
+}
+
+// canaryMesh stands for the older snapshot's bundle, an Istio canary's.
+var canaryMesh = &bundle.Mesh{
+	Version: "1.31-alpha.b01690e6db7d", Charts: "/cache/istio-old/manifests/charts", Addons: "../mesh/testdata/addons",
+	Hub: "localhost/meshready", Tag: "1.31-alpha.b01690e6db7d", Pilot: "pilot", Proxy: "pilot-agent",
+	Dir: "/cache/bundle/mesh-1.31-alpha.b01690e6db7d",
+	Images: []bundle.Image{{Ref: "localhost/meshready/pilot:1.31-alpha.b01690e6db7d", Path: "/cache/bundle/mesh-1.31-alpha.b01690e6db7d/images/pilot.tar"},
+		{Ref: "localhost/meshready/fortio:1.67.1", Path: "/cache/bundle/mesh-1.31-alpha.b01690e6db7d/images/fortio.tar"}},
+}
+
+// TestIstioCanaryGraph: with istio.canary, the canary's istiod runs beside
+// the stable one (base, the CRDs, from the canary's charts), each tag
+// points at its revision, the listed namespace follows the canary tag and
+// moves to its revision, the others stay; the canary's images are loaded
+// too (not its copies of the shared ones).
+func TestIstioCanaryGraph(t *testing.T) {
+	g, err := run(t, values("meshready:region", "hel1x", "meshready:istio",
+		strings.Replace(meshStack, `"proxylessChecks":true`, `"proxylessChecks":true,"canary":{"version":"1.31-alpha.b01690e6db7d","namespaces":["shop"]}`, 1),
+		"meshready:canary", `[{"service":"echo","namespace":"demo","subsets":{"v1":90,"v2":10}}]`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	const stable, canary = "1-31-alpha-eed52ebb66ad", "1-31-alpha-b01690e6db7d"
+	for _, rev := range []string{stable, canary} {
+		if _, ok := g.byName["kubernetes:helm.sh/v3:Release::istiod-"+rev]; !ok {
+			t.Errorf("no istiod revision %s", rev)
+		}
+	}
+	base := g.byName["kubernetes:helm.sh/v3:Release::istio-base"].Inputs
+	if base["chart"].StringValue() != "/cache/istio-old/manifests/charts/base" || base["values"].ObjectValue()["defaultRevision"].StringValue() != stable {
+		t.Errorf("istio-base: chart %v, values %v", base["chart"], base["values"])
+	}
+	for tag, rev := range map[string]string{"stable": stable, "canary": canary} {
+		b, _ := json.Marshal(g.byName["kubernetes:yaml/v2:ConfigGroup::revision-tag-"+tag].Inputs.Mappable())
+		if !strings.Contains(string(b), `"name":"istiod-`+rev+`"`) {
+			t.Errorf("tag %s does not point at %s: %s", tag, rev, b)
+		}
+	}
+	for ns, want := range map[string][2]string{"demo": {"stable", stable}, "shop": {"canary", canary}} {
+		label := g.byName["kubernetes:core/v1:Namespace::"+ns].Inputs["metadata"].ObjectValue()["labels"].ObjectValue()["istio.io/rev"].StringValue()
+		if rev := g.byName["meshready:mesh:Injection::"+ns].Inputs["revision"].StringValue(); label != want[0] || rev != want[1] {
+			t.Errorf("%s: label %q, revision %q, want %v", ns, label, rev, want)
+		}
+	}
+	var refs []string
+	for _, im := range g.byName["meshready:mesh:Preflight::preflight"].Inputs["images"].ArrayValue() {
+		refs = append(refs, im.ObjectValue()["ref"].StringValue())
+	}
+	if strings.Join(refs, " ") != "localhost/meshready/pilot:1.31-alpha.eed52ebb66ad localhost/meshready/pilot:1.31-alpha.b01690e6db7d" {
+		t.Errorf("images loaded: %v", refs)
+	}
 }
 
 func meshRun(t *testing.T, canary string) *graph {
