@@ -397,3 +397,23 @@ func TestResumedCreateFindsTheServerItMade(t *testing.T) {
 		t.Error("two servers share a host key")
 	}
 }
+
+// TestHetznerBackendIsSharedPerStack: every Server of a stack gets the same
+// Backend (one SSH key lookup, one poller for all creates); another stack,
+// token or identity gets its own.
+func TestHetznerBackendIsSharedPerStack(t *testing.T) {
+	make := Backends(slog.New(slog.DiscardHandler))["hetzner"]
+	in := func(stack, token string) contract.ServerInputs {
+		return contract.ServerInputs{Name: "n", Stack: stack, Hetzner: &contract.HetznerInputs{Token: token}}
+	}
+	a, err := make(in("hel1", "t1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := make(in("hel1", "t1"))
+	c, _ := make(in("fsn1", "t1"))
+	d, _ := make(in("hel1", "t2"))
+	if a != b || a == c || a == d {
+		t.Errorf("backends: same stack %p %p, other stack %p, other token %p", a, b, c, d)
+	}
+}

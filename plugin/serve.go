@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"os"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource/plugin"
@@ -30,6 +31,7 @@ const Name = "pulumi-resource-meshready"
 // Backends returns the backends the plugin serves, by the name a server's
 // inputs give.
 func Backends(log *slog.Logger) map[string]BackendFactory {
+	hetznerShared := sharedBackends{}
 	return map[string]BackendFactory{
 		string(config.ProviderStatic): func(in contract.ServerInputs) (infra.Backend, error) {
 			if in.Static == nil {
@@ -55,10 +57,38 @@ func Backends(log *slog.Logger) map[string]BackendFactory {
 			if in.Hetzner == nil {
 				return nil, fmt.Errorf("hetzner server %s has no API token", in.Name)
 			}
-			return hetzner.New(hetzner.Options{Token: in.Hetzner.Token, Endpoint: in.Hetzner.Endpoint, Stack: in.Stack,
-				Identity: Identity(in.SSHPublicKey), Log: log})
+			o := hetzner.Options{Token: in.Hetzner.Token, Endpoint: in.Hetzner.Endpoint, Stack: in.Stack,
+				Identity: Identity(in.SSHPublicKey), Log: log}
+			// One Backend for every Server of the stack this process serves:
+			// the SSH key is looked up once and the actions and servers of
+			// all the creates under way are polled together (Hetzner's
+			// request budget is per project).
+			return hetznerShared.get(o.Token+"\x00"+o.Endpoint+"\x00"+o.Stack+"\x00"+o.Identity, func() (infra.Backend, error) { return hetzner.New(o) })
 		},
 	}
+}
+
+// sharedBackends keeps one Backend per key for the plugin's life.
+type sharedBackends struct {
+	mu sync.Mutex
+	m  map[string]infra.Backend
+}
+
+func (s *sharedBackends) get(key string, make func() (infra.Backend, error)) (infra.Backend, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if b, ok := s.m[key]; ok {
+		return b, nil
+	}
+	b, err := make()
+	if err != nil {
+		return nil, err
+	}
+	if s.m == nil {
+		s.m = map[string]infra.Backend{}
+	}
+	s.m[key] = b
+	return b, nil
 }
 
 // Serve runs the plugin until the engine ends it. Logs go to stderr, which the

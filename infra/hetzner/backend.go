@@ -16,6 +16,8 @@ import (
 	"sync"
 	"time"
 
+	"golang.org/x/sync/singleflight"
+
 	"github.com/meshready/meshready/infra"
 )
 
@@ -74,6 +76,11 @@ type Backend struct {
 
 	keyMu sync.Mutex
 	keys  map[string]int64 // SSH key fingerprint -> id, once ensured
+
+	// watch polls the actions of every Create and Delete under way; looks
+	// shares one list of the stack's servers among the waits for running.
+	watch actionWatch
+	looks singleflight.Group
 }
 
 var _ infra.Backend = (*Backend)(nil)

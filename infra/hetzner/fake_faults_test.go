@@ -53,7 +53,18 @@ func (f *fakeAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if q := f.faults[route]; len(q) > 0 {
 		fault, f.faults[route] = &q[0], q[1:]
 	}
+	// The project's budget spent, Hetzner answers 429 until it refills
+	// (3600 an hour); a test's budget never refills.
+	f.spent++
+	overBudget := f.budget > 0 && f.spent > f.budget
 	f.mu.Unlock()
+	if overBudget {
+		w.Header().Set("RateLimit-Limit", strconv.Itoa(f.budget))
+		w.Header().Set("RateLimit-Remaining", "0")
+		w.Header().Set("Retry-After", "3600")
+		fakeError(w, 429, "rate_limit_exceeded", "rate limit exceeded")
+		return
+	}
 	if r.Header.Get("Authorization") != "Bearer "+f.token {
 		fakeError(w, 401, "unauthorized", "unable to authenticate")
 		return

@@ -36,6 +36,8 @@ type fakeAPI struct {
 	actionPolls int  // looks until an action succeeds
 	maxPerPage  int  // Hetzner's is 50; lower to make pages
 	ignoreSel   bool // answer list requests as if label_selector were absent
+	budget      int  // requests the project may make (0: no limit); 429 after
+	spent       int
 }
 
 type fakeServer struct {
