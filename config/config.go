@@ -70,6 +70,10 @@ type Nodes struct {
 	Static []StaticHost `mapstructure:"static"`
 	// DrainTimeout bounds the drain of a node that leaves the cluster.
 	DrainTimeout Duration `mapstructure:"drainTimeout"`
+	// AllowedCIDRs may reach the nodes' SSH and API server through the
+	// stack's firewall (hetzner; everything else is closed from outside).
+	// Empty: from anywhere.
+	AllowedCIDRs []string `mapstructure:"allowedCIDRs"`
 }
 
 // StaticHost is a server that exists already, reached over SSH.

@@ -79,6 +79,15 @@ func (v *validator) top(c *Config) {
 
 func (v *validator) nodes(c *Config) {
 	n := c.Nodes
+	// They go into the firewall's rules as they are.
+	for i, cidr := range n.AllowedCIDRs {
+		if p, err := netip.ParsePrefix(cidr); err != nil || p.Masked() != p {
+			v.add(fmt.Sprintf("nodes.allowedCIDRs[%d]", i), "%q is not a network prefix such as 203.0.113.0/24", cidr)
+		}
+	}
+	if len(n.AllowedCIDRs) > 0 && c.Provider != ProviderHetzner {
+		v.add("nodes.allowedCIDRs", "only the hetzner provider makes a firewall; on %s, restrict access on the hosts' network", c.Provider)
+	}
 	if n.ControlPlanes != 1 && n.ControlPlanes != 3 && n.ControlPlanes != 5 {
 		v.add("nodes.controlPlanes", "must be 1, 3 or 5 (etcd needs an odd number of members), got %d", n.ControlPlanes)
 	}

@@ -60,6 +60,8 @@ type StaticInputs struct {
 type HetznerInputs struct {
 	Token    string `json:"token"` // a secret
 	Endpoint string `json:"endpoint,omitempty"`
+	// AllowedCIDRs may reach SSH and the API server (the stack's firewall).
+	AllowedCIDRs []string `json:"allowedCIDRs,omitempty"`
 }
 
 // LocalInputs place nspawn machines on the project's bridge.

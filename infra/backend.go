@@ -26,6 +26,13 @@ type Backend interface {
 	List(ctx context.Context, labels map[string]string) ([]Server, error)
 }
 
+// StackReconciler is a Backend with objects of the stack beside its servers
+// (Hetzner's network, firewall, placement group): Reconcile brings them to
+// the Backend's options (found by the stack's labels, made if missing).
+type StackReconciler interface {
+	Reconcile(ctx context.Context, region string) error
+}
+
 // ErrNotFound is wrapped by Get when the server does not exist (any more).
 var ErrNotFound = errors.New("server not found")
 

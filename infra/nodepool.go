@@ -83,7 +83,7 @@ func NewNodePool(ctx *pulumi.Context, name string, args *NodePoolArgs, opts ...p
 			a.Static = &contract.StaticInputs{Address: h.Address, Port: h.Port, User: h.User, HostKey: h.HostKey}
 			a.Access.IdentityFile = cfg.SSH.IdentityFile
 		case config.ProviderHetzner:
-			a.Hetzner = &contract.HetznerInputs{Token: cfg.Hetzner.Token.Reveal()}
+			a.Hetzner = &contract.HetznerInputs{Token: cfg.Hetzner.Token.Reveal(), AllowedCIDRs: cfg.Nodes.AllowedCIDRs}
 		case config.ProviderLocal:
 			a.Local = &contract.LocalInputs{Bridge: cfg.Local.Bridge, Subnet: cfg.Local.Subnet}
 		}

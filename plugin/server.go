@@ -172,7 +172,16 @@ func (s servers) read(ctx context.Context, id string, in contract.ServerInputs, 
 	return out, true, nil
 }
 
-func (s servers) update(_ context.Context, _ string, old contract.ServerOutputs, in contract.ServerInputs) (contract.ServerOutputs, error) {
+func (s servers) update(ctx context.Context, _ string, old contract.ServerOutputs, in contract.ServerInputs) (contract.ServerOutputs, error) {
+	// A backend with stack-wide objects (Hetzner's firewall) brings them to
+	// the new inputs: new allowed CIDRs change the firewall, not the server.
+	if b, err := s.backend(in); err == nil {
+		if r, ok := b.(infra.StackReconciler); ok {
+			if err := r.Reconcile(ctx, in.Region); err != nil {
+				return old, fmt.Errorf("update %s: %w", in.Name, err)
+			}
+		}
+	}
 	old.ServerInputs = in
 	old.Labels = ownLabels(in)
 	return old, nil

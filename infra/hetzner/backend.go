@@ -11,6 +11,7 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -53,6 +54,10 @@ type Options struct {
 	// from what only this stack's state holds: "" for none (servers made
 	// before identities).
 	Identity string
+	// AllowedCIDRs may reach SSH and the API server through the stack's
+	// firewall (0.0.0.0/0 and ::/0 when empty); nothing else is open
+	// from outside.
+	AllowedCIDRs []string
 }
 
 // String keeps the token out of anything that prints Options.
@@ -77,6 +82,10 @@ type Backend struct {
 	keyMu sync.Mutex
 	keys  map[string]int64 // SSH key fingerprint -> id, once ensured
 
+	allowed  []string
+	stackMu  sync.Mutex
+	stackIDs *stackIDs // the stack's network, firewall, placement group, once ensured
+
 	// watch polls the actions of every Create and Delete under way; looks
 	// shares one list of the stack's servers among the waits for running.
 	watch actionWatch
@@ -95,6 +104,13 @@ func New(o Options) (*Backend, error) {
 	}
 	if err := checkLabelValue(labelIdentity, o.Identity); err != nil {
 		return nil, fmt.Errorf("hetzner: identity %q is not a usable label value", o.Identity)
+	}
+	if err := CheckAllowedCIDRs(o.AllowedCIDRs); err != nil {
+		return nil, fmt.Errorf("hetzner: %w", err)
+	}
+	allowed := slices.Clone(o.AllowedCIDRs)
+	if len(allowed) == 0 {
+		allowed = []string{"0.0.0.0/0", "::/0"}
 	}
 	endpoint := strings.TrimRight(o.Endpoint, "/")
 	if endpoint == "" {
@@ -126,6 +142,7 @@ func New(o Options) (*Backend, error) {
 		log:          log,
 		stack:        o.Stack,
 		identity:     o.Identity,
+		allowed:      allowed,
 		pollInterval: orDefault(o.PollInterval, time.Second),
 		keys:         map[string]int64{},
 	}, nil
@@ -188,10 +205,11 @@ func (b *Backend) Delete(ctx context.Context, id string) error {
 	if err != nil {
 		return fmt.Errorf("hetzner: delete server %s: %w", id, err)
 	}
-	// The stack's last server gone, its uploaded SSH key goes too.
+	// The stack's last server gone, its uploaded SSH key, network,
+	// firewall and placement group go too.
 	left, err := b.List(ctx, b.ownerLabels())
 	if err == nil && len(left) == 0 {
-		err = b.deleteKeys(ctx)
+		err = errors.Join(b.deleteKeys(ctx), b.deleteStack(ctx))
 	}
 	if err != nil {
 		return fmt.Errorf("hetzner: delete server %s: %w", id, err)

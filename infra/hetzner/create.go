@@ -43,6 +43,10 @@ func (b *Backend) Create(ctx context.Context, spec infra.ServerSpec) (infra.Serv
 	if err != nil {
 		return fail(err)
 	}
+	stack, err := b.ensureStack(ctx, spec.Region)
+	if err != nil {
+		return fail(err)
+	}
 	log := b.log.With("host", spec.Name)
 	req := createServerRequest{
 		Name:       spec.Name,
@@ -52,6 +56,11 @@ func (b *Backend) Create(ctx context.Context, spec infra.ServerSpec) (infra.Serv
 		SSHKeys:    []int64{keyID},
 		Labels:     labels,
 		UserData:   userData,
+		Networks:   []int64{stack.network},
+		Firewalls:  []wireFirewallRef{{Firewall: stack.firewall}},
+	}
+	if spec.Role == "control-plane" {
+		req.PlacementGroup = stack.placement
 	}
 	srv, actions, adopted, err := b.createOrAdopt(ctx, log, req)
 	if err == nil && adopted {

@@ -10,8 +10,8 @@ import (
 )
 
 // DeleteAll deletes every server labelled meshready=true and
-// meshready-stack=<stack>, and the SSH keys labelled the same: a stack's
-// teardown. Nothing else: the labels are checked again on our side, so an
+// meshready-stack=<stack>, then the SSH keys, network, firewall and
+// placement group labelled the same: a stack's teardown. Nothing else: the labels are checked again on our side, so an
 // API that ignored the selector would still not lead to deleting what
 // meshready does not own. It lists every page first and deletes after, so
 // that deleting does not shift later pages under the listing.
@@ -39,6 +39,9 @@ func (b *Backend) DeleteAll(ctx context.Context) error {
 		errs = append(errs, err)
 	}
 	if err := b.deleteKeys(ctx); err != nil {
+		errs = append(errs, err)
+	}
+	if err := b.deleteStack(ctx); err != nil {
 		errs = append(errs, err)
 	}
 	if err := errors.Join(errs...); err != nil {

@@ -38,6 +38,7 @@ type fakeAPI struct {
 	ignoreSel   bool // answer list requests as if label_selector were absent
 	budget      int  // requests the project may make (0: no limit); 429 after
 	spent       int
+	objs        map[string]map[int64]*fakeObject // networks, firewalls, placement groups
 }
 
 type fakeServer struct {
@@ -49,9 +50,13 @@ type fakeServer struct {
 	Location string
 	UserData string
 	SSHKeys  []int64
-	actions  []int64
-	off      bool
-	status   string // filled in by serverList
+	// Networks, Firewalls and Placement are what the server was made with.
+	Networks  []int64
+	Firewalls []int64
+	Placement int64
+	actions   []int64
+	off       bool
+	status    string // filled in by serverList
 }
 
 type fakeKey struct {
@@ -86,6 +91,7 @@ func newFakeAPI(t testing.TB) *fakeAPI {
 	f.mux.HandleFunc("DELETE /v1/ssh_keys/{id}", f.deleteKey)
 	f.mux.HandleFunc("GET /v1/actions", f.listActions)
 	f.mux.HandleFunc("GET /v1/actions/{id}", f.getAction)
+	f.routeStack()
 	f.srv = httptest.NewServer(f)
 	t.Cleanup(f.srv.Close)
 	return f
@@ -144,7 +150,7 @@ func (f *fakeAPI) serverJSON(s *fakeServer) map[string]any {
 			"ipv4": map[string]any{"id": s.ID, "ip": fmt.Sprintf("203.0.113.%d", s.ID%250), "blocked": false},
 			"ipv6": nil, "floating_ips": []int64{}, "firewalls": []any{},
 		},
-		"private_net": []map[string]any{{"network": 1, "ip": fmt.Sprintf("10.0.0.%d", s.ID%250), "alias_ips": []string{}}},
+		"private_net": f.privateNet(s),
 	}
 }
 
@@ -183,6 +189,11 @@ func (f *fakeAPI) createServer(w http.ResponseWriter, r *http.Request) {
 		SSHKeys    []int64           `json:"ssh_keys"`
 		Labels     map[string]string `json:"labels"`
 		UserData   string            `json:"user_data"`
+		Networks   []int64           `json:"networks"`
+		Firewalls  []struct {
+			Firewall int64 `json:"firewall"`
+		} `json:"firewalls"`
+		PlacementGroup int64 `json:"placement_group"`
 	}
 	if err := json.NewDecoder(r.Body).Decode(&req); err != nil {
 		fakeError(w, 400, "json_error", err.Error())
@@ -202,8 +213,17 @@ func (f *fakeAPI) createServer(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+	var firewalls []int64
+	for _, fw := range req.Firewalls {
+		firewalls = append(firewalls, fw.Firewall)
+	}
+	if why := f.checkAttachments(req.Networks, firewalls, req.PlacementGroup); why != "" {
+		fakeError(w, 400, "invalid_input", why)
+		return
+	}
 	s := &fakeServer{ID: f.id(), Name: req.Name, Labels: req.Labels, Type: req.ServerType, Image: req.Image,
-		Location: req.Location, UserData: req.UserData, SSHKeys: req.SSHKeys}
+		Location: req.Location, UserData: req.UserData, SSHKeys: req.SSHKeys,
+		Networks: req.Networks, Firewalls: firewalls, Placement: req.PlacementGroup}
 	create, start := f.newAction("create_server"), f.newAction("start_server")
 	s.actions = []int64{create.ID, start.ID}
 	f.servers[s.ID] = s
@@ -323,4 +343,14 @@ func (f *fakeAPI) getAction(w http.ResponseWriter, r *http.Request) {
 	}
 	f.look(a.ID)
 	writeJSON(w, 200, map[string]any{"action": f.actionJSON(a)})
+}
+
+// privateNet is the server's address in each network it joined (10.0.1.x,
+// the stack's subnet).
+func (f *fakeAPI) privateNet(s *fakeServer) []map[string]any {
+	out := []map[string]any{}
+	for _, n := range s.Networks {
+		out = append(out, map[string]any{"network": n, "ip": fmt.Sprintf("10.0.1.%d", s.ID%250+2), "alias_ips": []string{}})
+	}
+	return out
 }

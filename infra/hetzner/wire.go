@@ -74,6 +74,10 @@ type createServerRequest struct {
 	SSHKeys    []int64           `json:"ssh_keys"`
 	Labels     map[string]string `json:"labels"`
 	UserData   string            `json:"user_data"`
+	// Networks, Firewalls and PlacementGroup attach the stack's own.
+	Networks       []int64           `json:"networks,omitempty"`
+	Firewalls      []wireFirewallRef `json:"firewalls,omitempty"`
+	PlacementGroup int64             `json:"placement_group,omitempty"`
 }
 
 type createServerResponse struct {
@@ -113,4 +117,49 @@ type sshKeyResponse struct {
 type sshKeyListResponse struct {
 	SSHKeys []wireSSHKey `json:"ssh_keys"`
 	Meta    wireMeta     `json:"meta"`
+}
+
+type wireFirewallRef struct {
+	Firewall int64 `json:"firewall"`
+}
+
+// wireOwned is what meshready reads of a network, firewall or placement group.
+type wireOwned struct {
+	ID     int64              `json:"id"`
+	Name   string             `json:"name"`
+	Labels map[string]string  `json:"labels"`
+	Rules  []wireFirewallRule `json:"rules,omitempty"`
+}
+
+type wireFirewallRule struct {
+	Description string   `json:"description,omitempty"`
+	Direction   string   `json:"direction"`
+	Protocol    string   `json:"protocol"`
+	Port        string   `json:"port,omitempty"`
+	SourceIPs   []string `json:"source_ips"`
+}
+
+type wireSubnet struct {
+	Type        string `json:"type"`
+	IPRange     string `json:"ip_range"`
+	NetworkZone string `json:"network_zone"`
+}
+
+type createNetworkRequest struct {
+	Name    string            `json:"name"`
+	IPRange string            `json:"ip_range"`
+	Subnets []wireSubnet      `json:"subnets"`
+	Labels  map[string]string `json:"labels"`
+}
+
+type createFirewallRequest struct {
+	Name   string             `json:"name"`
+	Labels map[string]string  `json:"labels"`
+	Rules  []wireFirewallRule `json:"rules"`
+}
+
+type createPlacementGroupRequest struct {
+	Name   string            `json:"name"`
+	Type   string            `json:"type"`
+	Labels map[string]string `json:"labels"`
 }
