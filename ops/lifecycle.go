@@ -34,13 +34,20 @@ func IstioWindow(cfg *config.Config) error {
 	if err != nil {
 		return nil // config.Parse has said so already
 	}
-	ok, window, err := mesh.KubernetesSupported(cfg.Istio.Version, minor)
-	if err != nil || ok {
-		return nil
+	// The canary's revision runs on the cluster too.
+	for _, istio := range []string{cfg.Istio.Version, cfg.Istio.Canary.Version} {
+		if istio == "" {
+			continue
+		}
+		ok, window, err := mesh.KubernetesSupported(istio, minor)
+		if err != nil || ok {
+			continue
+		}
+		return Inputf("meshready:kubernetes.version %s is outside the Kubernetes versions Istio %s supports (%s): "+
+			"nothing was changed; keep Kubernetes inside the window, or move meshready:istio.version to a release that supports it first",
+			cfg.Kubernetes.Version.Tag(), istio, window)
 	}
-	return Inputf("meshready:kubernetes.version %s is outside the Kubernetes versions Istio %s supports (%s): "+
-		"nothing was changed; keep Kubernetes inside the window, or move meshready:istio.version to a release that supports it first",
-		cfg.Kubernetes.Version.Tag(), cfg.Istio.Version, window)
+	return nil
 }
 
 // Lifecycle is an up, preview, refresh or destroy of one stack.

@@ -1,9 +1,11 @@
 package ops
 
 import (
+	"errors"
 	"strings"
 	"testing"
 
+	"github.com/meshready/meshready/config"
 	"github.com/meshready/meshready/contract"
 	"github.com/meshready/meshready/internal/golden"
 )
@@ -67,5 +69,30 @@ func TestWordsOfAPlan(t *testing.T) {
 
 	if w := Words([]Step{{Op: "same", Type: contract.Member().Token, Name: "s-worker-1"}}); len(w) != 0 {
 		t.Errorf("a plan that changes nothing said %v", w)
+	}
+}
+
+// TestIstioWindow: a Kubernetes version outside the window of the Istio a
+// stack runs, or of its canary, is bad input before anything changes.
+func TestIstioWindow(t *testing.T) {
+	cfg := func(k8s, istio, canary string) *config.Config {
+		c := config.Defaults()
+		c.Kubernetes.Version, c.Istio.Enabled, c.Istio.Version = config.Version(k8s), true, istio
+		c.Istio.Canary.Version = canary
+		return &c
+	}
+	for _, tc := range []struct {
+		c    *config.Config
+		want string
+	}{
+		{cfg("1.34.4", "1.28.0", ""), ""},
+		{cfg("1.35.4", "1.28.0", ""), "outside the Kubernetes versions Istio 1.28.0 supports (1.30-1.34)"},
+		{cfg("1.35.4", "1.29.0", "1.28.0"), "outside the Kubernetes versions Istio 1.28.0 supports"},
+		{cfg("1.35.4", "1.29.0", ""), ""},
+	} {
+		err := IstioWindow(tc.c)
+		if tc.want == "" && err != nil || tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want) || !errors.As(err, new(BadInput))) {
+			t.Errorf("kubernetes %s, istio %s, canary %s: %v, want %q", tc.c.Kubernetes.Version, tc.c.Istio.Version, tc.c.Istio.Canary.Version, err, tc.want)
+		}
 	}
 }
