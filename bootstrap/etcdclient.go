@@ -11,6 +11,7 @@ import (
 	"net"
 	"time"
 
+	pb "go.etcd.io/etcd/api/v3/etcdserverpb"
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.uber.org/zap"
 	"google.golang.org/grpc"
@@ -26,6 +27,9 @@ type Etcd interface {
 	Members(ctx context.Context) ([]EtcdMember, error)
 	// Remove takes a member out of the cluster (etcd's member remove).
 	Remove(ctx context.Context, id uint64) error
+	// MoveLeader hands the leadership of leader (the member leading now)
+	// to member to (etcdctl move-leader).
+	MoveLeader(ctx context.Context, leader EtcdMember, to uint64) error
 	// Snapshot streams a point-in-time snapshot of the keyspace to w.
 	Snapshot(ctx context.Context, w io.Writer) (int64, error)
 	Close() error
@@ -38,6 +42,8 @@ type EtcdMember struct {
 	PeerURLs   []string
 	ClientURLs []string
 	Healthy    bool
+	// Leader says the member answered that it leads.
+	Leader bool
 }
 
 // etcdClientFiles are the first control plane's etcd CA and the client
@@ -120,9 +126,10 @@ func (e etcdClient) Members(ctx context.Context) ([]EtcdMember, error) {
 		em := EtcdMember{ID: m.ID, Name: m.Name, PeerURLs: m.PeerURLs, ClientURLs: m.ClientURLs}
 		if len(m.ClientURLs) > 0 {
 			sctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-			_, err := e.c.Status(sctx, m.ClientURLs[0])
+			st, err := e.c.Status(sctx, m.ClientURLs[0])
 			cancel()
 			em.Healthy = err == nil
+			em.Leader = err == nil && st.Header != nil && st.Leader == st.Header.MemberId
 		}
 		out = append(out, em)
 	}
@@ -134,6 +141,26 @@ func (e etcdClient) Remove(ctx context.Context, id uint64) error {
 	defer cancel()
 	if _, err := e.c.MemberRemove(ctx, id); err != nil {
 		return fmt.Errorf("%s: etcd member remove %x: %w", e.host, id, err)
+	}
+	return nil
+}
+
+// MoveLeader asks the leader itself, over its own client URL (etcd
+// refuses a leadership transfer sent to a follower), dialled through the
+// same tunnel as every other call.
+func (e etcdClient) MoveLeader(ctx context.Context, leader EtcdMember, to uint64) error {
+	if len(leader.ClientURLs) == 0 {
+		return fmt.Errorf("%s: etcd move-leader: member %s has no client URL", e.host, leader.Name)
+	}
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	conn, err := e.c.Dial(leader.ClientURLs[0])
+	if err != nil {
+		return fmt.Errorf("%s: etcd move-leader: dial %s: %w", e.host, leader.Name, err)
+	}
+	defer conn.Close()
+	if _, err := pb.NewMaintenanceClient(conn).MoveLeader(ctx, &pb.MoveLeaderRequest{TargetID: to}); err != nil {
+		return fmt.Errorf("%s: etcd move-leader from %s to %x: %w", e.host, leader.Name, to, err)
 	}
 	return nil
 }

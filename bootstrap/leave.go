@@ -35,9 +35,10 @@ func Leave(ctx context.Context, log *slog.Logger, cp Node, etcd Etcd, l Leaving)
 		return fmt.Errorf("%s is the cluster's first control plane (its API endpoint and where kubeadm init ran): it cannot leave", n.Name)
 	}
 	var member *EtcdMember
+	var members []EtcdMember
 	if n.Role == config.RoleControlPlane {
-		members, err := etcd.Members(ctx)
-		if err != nil {
+		var err error
+		if members, err = etcd.Members(ctx); err != nil {
 			return err
 		}
 		m, err := CheckRemoval(members, n.Name)
@@ -59,6 +60,7 @@ func Leave(ctx context.Context, log *slog.Logger, cp Node, etcd Etcd, l Leaving)
 		log.WarnContext(ctx, "not drained: the node is not Ready or cannot be reached; its pods go with its Node", "host", n.Name)
 	}
 	if member != nil {
+		handLeadership(ctx, log, etcd, members, *member, cp.Name)
 		log.InfoContext(ctx, "etcd member remove", "host", n.Name, "member", fmt.Sprintf("%x", member.ID))
 		if err := etcd.Remove(ctx, member.ID); err != nil {
 			return fmt.Errorf("%s: leave: %w", n.Name, err)
@@ -74,6 +76,29 @@ func Leave(ctx context.Context, log *slog.Logger, cp Node, etcd Etcd, l Leaving)
 		return nil
 	}
 	return Reset(ctx, []Node{n})
+}
+
+// handLeadership moves etcd's leadership from leaving, when it leads, to
+// the member of the first control plane (which stays), before leaving is
+// removed, as Cluster API's control plane does before it removes a
+// machine: a removed leader steps down and the others wait an election
+// timeout, in which writes stall, and on a busy host that stall can
+// outlast the 10 s in which the scheduler and the controller manager must
+// renew their leases (they exit when they cannot). A transfer that fails
+// is said and the removal goes on: etcd elects a new leader by itself.
+func handLeadership(ctx context.Context, log *slog.Logger, etcd Etcd, members []EtcdMember, leaving EtcdMember, stays string) {
+	if !leaving.Leader {
+		return
+	}
+	i := slices.IndexFunc(members, func(m EtcdMember) bool { return m.Name == stays })
+	if i < 0 {
+		log.WarnContext(ctx, "etcd leadership not moved: the first control plane has no member", "host", leaving.Name)
+		return
+	}
+	log.InfoContext(ctx, "etcd move-leader", "host", leaving.Name, "to", stays)
+	if err := etcd.MoveLeader(ctx, leaving, members[i].ID); err != nil {
+		log.WarnContext(ctx, "etcd leadership not moved; the member is removed as the leader, and the others elect one", "host", leaving.Name, "err", err)
+	}
 }
 
 // CheckRemoval finds name's etcd member and refuses its removal when it

@@ -2,6 +2,8 @@ package bootstrap
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"os"
@@ -87,6 +89,8 @@ type fakeEtcd struct {
 	mu      sync.Mutex
 	members []EtcdMember
 	log     *[]string
+	// moveErr, when set, is what a leadership transfer fails with.
+	moveErr error
 }
 
 func (e *fakeEtcd) Members(context.Context) ([]EtcdMember, error) {
@@ -106,10 +110,24 @@ func (e *fakeEtcd) Remove(_ context.Context, id uint64) error {
 	}
 	return nil
 }
+func (e *fakeEtcd) MoveLeader(_ context.Context, leader EtcdMember, to uint64) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	*e.log = append(*e.log, fmt.Sprintf("etcd: move-leader from %s to %d", leader.Name, to))
+	if e.moveErr != nil {
+		return e.moveErr
+	}
+	for i := range e.members {
+		e.members[i].Leader = e.members[i].ID == to
+	}
+	return nil
+}
+
 func (e *fakeEtcd) Snapshot(context.Context, io.Writer) (int64, error) { return 0, nil }
 func (e *fakeEtcd) Close() error                                       { return nil }
 
-// TestLeaveOrder: a control plane leaves drained first, then out of etcd,
+// TestLeaveOrder: a control plane leaves drained first, its etcd
+// leadership handed to the first control plane, then out of etcd,
 // then its Node deleted, then reset; nothing happens when etcd would lose
 // its quorum.
 func TestLeaveOrder(t *testing.T) {
@@ -123,7 +141,11 @@ func TestLeaveOrder(t *testing.T) {
 		return Node{Name: name, Role: "control-plane", Runner: fakeRunner{name, &mu, &log, nil, nodes, nil}}
 	}
 	cp, leaving := mk("s-cp-1"), mk("s-cp-3")
-	etcd := &fakeEtcd{members: []EtcdMember{{1, "s-cp-1", nil, nil, true}, {2, "s-cp-2", nil, nil, false}, {3, "s-cp-3", nil, nil, true}}, log: &log}
+	etcd := &fakeEtcd{members: []EtcdMember{
+		{ID: 1, Name: "s-cp-1", Healthy: true},
+		{ID: 2, Name: "s-cp-2", Healthy: false},
+		{ID: 3, Name: "s-cp-3", Healthy: true, Leader: true},
+	}, log: &log}
 	quiet := slog.New(slog.DiscardHandler)
 	err := Leave(t.Context(), quiet, cp, etcd, Leaving{Node: leaving, DrainTimeout: time.Minute})
 	if err == nil || !strings.Contains(err.Error(), "below the quorum") || len(log) != 0 {
@@ -135,24 +157,36 @@ func TestLeaveOrder(t *testing.T) {
 		"s-cp-1: kubectl --kubeconfig /etc/kubernetes/admin.conf get nodes -o json",
 		"s-cp-1: kubectl --kubeconfig /etc/kubernetes/admin.conf cordon s-cp-3",
 		"s-cp-1: kubectl --kubeconfig /etc/kubernetes/admin.conf drain s-cp-3 --ignore-daemonsets --delete-emptydir-data --timeout=1m0s",
+		"etcd: move-leader from s-cp-3 to 1",
 		"etcd: member remove",
 		"s-cp-1: kubectl --kubeconfig /etc/kubernetes/admin.conf delete node s-cp-3 --ignore-not-found",
 		"s-cp-1: kubectl --kubeconfig /etc/kubernetes/admin.conf get nodes -o json",
 		"s-cp-1: kubectl --kubeconfig /etc/kubernetes/admin.conf get pods -A -o json",
-		"s-cp-3: if command -v kubeadm >/dev/null; then kubeadm reset -f; fi; rm -rf /etc/cni/net.d/10-meshready.conflist /etc/meshready",
+		"s-cp-3: " + strings.SplitN(resetScript, "\n", 2)[0],
 	}
 	if strings.Join(log, "\n") != strings.Join(want, "\n") {
 		t.Errorf("ran:\n%s\nwant:\n%s", strings.Join(log, "\n"), strings.Join(want, "\n"))
 	}
-	if len(etcd.members) != 2 {
-		t.Errorf("members left %v", etcd.members)
+	if len(etcd.members) != 2 || !etcd.members[0].Leader {
+		t.Errorf("members left %v: want s-cp-1 leading", etcd.members)
 	}
+
+	// A transfer that fails does not stop the removal: etcd elects a leader itself.
+	log = nil
+	etcd.members = append(etcd.members, EtcdMember{ID: 4, Name: "s-cp-4", Healthy: true, Leader: true})
+	etcd.members[0].Leader = false
+	etcd.moveErr = errors.New("etcdserver: request timed out, leader transfer took too long")
+	must(t, Leave(t.Context(), quiet, cp, etcd, Leaving{Node: Node{Name: "s-cp-4", Role: "control-plane"}, DrainTimeout: time.Minute}))
+	if s := strings.Join(log, "\n"); !strings.Contains(s, "move-leader from s-cp-4 to 1\netcd: member remove") {
+		t.Errorf("a leave whose transfer failed ran:\n%s", s)
+	}
+	etcd.moveErr = nil
 
 	// A dead node (no session): no drain, nothing run on it; its member and Node go.
 	log = nil
 	dead := Node{Name: "s-cp-2", Role: "control-plane"}
 	must(t, Leave(t.Context(), quiet, cp, etcd, Leaving{Node: dead, DrainTimeout: time.Minute}))
-	if s := strings.Join(log, "\n"); strings.Contains(s, "drain") || !strings.Contains(s, "member remove") || !strings.Contains(s, "delete node s-cp-2") {
+	if s := strings.Join(log, "\n"); strings.Contains(s, "drain") || strings.Contains(s, "move-leader") || !strings.Contains(s, "member remove") || !strings.Contains(s, "delete node s-cp-2") {
 		t.Errorf("a dead node's leave ran:\n%s", s)
 	}
 	if err := Leave(t.Context(), quiet, cp, etcd, Leaving{Node: cp}); err == nil || !strings.Contains(err.Error(), "cannot leave") {

@@ -117,7 +117,7 @@ func Restore(ctx context.Context, log *slog.Logger, nodes []Node, src RestoreSou
 	}); err != nil {
 		return err
 	}
-	if err := waitAPIServer(ctx, cps[0]); err != nil {
+	if err := waitAPIServer(ctx, cps[0], "the restore"); err != nil {
 		return err
 	}
 	return p.waitReady(ctx, cps[0], nodes)
@@ -133,9 +133,9 @@ func RestoreDataScript(n Node, snap, etcdutl string, members []string, stamp str
 		"https://" + n.Address + ":2380", DefaultEtcdDataDir, ".restored-" + stamp, ".before-restore-" + stamp})
 }
 
-// waitAPIServer polls the first control plane's API server until it is
-// ready (at most 5 minutes).
-func waitAPIServer(ctx context.Context, cp Node) error {
+// waitAPIServer polls the API server through cp until it is ready (at
+// most 5 minutes) after what (a step that restarted etcd).
+func waitAPIServer(ctx context.Context, cp Node, what string) error {
 	deadline := time.Now().Add(5 * time.Minute)
 	for {
 		_, err := cp.Runner.Run(ctx, kube.Command("get", "--raw=/readyz"))
@@ -143,7 +143,7 @@ func waitAPIServer(ctx context.Context, cp Node) error {
 			return nil
 		}
 		if time.Now().After(deadline) {
-			return fmt.Errorf("%s: the API server is not ready 5 minutes after the restore: %w", cp.Name, err)
+			return fmt.Errorf("%s: the API server is not ready 5 minutes after %s: %w", cp.Name, what, err)
 		}
 		select {
 		case <-ctx.Done():

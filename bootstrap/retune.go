@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/meshready/meshready/kube"
 )
 
 // EtcdManifest is where kubeadm writes etcd's static pod; the kubelet
@@ -81,30 +83,18 @@ func etcdCommand(doc *yaml.Node) (*yaml.Node, error) {
 	if doc.Kind != yaml.DocumentNode || len(doc.Content) != 1 {
 		return nil, fmt.Errorf("etcd manifest: not one YAML document")
 	}
-	containers := lookup(lookup(doc.Content[0], "spec"), "containers")
+	containers := kube.Field(kube.Field(doc.Content[0], "spec"), "containers")
 	if containers == nil || containers.Kind != yaml.SequenceNode {
 		return nil, fmt.Errorf("etcd manifest: no spec.containers")
 	}
 	for _, c := range containers.Content {
-		if name := lookup(c, "name"); name != nil && name.Value == "etcd" {
-			if cmd := lookup(c, "command"); cmd != nil && cmd.Kind == yaml.SequenceNode {
+		if name := kube.Field(c, "name"); name != nil && name.Value == "etcd" {
+			if cmd := kube.Field(c, "command"); cmd != nil && cmd.Kind == yaml.SequenceNode {
 				return cmd, nil
 			}
 		}
 	}
 	return nil, fmt.Errorf("etcd manifest: no container etcd with a command")
-}
-
-func lookup(m *yaml.Node, key string) *yaml.Node {
-	if m == nil || m.Kind != yaml.MappingNode {
-		return nil
-	}
-	for i := 0; i+1 < len(m.Content); i += 2 {
-		if m.Content[i].Value == key {
-			return m.Content[i+1]
-		}
-	}
-	return nil
 }
 
 // RetuneEtcd gives n's etcd member args: its static pod manifest
@@ -141,6 +131,11 @@ func RetuneEtcd(ctx context.Context, log *slog.Logger, n Node, dial func(context
 			return nil, fmt.Errorf("%s: etcd retune: %w", n.Name, err)
 		}
 		if err := waitMemberHealthy(ctx, dial, n.Name); err != nil {
+			return nil, err
+		}
+		// The API server on n lost its etcd for the restart: the next
+		// step (or the user) finds it answering, not reconnecting.
+		if err := waitAPIServer(ctx, n, "the etcd retune"); err != nil {
 			return nil, err
 		}
 		log.Debug("etcd retuned", "host", n.Name, "took", time.Since(start).Round(time.Millisecond))

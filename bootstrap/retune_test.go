@@ -108,7 +108,8 @@ func (r manifestRunner) Run(_ context.Context, cmd string, _ ...remote.RunOption
 
 // TestRetuneEtcd: new flags are staged beside the manifests folder, moved
 // in by the serialised retune script, and the member waited for through a
-// new client; the same flags again touch nothing.
+// new client, then the API server waited for; the same flags again touch
+// nothing.
 func TestRetuneEtcd(t *testing.T) {
 	in, err := os.ReadFile("testdata/etcd/manifest.yaml")
 	must(t, err)
@@ -124,8 +125,9 @@ func TestRetuneEtcd(t *testing.T) {
 	if flags["snapshot-count"] != "5000" || flags["heartbeat-interval"] != "100" {
 		t.Errorf("flags read back %v", flags)
 	}
-	if len(did) != 2 || !strings.HasPrefix(did[0], "upload /etc/kubernetes/meshready-etcd.yaml\n") || !strings.Contains(did[0], "- --snapshot-count=5000") ||
-		!strings.Contains(did[1], "exec 9>/run/meshready-step.lock") || !strings.Contains(did[1], "mv -f '/etc/kubernetes/meshready-etcd.yaml' '/etc/kubernetes/manifests/etcd.yaml'") {
+	if len(did) != 3 || !strings.HasPrefix(did[0], "upload /etc/kubernetes/meshready-etcd.yaml\n") || !strings.Contains(did[0], "- --snapshot-count=5000") ||
+		!strings.Contains(did[1], "exec 9>/run/meshready-step.lock") || !strings.Contains(did[1], "mv -f '/etc/kubernetes/meshready-etcd.yaml' '/etc/kubernetes/manifests/etcd.yaml'") ||
+		did[2] != "kubectl --kubeconfig /etc/kubernetes/admin.conf 'get' '--raw=/readyz'" {
 		t.Errorf("did:\n%s", strings.Join(did, "\n---\n"))
 	}
 	if dials != 1 {
