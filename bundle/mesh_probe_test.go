@@ -8,6 +8,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/meshready/meshready/toolchain"
 )
 
 // TestProbeSourcesAreMeshprobesPackages: the folders whose change rebuilds
@@ -77,4 +79,38 @@ func writeStamp(bin, sum string) error {
 func hasMarker(path string) bool {
 	b, _ := os.ReadFile(path)
 	return string(b) == "marker"
+}
+
+// TestPrometheusKeepsKubernetesDiscovery: the addon's Prometheus, as
+// PrometheusTool builds it (without the clouds' service discovery),
+// accepts a Kubernetes scrape config, the only kind Istio's addon has,
+// and refuses one of a discovery it was built without (which shows the
+// build tags took effect).
+func TestPrometheusKeepsKubernetesDiscovery(t *testing.T) {
+	dir, err := toolchain.DefaultDir(os.Getenv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	root, err := toolchain.Cache{Dir: dir, ProjectDir: ".."}.Root(PrometheusTool())
+	if err != nil {
+		t.Fatal(err)
+	}
+	promtool := filepath.Join(root, "bin", "promtool")
+	if _, err := os.Stat(promtool); err != nil {
+		t.Skip("the addon's Prometheus is not built here: meshready tools --mesh builds it")
+	}
+	check := func(sd string) (string, error) {
+		f := filepath.Join(t.TempDir(), "prometheus.yml")
+		if err := os.WriteFile(f, []byte("scrape_configs:\n- job_name: x\n  "+sd+"_sd_configs:\n  - "+map[string]string{"kubernetes": "role: pod", "ec2": "region: x"}[sd]+"\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		out, err := exec.Command(promtool, "check", "config", f).CombinedOutput()
+		return string(out), err
+	}
+	if out, err := check("kubernetes"); err != nil {
+		t.Errorf("kubernetes_sd_configs refused: %v\n%s", err, out)
+	}
+	if out, err := check("ec2"); err == nil || !strings.Contains(out, "ec2_sd_configs not found") {
+		t.Errorf("ec2_sd_configs: %v\n%s; want refused (built without it)", err, out)
+	}
 }

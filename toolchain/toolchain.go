@@ -47,11 +47,11 @@ type Tool struct {
 	Env []string
 	// Ldflags returns extra linker flags for the pinned version (e.g. a version stamp).
 	Ldflags func(version string) string
-	// Stamp names what Ldflags stamp beyond the pin (Istio's version name
-	// and commit): part of the cache entry's name, so that a build stamped
-	// otherwise (or stamped where an older meshready built it bare) is
-	// never reused for this one. Not the flags themselves: Kubernetes'
-	// carry the build's date.
+	// Stamp names what the build adds beyond the pin (Istio's version name
+	// and commit that Ldflags stamp, Prometheus's build tags): part of the
+	// cache entry's name, so that a build stamped otherwise (or stamped
+	// where an older meshready built it bare) is never reused for this
+	// one. Not the flags themselves: Kubernetes' carry the build's date.
 	Stamp string
 	// Took says how long a build took on the reference machine, for the progress line.
 	Took string
