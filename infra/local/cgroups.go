@@ -2,6 +2,7 @@ package local
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io/fs"
 	"os"
@@ -23,7 +24,10 @@ import (
 // last one to go removes the empty ones that were added since (meshready/,
 // and whatever an older meshready that bound the whole tree left). rmdir
 // cannot remove a cgroup that still has processes, so nothing in use is
-// ever touched.
+// ever touched. Backends in other folders (another cache, a test) share
+// meshready/ and make their machines' cgroups in it before nspawn joins
+// them, so the cleanup never goes below meshready/: each machine removes
+// its own, and meshready/ itself goes only once it is empty.
 
 const cgroupsBefore = "cgroups-before.json"
 
@@ -79,7 +83,11 @@ func cleanCgroups(dir string) {
 	}
 	for h, before := range snap {
 		for _, c := range childDirs(h) {
-			if !slices.Contains(before, c) {
+			switch {
+			case slices.Contains(before, c):
+			case c == cgroupParent:
+				syscall.Rmdir(filepath.Join(h, c)) // refused while any machine's cgroup is there
+			default:
 				rmdirTree(filepath.Join(h, c))
 			}
 		}
@@ -130,7 +138,7 @@ func machineCgroups(id string) []string {
 // has: each level gets its parent's.
 func makeMachineCgroups(id string) error {
 	for _, c := range machineCgroups(id) {
-		if err := os.MkdirAll(c, 0o755); err != nil {
+		if err := mkdirRaced(c); err != nil {
 			return fmt.Errorf("cgroup %s: %w", c, err)
 		}
 		for _, dir := range []string{filepath.Dir(c), c} {
@@ -150,6 +158,18 @@ func makeMachineCgroups(id string) error {
 		}
 	}
 	return nil
+}
+
+// mkdirRaced makes dir and its parent, again if another backend's cleanup
+// removed the (then empty) parent between the two.
+func mkdirRaced(dir string) error {
+	var err error
+	for range 5 {
+		if err = os.MkdirAll(dir, 0o755); !errors.Is(err, fs.ErrNotExist) {
+			return err
+		}
+	}
+	return err
 }
 
 // removeMachineCgroups removes id's cgroups (and what the machine made in

@@ -67,6 +67,8 @@ type Backend struct {
 	stack   string
 	mirror  string
 	log     *slog.Logger
+	// inotifyLimit is where the host's inotify limit is read (InotifyLimit).
+	inotifyLimit string
 }
 
 var _ infra.Backend = (*Backend)(nil)
@@ -107,6 +109,8 @@ func New(o Options) (*Backend, error) {
 		stack:   o.Stack,
 		mirror:  o.Mirror,
 		log:     o.Log,
+
+		inotifyLimit: InotifyLimit,
 	}, nil
 }
 

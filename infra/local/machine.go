@@ -84,6 +84,13 @@ func (b *Backend) create(ctx context.Context, id string, spec infra.ServerSpec) 
 	r := record{ID: id, Name: spec.Name, Subnet: b.subnet, Bridge: b.bridge,
 		Labels: spec.Labels, Stack: b.stack, Created: time.Now().UTC()}
 	r, err = reserve(ctx, b.machinesDir(), b.lockPath(), r, func(all []record) error {
+		ids := make([]string, 0, len(all))
+		for _, o := range all {
+			ids = append(ids, o.ID)
+		}
+		if err := ensureInotify(b.inotifyLimit, ids); err != nil {
+			return err
+		}
 		if len(all) == 0 {
 			snapshotCgroups(b.dir)
 		}

@@ -99,6 +99,21 @@ func TestMachines(t *testing.T) {
 		t.Fatalf("both machines got %s", servers[0].PrivateIPv4)
 	}
 
+	// A host whose inotify limit leaves no room: the third machine is
+	// refused before it boots, and nothing of it is left.
+	tight := *b
+	tight.inotifyLimit = filepath.Join(t.TempDir(), "max_user_instances")
+	must(t, os.WriteFile(tight.inotifyLimit, []byte("10\n"), 0o644))
+	third := specs[0]
+	third.Name, third.Labels = "test-c", map[string]string{"meshready": "true", "stack": "test", "node": "test-c"}
+	if _, err := tight.Create(ctx, third); err == nil || !strings.Contains(err.Error(), "create mr-test-c: ") ||
+		!strings.Contains(err.Error(), "max_user_instances is 10: ") || !strings.Contains(err.Error(), "local machines and this one need") {
+		t.Errorf("a machine past the inotify limit: %v", err)
+	}
+	if _, err := os.Stat(b.machineDir(MachineID("test-c"))); !os.IsNotExist(err) {
+		t.Errorf("the refused machine left %s: %v", b.machineDir(MachineID("test-c")), err)
+	}
+
 	for i, s := range servers {
 		if s.Status != "running" || s.SSHPort != 22 || s.SSHUser != "root" || s.Virtualization != Virtualization {
 			t.Errorf("%s: %+v", s.Name, s)
