@@ -9,6 +9,7 @@ import (
 	"encoding/pem"
 	"fmt"
 	"log/slog"
+	"net"
 	"strings"
 	"time"
 
@@ -33,7 +34,11 @@ type Plan struct {
 	Version config.Version
 	// Endpoint is host:port every node reaches the API server at: the first
 	// control plane's address, port 6443.
-	Endpoint                 string
+	Endpoint string
+	// PublicEndpoint, when the nodes talk over a private network, is the
+	// first control plane's public host:port: its certificate is made
+	// good for it, and the kubeconfig Init hands back points at it.
+	PublicEndpoint           string
 	Source                   Source
 	PodSubnet, ServiceSubnet string
 	Etcd                     EtcdTuning
@@ -48,6 +53,8 @@ type Plan struct {
 	// in an upgrade (0: 3 minutes); Poll is how often an upgrade's waits
 	// look again (0: every second).
 	NodeReadyTimeout, Poll time.Duration
+	// Pods is the pod network Network makes.
+	Pods PodNetwork
 }
 
 // Result is what a bootstrapped cluster hands back.
@@ -92,7 +99,13 @@ func Init(ctx context.Context, p Plan, cp Node) (Result, error) {
 	if err != nil {
 		return res, fmt.Errorf("%s: admin kubeconfig: %w", cp.Name, err)
 	}
-	res.Kubeconfig = config.Secret(out.Stdout)
+	kubeconfig := []byte(out.Stdout)
+	if p.PublicEndpoint != "" {
+		if kubeconfig, err = kube.WithServer(kubeconfig, "https://"+p.PublicEndpoint); err != nil {
+			return res, fmt.Errorf("%s: admin kubeconfig: %w", cp.Name, err)
+		}
+	}
+	res.Kubeconfig = config.Secret(kubeconfig)
 	return res, nil
 }
 
@@ -117,8 +130,9 @@ func Join(ctx context.Context, p Plan, cp, n Node, caCertHash string) error {
 }
 
 // Network gives every node its bridge (with the pod CIDR the controller
-// manager allocated to it) and a route to the pods of every node the
-// cluster has, then waits until nodes are all Ready and CoreDNS runs.
+// manager allocated to it) and a way to the pods of every node the
+// cluster has: flanneld (VXLAN) on each, or a route per node through its
+// address; then waits until nodes are all Ready and CoreDNS runs.
 // Nodes the cluster has beyond nodes (one on its way out) keep their pods
 // reachable until they leave.
 func Network(ctx context.Context, p Plan, cp Node, nodes []Node) error {
@@ -225,6 +239,9 @@ func (p Plan) params(n Node) ClusterParams {
 	if p.Source.Bundle != "" {
 		cp.ImagePullPolicy = "Never" // air-gapped: fail rather than reach out
 	}
+	if host, _, err := net.SplitHostPort(p.PublicEndpoint); err == nil {
+		cp.CertSANs = []string{host}
+	}
 	return cp
 }
 
@@ -306,6 +323,21 @@ func (p Plan) network(ctx context.Context, cp Node, nodes []Node) error {
 		case <-time.After(2 * time.Second):
 		}
 	}
+	if p.Pods.Flannel() {
+		bin := &flanneldBinary{path: p.Pods.FlanneldPath, sha256: p.Pods.FlanneldSHA256}
+		token, err := p.flannelToken(ctx, cp)
+		if err != nil {
+			return err
+		}
+		return remote.Parallel(ctx, nodes, len(nodes), func(ctx context.Context, n Node) error {
+			self, _ := l.find(n.Name)
+			b, err := p.flannel(ctx, n, bin, token, self.Spec.PodCIDR)
+			if err != nil {
+				return err
+			}
+			return p.run(ctx, n, "pod network", func() (string, error) { return CNIScript(n.Name, b, true, nil) })
+		})
+	}
 	return remote.Parallel(ctx, nodes, len(nodes), func(ctx context.Context, n Node) error {
 		self, _ := l.find(n.Name)
 		var routes []Route
@@ -314,7 +346,8 @@ func (p Plan) network(ctx context.Context, cp Node, nodes []Node) error {
 				routes = append(routes, Route{CIDR: o.Spec.PodCIDR, Via: addr})
 			}
 		}
-		return p.run(ctx, n, "pod network", func() (string, error) { return CNIScript(n.Name, self.Spec.PodCIDR, routes) })
+		b := Bridge{PodCIDR: self.Spec.PodCIDR, IPMasq: true}
+		return p.run(ctx, n, "pod network", func() (string, error) { return CNIScript(n.Name, b, false, routes) })
 	})
 }
 

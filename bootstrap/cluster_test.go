@@ -16,6 +16,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -68,8 +69,18 @@ func (f fakeRunner) Run(_ context.Context, cmd string, _ ...remote.RunOption) (r
 		return remote.Result{Stdout: []byte(`{"items":[]}`)}, nil
 	case strings.Contains(cmd, "k8s-app=kube-dns"):
 		return remote.Result{Stdout: []byte("pod/coredns-1\n")}, nil
+	case strings.HasPrefix(cmd, "sha256sum /usr/local/bin/flanneld"):
+		if f.host == "s-cp-1" { // has it already
+			return remote.Result{Stdout: []byte(testFlanneldSHA + "\n")}, nil
+		}
+		return remote.Result{}, nil
+	case strings.HasPrefix(cmd, "# meshready flannels access"):
+		return remote.Result{Stdout: []byte("eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ4In0.c2ln")}, nil
+	case strings.HasPrefix(cmd, "# meshready flannel on"):
+		third := map[string]string{"s-cp-1": "0", "s-worker-1": "1"}[f.host]
+		return remote.Result{Stdout: []byte("FLANNEL_NETWORK=10.244.0.0/16\nFLANNEL_SUBNET=10.244." + third + ".1/24\nFLANNEL_MTU=1450\nFLANNEL_IPMASQ=true\n")}, nil
 	case strings.HasPrefix(cmd, "cat /etc/kubernetes/admin.conf"):
-		return remote.Result{Stdout: []byte("apiVersion: v1\nkind: Config\n")}, nil
+		return remote.Result{Stdout: []byte("apiVersion: v1\nkind: Config\nclusters:\n- cluster:\n    server: https://10.213.0.2:6443\n  name: kubernetes\n")}, nil
 	}
 	return remote.Result{}, nil
 }
@@ -87,13 +98,24 @@ func testCA(t *testing.T) ([]byte, string) {
 	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), "sha256:" + hex.EncodeToString(sum[:])
 }
 
+// testNode is one node as `kubectl get nodes -o json` shows it to the
+// fake control plane's callers; testNodes is the list.
+func testNode(name, podCIDR string, ready bool, addr string) string {
+	status := "False"
+	if ready {
+		status = "True"
+	}
+	return `{"metadata":{"name":"` + name + `"},"spec":{"podCIDR":"` + podCIDR + `"},"status":{"conditions":[{"type":"Ready","status":"` +
+		status + `"}],"addresses":[{"type":"InternalIP","address":"` + addr + `"}]}}`
+}
+
+func testNodes(items ...string) string { return `{"items":[` + strings.Join(items, ",") + `]}` }
+
 func TestBootstrapRunsTheStepsInOrder(t *testing.T) {
 	caPEM, wantHash := testCA(t)
-	nodes := `{"items":[` +
-		`{"metadata":{"name":"s-cp-1"},"spec":{"podCIDR":"10.244.0.0/24"},"status":{"conditions":[{"type":"Ready","status":"True"}],"addresses":[{"type":"InternalIP","address":"10.213.0.2"}]}},` +
-		`{"metadata":{"name":"s-worker-1"},"spec":{"podCIDR":"10.244.1.0/24"},"status":{"conditions":[{"type":"Ready","status":"True"}],"addresses":[{"type":"InternalIP","address":"10.213.0.3"}]}},` +
+	nodes := testNodes(testNode("s-cp-1", "10.244.0.0/24", true, "10.213.0.2"), testNode("s-worker-1", "10.244.1.0/24", true, "10.213.0.3"),
 		// A node on its way out: not Ready any more, its pods still reachable.
-		`{"metadata":{"name":"s-worker-2"},"spec":{"podCIDR":"10.244.2.0/24"},"status":{"conditions":[{"type":"Ready","status":"False"}],"addresses":[{"type":"InternalIP","address":"10.213.0.4"}]}}]}`
+		testNode("s-worker-2", "10.244.2.0/24", false, "10.213.0.4"))
 	var mu sync.Mutex
 	var log, seen []string
 	mk := func(name, role, addr string) Node {
@@ -200,6 +222,32 @@ func TestBootstrapRunsTheStepsInOrder(t *testing.T) {
 		if !removed {
 			t.Errorf("no step removes %s", f)
 		}
+	}
+}
+
+// Nodes on a private network (Hetzner's): kubeadm gets the private
+// endpoint and a certificate good for the public address too, and the
+// kubeconfig handed back points at the public one.
+func TestInitOnAPrivateNetwork(t *testing.T) {
+	caPEM, _ := testCA(t)
+	var mu sync.Mutex
+	var log, seen []string
+	cp := Node{Name: "h-cp-1", Role: "control-plane", Address: "10.0.1.2", Runner: fakeRunner{"h-cp-1", &mu, &log, caPEM, "", &seen}}
+	etcd, err := TuneEtcd(Measured{ControlPlanes: 1}, config.Etcd{})
+	must(t, err)
+	p := Plan{Version: "1.34.4", Endpoint: "10.0.1.2:6443", PublicEndpoint: "203.0.113.7:6443", Etcd: etcd,
+		Token: "abcdef.0123456789abcdef", CertKey: config.Secret(strings.Repeat("0123456789abcdef", 4)), Log: slog.New(slog.DiscardHandler)}
+	if got := p.params(cp); got.AdvertiseAddress != "10.0.1.2" || got.ControlPlaneEndpoint != "10.0.1.2:6443" || !slices.Equal(got.CertSANs, []string{"203.0.113.7"}) {
+		t.Errorf("kubeadm params: advertise %s, endpoint %s, SANs %v", got.AdvertiseAddress, got.ControlPlaneEndpoint, got.CertSANs)
+	}
+	res, err := Init(t.Context(), p, cp)
+	must(t, err)
+	if kc := res.Kubeconfig.Reveal(); res.Endpoint != "10.0.1.2:6443" || !strings.Contains(kc, "server: https://203.0.113.7:6443") || strings.Contains(kc, "10.0.1.2") {
+		t.Errorf("endpoint %s, kubeconfig:\n%s", res.Endpoint, kc)
+	}
+	p.PublicEndpoint = ""
+	if got := p.params(cp); len(got.CertSANs) != 0 {
+		t.Errorf("SANs without a public endpoint: %v", got.CertSANs)
 	}
 }
 

@@ -32,6 +32,10 @@ type ClusterParams struct {
 	ControlPlaneEndpoint string
 	// AdvertiseAddress is this node's IP: its API server's address on a control plane, and the kubelet's --node-ip everywhere.
 	AdvertiseAddress string
+	// CertSANs are more names and addresses the API servers' certificate is
+	// good for: the first control plane's public address where the nodes
+	// talk over a private network, so a kubeconfig reaches it from outside.
+	CertSANs []string
 	// NodeName is this node's Kubernetes name (a lower-case DNS subdomain).
 	NodeName string
 	// PodSubnet and ServiceSubnet are CIDRs; empty leaves kubeadm's defaults.
@@ -115,6 +119,7 @@ func RenderInit(p ClusterParams) ([]byte, error) {
 		ControlPlaneEndpoint: p.ControlPlaneEndpoint,
 		ImageRepository:      p.ImageRepository,
 		Networking:           networking{p.PodSubnet, p.ServiceSubnet},
+		APIServer:            apiServerConfig{CertSANs: p.CertSANs},
 		Etcd: etcdConfig{Local: localEtcd{
 			DataDir:   p.EtcdDataDir,
 			ExtraArgs: extraArgs{p.Etcd.ExtraArgs(), list},

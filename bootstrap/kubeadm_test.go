@@ -58,6 +58,10 @@ func renderCase(t *testing.T, name string) []byte {
 		p := testParams(t, "1.34.4")
 		p.NodeName, p.AdvertiseAddress, p.CertificateKey, p.NodeLabels = "worker-1", "10.213.0.21", "", nil
 		out, err = RenderJoin(p, false, testCAHash)
+	case "init-private-network-v1.34.4":
+		p := testParams(t, "1.34.4")
+		p.ControlPlaneEndpoint, p.AdvertiseAddress, p.CertSANs = "10.0.1.2:6443", "10.0.1.2", []string{"203.0.113.7"}
+		out, err = RenderInit(p)
 	case "init-no-workers-v1.34.4":
 		p := testParams(t, "1.34.4")
 		p.Schedulable = true
@@ -73,7 +77,7 @@ func renderCase(t *testing.T, name string) []byte {
 	return out
 }
 
-var cases = []string{"init-v1.21.14", "init-v1.28.15", "init-v1.34.4", "init-no-workers-v1.34.4", "join-worker-v1.34.4", "join-control-plane-v1.34.4"}
+var cases = []string{"init-v1.21.14", "init-v1.28.15", "init-v1.34.4", "init-no-workers-v1.34.4", "init-private-network-v1.34.4", "join-worker-v1.34.4", "join-control-plane-v1.34.4"}
 
 func TestRenderGolden(t *testing.T) {
 	for _, name := range cases {
@@ -87,12 +91,13 @@ func TestRenderGolden(t *testing.T) {
 // the right kinds in the right API, and etcd's tuned timings in the form the API takes.
 func TestRenderParsesBack(t *testing.T) {
 	wantDocs := map[string][]string{
-		"init-v1.21.14":              {apiV1beta2 + " InitConfiguration", apiV1beta2 + " ClusterConfiguration", "kubelet.config.k8s.io/v1beta1 KubeletConfiguration"},
-		"init-v1.28.15":              {apiV1beta3 + " InitConfiguration", apiV1beta3 + " ClusterConfiguration", "kubelet.config.k8s.io/v1beta1 KubeletConfiguration"},
-		"init-v1.34.4":               {apiV1beta4 + " InitConfiguration", apiV1beta4 + " ClusterConfiguration", "kubelet.config.k8s.io/v1beta1 KubeletConfiguration"},
-		"init-no-workers-v1.34.4":    {apiV1beta4 + " InitConfiguration", apiV1beta4 + " ClusterConfiguration", "kubelet.config.k8s.io/v1beta1 KubeletConfiguration"},
-		"join-worker-v1.34.4":        {apiV1beta4 + " JoinConfiguration"},
-		"join-control-plane-v1.34.4": {apiV1beta4 + " JoinConfiguration"},
+		"init-v1.21.14":                {apiV1beta2 + " InitConfiguration", apiV1beta2 + " ClusterConfiguration", "kubelet.config.k8s.io/v1beta1 KubeletConfiguration"},
+		"init-v1.28.15":                {apiV1beta3 + " InitConfiguration", apiV1beta3 + " ClusterConfiguration", "kubelet.config.k8s.io/v1beta1 KubeletConfiguration"},
+		"init-v1.34.4":                 {apiV1beta4 + " InitConfiguration", apiV1beta4 + " ClusterConfiguration", "kubelet.config.k8s.io/v1beta1 KubeletConfiguration"},
+		"init-no-workers-v1.34.4":      {apiV1beta4 + " InitConfiguration", apiV1beta4 + " ClusterConfiguration", "kubelet.config.k8s.io/v1beta1 KubeletConfiguration"},
+		"init-private-network-v1.34.4": {apiV1beta4 + " InitConfiguration", apiV1beta4 + " ClusterConfiguration", "kubelet.config.k8s.io/v1beta1 KubeletConfiguration"},
+		"join-worker-v1.34.4":          {apiV1beta4 + " JoinConfiguration"},
+		"join-control-plane-v1.34.4":   {apiV1beta4 + " JoinConfiguration"},
 	}
 	for _, name := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -188,6 +193,7 @@ func TestRenderRejects(t *testing.T) {
 		{"advertise address not an IP", func(p *ClusterParams) { p.AdvertiseAddress = "cp-1.example" }, false, false, "", "is not a node's IP"},
 		{"upper-case token", func(p *ClusterParams) { p.BootstrapToken = "ABCDEF.0123456789abcdef" }, false, false, "", "BootstrapToken is not in kubeadm's format"},
 		{"short token", func(p *ClusterParams) { p.BootstrapToken = "abcdef.0123" }, true, false, testCAHash, "BootstrapToken is not in kubeadm's format"},
+		{"certificate name that is neither", func(p *ClusterParams) { p.CertSANs = []string{"203.0.113.7\nx: y"} }, false, false, "", "is neither an IP address nor a DNS name"},
 		{"endpoint without port", func(p *ClusterParams) { p.ControlPlaneEndpoint = "10.213.0.11" }, false, false, "", "is not host:port"},
 		{"no etcd tuning", func(p *ClusterParams) { p.Etcd = EtcdTuning{} }, false, false, "", "pass TuneEtcd's result"},
 		{"ignore all preflight errors", func(p *ClusterParams) { p.IgnorePreflightErrors = []string{"all"} }, false, false, "", `"all" is not a single check's name`},

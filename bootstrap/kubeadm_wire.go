@@ -61,18 +61,23 @@ type apiEndpoint struct {
 
 type clusterConfiguration struct {
 	typeMeta             `yaml:",inline"`
-	KubernetesVersion    string     `yaml:"kubernetesVersion"`
-	ClusterName          string     `yaml:"clusterName"`
-	ControlPlaneEndpoint string     `yaml:"controlPlaneEndpoint"`
-	ImageRepository      string     `yaml:"imageRepository"`
-	Networking           networking `yaml:"networking"`
-	Etcd                 etcdConfig `yaml:"etcd"`
-	DNS                  *dnsConfig `yaml:"dns,omitempty"`
+	KubernetesVersion    string          `yaml:"kubernetesVersion"`
+	ClusterName          string          `yaml:"clusterName"`
+	ControlPlaneEndpoint string          `yaml:"controlPlaneEndpoint"`
+	ImageRepository      string          `yaml:"imageRepository"`
+	Networking           networking      `yaml:"networking"`
+	APIServer            apiServerConfig `yaml:"apiServer,omitempty"`
+	Etcd                 etcdConfig      `yaml:"etcd"`
+	DNS                  *dnsConfig      `yaml:"dns,omitempty"`
 }
 
 type networking struct {
 	PodSubnet     string `yaml:"podSubnet,omitempty"`
 	ServiceSubnet string `yaml:"serviceSubnet,omitempty"`
+}
+
+type apiServerConfig struct {
+	CertSANs []string `yaml:"certSANs,omitempty"`
 }
 
 type etcdConfig struct {

@@ -42,6 +42,11 @@ func (p ClusterParams) validate() (api string, minor int, err error) {
 	if host, port, err := net.SplitHostPort(p.ControlPlaneEndpoint); err != nil || host == "" || !validPort(port) {
 		add("ControlPlaneEndpoint %q is not host:port (e.g. 10.0.0.2:6443)", p.ControlPlaneEndpoint)
 	}
+	for _, san := range p.CertSANs {
+		if _, err := netip.ParseAddr(san); err != nil && !nodeNameRE.MatchString(san) {
+			add("CertSANs: %q is neither an IP address nor a DNS name", san)
+		}
+	}
 	switch a, err := netip.ParseAddr(p.AdvertiseAddress); {
 	case p.AdvertiseAddress == "":
 		add("AdvertiseAddress is empty: kubeadm needs this node's IP for its API server and the kubelet's node IP")

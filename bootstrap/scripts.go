@@ -147,28 +147,48 @@ func UploadConfigScript(node, config string) (string, error) {
 // Route sends a pod CIDR to the node that hosts it.
 type Route struct{ CIDR, Via string }
 
-// CNIScript writes this node's bridge network and the routes to other nodes' pods.
-func CNIScript(node, podCIDR string, routes []Route) (string, error) {
+// Bridge is a node's pod bridge (cni0).
+type Bridge struct {
+	// PodCIDR is the node's pod subnet (its Node's spec.podCIDR).
+	PodCIDR string
+	// MTU of the pods' interfaces; 0 is the default (the link's 1500).
+	// Under flannel it is flannel's (the link's less VXLAN's 50 bytes).
+	MTU int
+	// IPMasq: the bridge plugin masquerades what pods send beyond PodCIDR
+	// (host routes). Under flannel, flanneld masquerades what leaves the
+	// pod network only, so pods see each other's own addresses.
+	IPMasq bool
+}
+
+// CNIScript writes this node's bridge network; with host routes (flannel
+// false) also the routes to other nodes' pods, and flannel stopped if it
+// ran (a pod network switched to host routes).
+func CNIScript(node string, b Bridge, flannel bool, routes []Route) (string, error) {
+	bridge := map[string]any{
+		"type": "bridge", "bridge": "cni0", "isGateway": true, "ipMasq": b.IPMasq, "hairpinMode": true,
+		"ipam": map[string]any{"type": "host-local", "ranges": [][]map[string]string{{{"subnet": b.PodCIDR}}},
+			"routes": []map[string]string{{"dst": "0.0.0.0/0"}}},
+	}
+	if b.MTU > 0 {
+		bridge["mtu"] = b.MTU
+	}
 	conf := map[string]any{
 		"cniVersion": "0.4.0",
 		"name":       "meshready",
 		"plugins": []any{
-			map[string]any{
-				"type": "bridge", "bridge": "cni0", "isGateway": true, "ipMasq": true, "hairpinMode": true,
-				"ipam": map[string]any{"type": "host-local", "ranges": [][]map[string]string{{{"subnet": podCIDR}}},
-					"routes": []map[string]string{{"dst": "0.0.0.0/0"}}},
-			},
+			bridge,
 			map[string]any{"type": "portmap", "capabilities": map[string]bool{"portMappings": true}},
 		},
 	}
-	b, err := json.MarshalIndent(conf, "", "  ")
+	out, err := json.MarshalIndent(conf, "", "  ")
 	if err != nil {
 		return "", err
 	}
 	return render("cni.sh.tmpl", struct {
 		Node, PodCIDR, Conflist string
+		Flannel                 bool
 		Routes                  []Route
-	}{node, podCIDR, string(b), routes})
+	}{node, b.PodCIDR, string(out), flannel, routes})
 }
 
 var sha256Hex = regexp.MustCompile(`^[0-9a-f]{64}$`)

@@ -73,8 +73,13 @@ func TestNodeScriptsGolden(t *testing.T) {
 		},
 		"upgrade-kubelet-apt": func() (string, error) { return UpgradeKubeletScript("hel1-worker-1", "v1.35.4", "") },
 		"cni": func() (string, error) {
-			return CNIScript("local-cp-1", "10.244.0.0/24", []Route{{"10.244.1.0/24", "10.213.0.3"}, {"10.244.2.0/24", "10.213.0.4"}})
+			return CNIScript("local-cp-1", Bridge{PodCIDR: "10.244.0.0/24", IPMasq: true}, false, []Route{{"10.244.1.0/24", "10.213.0.3"}, {"10.244.2.0/24", "10.213.0.4"}})
 		},
+		"cni-flannel": func() (string, error) {
+			return CNIScript("hel1-worker-1", Bridge{PodCIDR: "10.244.2.0/24", MTU: 1400}, true, nil)
+		},
+		"flannel":        func() (string, error) { return FlannelScript("hel1-worker-1", "10.0.1.3", "10.244.0.0/16") },
+		"flannel-access": func() (string, error) { return FlannelAccessScript("hel1-cp-1") },
 	}
 	golden.Scripts(t, "testdata/scripts", cases)
 

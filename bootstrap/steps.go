@@ -32,11 +32,21 @@ func randomName() string {
 	return hex.EncodeToString(b)
 }
 
+// resetScript undoes kubeadm, stops flannel and removes meshready's files.
+const resetScript = `if command -v kubeadm >/dev/null; then kubeadm reset -f; fi
+if [ -f /etc/systemd/system/meshready-flanneld.service ]; then
+  systemctl disable --now meshready-flanneld >/dev/null 2>&1 || true
+  rm -f /etc/systemd/system/meshready-flanneld.service
+  systemctl daemon-reload
+fi
+ip link del flannel.1 2>/dev/null || true
+rm -rf /etc/cni/net.d/10-meshready.conflist /etc/meshready /run/flannel`
+
 // Reset undoes kubeadm on nodes that outlive the cluster (static servers):
 // kubeadm reset and meshready's own files, on every node at once.
 func Reset(ctx context.Context, nodes []Node) error {
 	return remote.Parallel(ctx, nodes, len(nodes), func(ctx context.Context, n Node) error {
-		if _, err := n.Runner.Run(ctx, "if command -v kubeadm >/dev/null; then kubeadm reset -f; fi; rm -rf /etc/cni/net.d/10-meshready.conflist /etc/meshready"); err != nil {
+		if _, err := n.Runner.Run(ctx, resetScript); err != nil {
 			return fmt.Errorf("%s: kubeadm reset: %w", n.Name, err)
 		}
 		return nil

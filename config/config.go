@@ -100,6 +100,12 @@ type Local struct {
 	Bridge string `mapstructure:"bridge"`
 }
 
+// The pod networks kubernetes.podNetwork names.
+const (
+	PodNetworkFlannel    = "flannel"
+	PodNetworkHostRoutes = "host-routes"
+)
+
 // Kubernetes configures the cluster kubeadm bootstraps.
 type Kubernetes struct {
 	// Enabled bootstraps Kubernetes on the nodes; false stops after the benchmarks.
@@ -107,6 +113,11 @@ type Kubernetes struct {
 	Version       Version `mapstructure:"version"`
 	PodSubnet     string  `mapstructure:"podSubnet"`
 	ServiceSubnet string  `mapstructure:"serviceSubnet"`
+	// PodNetwork is how pods reach other nodes' pods: flannel (a VXLAN
+	// overlay: nodes need only reach each other over UDP 8472) or
+	// host-routes (a route per node through its address: nodes on one L2
+	// segment only, no encapsulation).
+	PodNetwork string `mapstructure:"podNetwork"`
 	// KubeconfigFile, when set, is where the admin kubeconfig is written (0600) after up.
 	KubeconfigFile string `mapstructure:"kubeconfigFile"`
 }
@@ -233,6 +244,7 @@ func Defaults() Config {
 			Version:       "1.34.4",
 			PodSubnet:     "10.244.0.0/16",
 			ServiceSubnet: "10.96.0.0/12",
+			PodNetwork:    PodNetworkFlannel,
 		},
 		Istio: Istio{Version: "1.28.0", ChartRepository: "https://istio-release.storage.googleapis.com/charts", Profile: "default", MTLS: "STRICT"},
 		Benchmarks: Benchmarks{

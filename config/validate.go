@@ -192,6 +192,11 @@ func (v *validator) kubernetes(c *Config) {
 			v.add("kubernetes.kubeconfigFile", "%v", err)
 		}
 	}
+	switch k.PodNetwork {
+	case PodNetworkFlannel, PodNetworkHostRoutes:
+	default:
+		v.add("kubernetes.podNetwork", "%q is not %s or %s", k.PodNetwork, PodNetworkFlannel, PodNetworkHostRoutes)
+	}
 	nets := map[string]string{"kubernetes.podSubnet": k.PodSubnet, "kubernetes.serviceSubnet": k.ServiceSubnet}
 	if c.Provider == ProviderLocal {
 		nets["local.subnet"] = c.Local.Subnet

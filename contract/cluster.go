@@ -212,7 +212,8 @@ type MemberResource struct {
 }
 
 // PodNetwork is the pod network of a cluster's nodes: each node's bridge
-// and its routes to every node's pods, then every node Ready and CoreDNS
+// and its way to every node's pods (flannel's VXLAN overlay, or host
+// routes), then every node Ready and CoreDNS
 // running, and the automatic etcd snapshots listed. It runs again whenever
 // the nodes or etcd's flags change, touching no pod.
 func PodNetwork() Def[PodNetworkInputs, PodNetworkOutputs] {
@@ -220,8 +221,8 @@ func PodNetwork() Def[PodNetworkInputs, PodNetworkOutputs] {
 		Token: "meshready:bootstrap:PodNetwork",
 		Diff: Policy{
 			Replace: []string{"stack"},
-			Update:  []string{"nodes", "etcdFlags"},
-			Ignore:  ignoreAccess(),
+			Update:  []string{"nodes", "etcdFlags", "cni", "podSubnet", "flanneldSha256"},
+			Ignore:  ignoreAccess("flanneldPath"),
 		},
 		SecretInputs: []string{"sshPrivateKey"},
 	}
@@ -235,21 +236,38 @@ type PodNetworkInputs struct {
 	// EtcdFlags are the cluster's etcd flags: after a retune the snapshots
 	// are listed again.
 	EtcdFlags map[string]string `json:"etcdFlags,omitempty"`
+	// CNI is how pods reach other nodes' pods: "flannel" (a VXLAN overlay,
+	// flanneld on every node) or "host-routes" (a route per node through
+	// its address: nodes on one L2 segment only). Empty is host-routes, what
+	// clusters made before flannel have.
+	CNI string `json:"cni,omitempty"`
+	// PodSubnet is the cluster's pod network (flannel's Network).
+	PodSubnet string `json:"podSubnet,omitempty"`
+	// FlanneldPath is flanneld on the machine running the plugin, uploaded
+	// to nodes that do not have FlanneldSHA256 (a new one updates them).
+	FlanneldPath   string `json:"flanneldPath,omitempty"`
+	FlanneldSHA256 string `json:"flanneldSha256,omitempty"`
 }
 
 // PodNetworkArgs are PodNetworkInputs as the program gives them.
 type PodNetworkArgs struct {
-	Stack     string
-	Nodes     NodeRefsInput
-	Access    AccessArgs
-	EtcdFlags pulumi.StringMapInput
+	Stack                        string
+	Nodes                        NodeRefsInput
+	Access                       AccessArgs
+	EtcdFlags                    pulumi.StringMapInput
+	CNI, PodSubnet               string
+	FlanneldPath, FlanneldSHA256 string
 }
 
-// PodNetworkOutputs are the inputs, and the automatic etcd snapshots on
-// the first control plane as the run left them, newest first.
+// PodNetworkOutputs are the inputs, the automatic etcd snapshots on the
+// first control plane as the run left them (newest first), and what the
+// pod network costs.
 type PodNetworkOutputs struct {
 	PodNetworkInputs
 	EtcdSnapshots []string `json:"etcdSnapshots"`
+	// Measured is the RTT between nodes over their addresses and over the
+	// pod network, as the run measured it once the network was up.
+	Measured *report.PodNetwork `json:"measured,omitempty"`
 }
 
 // PodNetworkResource is a registered pod network.
@@ -257,4 +275,5 @@ type PodNetworkResource struct {
 	pulumi.CustomResourceState
 
 	EtcdSnapshots pulumi.StringArrayOutput `pulumi:"etcdSnapshots"`
+	Measured      pulumi.AnyOutput         `pulumi:"measured"`
 }

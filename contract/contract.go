@@ -234,10 +234,23 @@ type NodeRef struct {
 	SSHPort int    `json:"sshPort"`
 	SSHUser string `json:"sshUser"`
 	HostKey string `json:"hostKey"`
+	// InternalAddress is where the other nodes reach this one, when it is
+	// not Address: the private network's address of a Hetzner server,
+	// whose Address (SSH, the kubeconfig) is public. Kubernetes uses it
+	// for the kubelet's node IP, etcd and the API server.
+	InternalAddress string `json:"internalAddress,omitempty"`
 	// Instance tells this server from an earlier one of the same name
 	// (contract.ServerOutputs.Instance): a step keyed by the node runs
 	// again on a new server.
 	Instance string `json:"instance,omitempty"`
+}
+
+// Internal is the address Kubernetes uses for the node.
+func (n NodeRef) Internal() string {
+	if n.InternalAddress != "" {
+		return n.InternalAddress
+	}
+	return n.Address
 }
 
 // Target is where SSH reaches the node.

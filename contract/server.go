@@ -10,10 +10,12 @@ import "github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 func Server() Def[ServerInputs, ServerOutputs] {
 	return Def[ServerInputs, ServerOutputs]{
 		Token: "meshready:infra:Server",
+		// owner labels what is made from now on; a server made before keeps
+		// what it has (gc --orphans leaves unlabelled ones alone).
 		Diff: Policy{
 			Replace:             []string{"backend", "stack", "name", "role", "region", "serverType", "image", "sshPublicKey", "static", "local"},
 			Update:              []string{"labels", "hetzner"},
-			Ignore:              ignoreAccess(),
+			Ignore:              ignoreAccess("owner"),
 			DeleteBeforeReplace: true,
 		},
 		SecretInputs: []string{"sshPrivateKey", "hetzner"},
@@ -31,6 +33,9 @@ type ServerInputs struct {
 	Image        string            `json:"image,omitempty"`
 	SSHPublicKey string            `json:"sshPublicKey,omitempty"`
 	Labels       map[string]string `json:"labels,omitempty"`
+	// Owner names the backend and project whose state holds the server
+	// (the meshready-backend label).
+	Owner string `json:"owner,omitempty"`
 	Access
 	Static  *StaticInputs  `json:"static,omitempty"`
 	Hetzner *HetznerInputs `json:"hetzner,omitempty"`
@@ -42,6 +47,7 @@ type ServerArgs struct {
 	Backend, Stack, Name, Role, Region, ServerType, Image string
 	SSHPublicKey                                          pulumi.StringInput
 	Labels                                                map[string]string
+	Owner                                                 string
 	Access                                                AccessArgs
 	Static                                                *StaticInputs
 	Hetzner                                               *HetznerInputs

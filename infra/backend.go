@@ -33,6 +33,12 @@ type StackReconciler interface {
 	Reconcile(ctx context.Context, region string) error
 }
 
+// LabelBackend names, on everything meshready makes, the backend and
+// project whose state holds it (engine.Project.Owner): what gc --orphans
+// may judge. Made before the label existed, or by plain pulumi up, a thing
+// has none and is never collected.
+const LabelBackend = "meshready-backend"
+
 // ErrNotFound is wrapped by Get when the server does not exist (any more).
 var ErrNotFound = errors.New("server not found")
 

@@ -36,6 +36,8 @@ func Plan(stack string, cfg *config.Config) []NodeSpec {
 type NodePoolArgs struct {
 	Stack  string
 	Config *config.Config
+	// Owner is the backend's label value (stacks.Env.Owner).
+	Owner string
 }
 
 // NodePool is the component that owns a stack's nodes.
@@ -75,7 +77,7 @@ func NewNodePool(ctx *pulumi.Context, name string, args *NodePoolArgs, opts ...p
 	for i, n := range Plan(args.Stack, cfg) {
 		a := contract.ServerArgs{
 			Backend: string(cfg.Provider), Stack: args.Stack, Name: n.Name, Role: n.Role, Region: cfg.Region,
-			ServerType: cfg.Nodes.ServerType, Image: cfg.Nodes.Image,
+			ServerType: cfg.Nodes.ServerType, Image: cfg.Nodes.Image, Owner: args.Owner,
 		}
 		switch cfg.Provider {
 		case config.ProviderStatic:
@@ -95,9 +97,16 @@ func NewNodePool(ctx *pulumi.Context, name string, args *NodePoolArgs, opts ...p
 			return nil, fmt.Errorf("server %s: %w", n.Name, err)
 		}
 		pool.Servers = append(pool.Servers, &srv)
-		ref := pulumix.Apply7(srv.Name, srv.Role, srv.Address, srv.SSHPort, srv.SSHUser, srv.HostKey, srv.Instance,
-			func(name, role, addr string, port int, user, hostKey, instance string) contract.NodeRef {
-				return contract.NodeRef{Name: name, Role: role, Address: addr, SSHPort: port, SSHUser: user, HostKey: hostKey, Instance: instance}
+		addrs := pulumix.Apply2(srv.Address, srv.PrivateIP, func(addr, private string) [2]string {
+			if private == addr {
+				private = "" // one address for everything (local machines)
+			}
+			return [2]string{addr, private}
+		})
+		ref := pulumix.Apply7(srv.Name, srv.Role, addrs, srv.SSHPort, srv.SSHUser, srv.HostKey, srv.Instance,
+			func(name, role string, addrs [2]string, port int, user, hostKey, instance string) contract.NodeRef {
+				return contract.NodeRef{Name: name, Role: role, Address: addrs[0], InternalAddress: addrs[1],
+					SSHPort: port, SSHUser: user, HostKey: hostKey, Instance: instance}
 			})
 		refs = append(refs, ref)
 		pool.NodeRefs = append(pool.NodeRefs, ref)

@@ -44,7 +44,7 @@ func full(ctx *pulumi.Context) map[string]any {
 	return map[string]any{
 		contract.Server().Token: contract.ServerArgs{
 			Backend: "hetzner", Stack: "s", Name: "n", Role: "worker", Region: "hel1", ServerType: "ccx13", Image: "debian-12",
-			SSHPublicKey: pulumi.String("ssh-ed25519 AAAA").ToStringOutput(), Labels: map[string]string{"team": "a"}, Access: access,
+			SSHPublicKey: pulumi.String("ssh-ed25519 AAAA").ToStringOutput(), Labels: map[string]string{"team": "a"}, Owner: "aaaa000011112222", Access: access,
 			Static:  &contract.StaticInputs{Address: "192.0.2.1", Port: 22, User: "root", HostKey: "SHA256:x"},
 			Hetzner: &contract.HetznerInputs{Token: "t", Endpoint: "http://127.0.0.1:1"},
 			Local:   &contract.LocalInputs{Bridge: "br", Subnet: "10.0.0.0/24"},
@@ -64,7 +64,8 @@ func full(ctx *pulumi.Context) map[string]any {
 			EtcdFlags:    pulumi.StringMap{"snapshot-count": pulumi.String("10000")}.ToStringMapOutput(),
 			DrainTimeout: "5m0s", Bundle: bundle},
 		contract.PodNetwork().Token: contract.PodNetworkArgs{Stack: "s", Nodes: nodes, Access: access,
-			EtcdFlags: pulumi.StringMap{"snapshot-count": pulumi.String("10000")}.ToStringMapOutput()},
+			EtcdFlags: pulumi.StringMap{"snapshot-count": pulumi.String("10000")}.ToStringMapOutput(),
+			CNI:       "flannel", PodSubnet: "10.244.0.0/16", FlanneldPath: "/cache/flanneld", FlanneldSHA256: "ab"},
 		contract.Preflight().Token: contract.PreflightArgs{Nodes: nodes, Access: access, IstioVersion: "1.28.0",
 			Images: []contract.Image{{Ref: "localhost/x:1", Tarball: "/opt/x.tar"}}},
 		contract.Injection().Token: contract.InjectionArgs{Nodes: nodes, Access: access, Namespace: "demo", Revision: "1-28-0"},

@@ -39,7 +39,7 @@ func (d nodeDialer) all(ctx context.Context, refs []contract.NodeRef, a contract
 			close()
 			return nil, nil, err
 		}
-		nodes = append(nodes, remote.Node{Name: n.Name, Role: n.Role, Address: n.Address, Runner: r})
+		nodes = append(nodes, remote.Node{Name: n.Name, Role: n.Role, Address: n.Internal(), Runner: r})
 	}
 	return nodes, close, nil
 }

@@ -58,12 +58,12 @@ func Backends(log *slog.Logger) map[string]BackendFactory {
 				return nil, fmt.Errorf("hetzner server %s has no API token", in.Name)
 			}
 			o := hetzner.Options{Token: in.Hetzner.Token, Endpoint: in.Hetzner.Endpoint, Stack: in.Stack,
-				Identity: Identity(in.SSHPublicKey), AllowedCIDRs: in.Hetzner.AllowedCIDRs, Log: log}
+				Identity: Identity(in.SSHPublicKey), AllowedCIDRs: in.Hetzner.AllowedCIDRs, Owner: in.Owner, Log: log}
 			// One Backend for every Server of the stack this process serves:
 			// the SSH key is looked up once and the actions and servers of
 			// all the creates under way are polled together (Hetzner's
 			// request budget is per project).
-			return hetznerShared.get(o.Token+"\x00"+o.Endpoint+"\x00"+o.Stack+"\x00"+o.Identity+"\x00"+strings.Join(o.AllowedCIDRs, ","), func() (infra.Backend, error) { return hetzner.New(o) })
+			return hetznerShared.get(o.Token+"\x00"+o.Endpoint+"\x00"+o.Stack+"\x00"+o.Identity+"\x00"+o.Owner+"\x00"+strings.Join(o.AllowedCIDRs, ","), func() (infra.Backend, error) { return hetzner.New(o) })
 		},
 	}
 }

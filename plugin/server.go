@@ -218,6 +218,9 @@ func initFailed(id string, out contract.ServerOutputs, msg string) error {
 // ownLabels are the labels that mark what meshready owns, plus the user's.
 func ownLabels(in contract.ServerInputs) map[string]string {
 	l := map[string]string{"meshready": "true", "meshready-stack": in.Stack, "meshready-role": in.Role}
+	if in.Owner != "" {
+		l[infra.LabelBackend] = in.Owner
+	}
 	for k, v := range in.Labels {
 		l[k] = v
 	}

@@ -160,6 +160,8 @@ func (w *lineWriter) flush() {
 // Node is a cluster node the steps run on: its name, role and address, and
 // a Runner to it.
 type Node struct {
+	// Address is where Kubernetes and the other nodes reach the node (a
+	// private address where there is one); SSH goes through Runner.
 	Name, Role, Address string
 	Runner              Runner
 }

@@ -68,7 +68,8 @@ const reportTmpl = `<!DOCTYPE html>
 {{end}}
 <h2>Network</h2>
 {{if .V.Network}}{{template "table" (tbl .NetworkHeader .V.Network 2)}}{{else}}<p>No node-to-node RTT was measured.</p>{{end}}
-{{if .V.MeshLatencyInfo}}<h2>Mesh latency</h2><p>{{.V.MeshLatencyInfo}}.</p>{{template "table" (tbl .MeshLatencyHeader .V.MeshLatency 1)}}
+{{with .V.PodNetwork}}<h2>Pod network</h2><p>{{.Info}}.</p>{{if .Rows}}{{template "table" (tbl $.PodNetworkHeader .Rows 2)}}{{end}}{{range .Notes}}<div class="callout nm">{{.}}</div>{{end}}
+{{end}}{{if .V.MeshLatencyInfo}}<h2>Mesh latency</h2><p>{{.V.MeshLatencyInfo}}.</p>{{template "table" (tbl .MeshLatencyHeader .V.MeshLatency 1)}}
 {{end}}{{if .V.Etcd}}<h2>etcd tuning</h2><p>The flags bootstrap gave etcd, derived from the RTT and fdatasync measured above (or set in meshready:etcd).</p>{{template "table" (tbl .EtcdHeader .V.Etcd 99)}}
 {{end}}{{with .V.History}}<h2>History</h2><p>{{.Info}}.</p>{{range .Worse}}<div class="callout fail"><strong>WORSE</strong> {{.}}</div>{{end}}
 {{range $.History}}{{template "svg" .}}{{end}}{{template "table" (tbl $.HistoryHeader .Rows 99)}}
@@ -106,8 +107,9 @@ func HTML(r Report) ([]byte, error) {
 		Steal                                                                            []chart
 		LatencyHeader, StealHeader, NetworkHeader, EtcdHeader, MeshLatencyHeader         []string
 		ConformanceHeader, HistoryHeader, UpgradeHeader, WindowHeader, MeshUpgradeHeader []string
+		PodNetworkHeader                                                                 []string
 		History                                                                          []chart
-	}{ConformanceHeader: conformanceHeader, HistoryHeader: historyHeader, UpgradeHeader: upgradeHeader, WindowHeader: windowHeader, MeshUpgradeHeader: meshUpgradeHeader, V: buildView(r), Schema: r.Schema, CSS: template.CSS(css), Latency: latencyChart(r),
+	}{PodNetworkHeader: podNetworkHeader, ConformanceHeader: conformanceHeader, HistoryHeader: historyHeader, UpgradeHeader: upgradeHeader, WindowHeader: windowHeader, MeshUpgradeHeader: meshUpgradeHeader, V: buildView(r), Schema: r.Schema, CSS: template.CSS(css), Latency: latencyChart(r),
 		LatencyHeader: latencyHeader, StealHeader: stealHeader, NetworkHeader: networkHeader, EtcdHeader: etcdHeader, MeshLatencyHeader: meshLatencyHeader}
 	for _, n := range r.Nodes {
 		data.Steal = append(data.Steal, stealChart(n, r.Thresholds.StealMeanPercent, r.Thresholds.StealMaxPercent))

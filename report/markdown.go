@@ -63,6 +63,19 @@ func Markdown(r Report) []byte {
 	} else {
 		mdTable(&b, networkHeader, v.Network)
 	}
+	if pn := v.PodNetwork; pn != nil {
+		b.WriteString("## Pod network\n\n")
+		fmt.Fprintf(&b, "%s.\n\n", mdText(pn.Info))
+		if len(pn.Rows) > 0 {
+			mdTable(&b, podNetworkHeader, pn.Rows)
+		}
+		for _, n := range pn.Notes {
+			fmt.Fprintf(&b, "- %s\n", mdText(n))
+		}
+		if len(pn.Notes) > 0 {
+			b.WriteString("\n")
+		}
+	}
 	if v.MeshLatencyInfo != "" {
 		b.WriteString("## Mesh latency\n\n")
 		fmt.Fprintf(&b, "%s.\n\n", mdText(v.MeshLatencyInfo))

@@ -42,6 +42,32 @@ type Report struct {
 	MeshUpgrade *MeshUpgrade `json:"meshUpgrade,omitempty"`
 	// History is the region's earlier bench runs with this one (bench only).
 	History *History `json:"history,omitempty"`
+	// PodNetwork is what the pod network costs over the nodes' own network.
+	PodNetwork *PodNetwork `json:"podNetwork,omitempty"`
+}
+
+// PodNetwork is the round trip between every two nodes over their own
+// addresses and over the pod network (flannel's VXLAN overlay), measured
+// pair by pair one right after the other, so the difference is what the
+// overlay costs.
+type PodNetwork struct {
+	// Kind is kubernetes.podNetwork: flannel or host-routes.
+	Kind string   `json:"kind"`
+	RTTs []PodRTT `json:"rtts"`
+	// Notes say which pairs could not be measured and why.
+	Notes []string `json:"notes,omitempty"`
+}
+
+// PodRTT is one pair: Node over the nodes' addresses, Pods to the other
+// node's end of the pod network (its flannel.1 VTEP address, which only
+// the overlay reaches).
+type PodRTT struct {
+	From     string             `json:"from"`
+	To       string             `json:"to"`
+	Node     benchmarks.Latency `json:"node"`
+	Pods     benchmarks.Latency `json:"pods"`
+	NodeLoss float64            `json:"nodeLossPercent"`
+	PodsLoss float64            `json:"podsLossPercent"`
 }
 
 // EtcdFlag is one etcd flag meshready chose, and why.
@@ -277,6 +303,7 @@ type wireReport struct {
 	Upgrade     *Upgrade                `json:"upgrade,omitempty"`
 	MeshUpgrade *MeshUpgrade            `json:"meshUpgrade,omitempty"`
 	History     *History                `json:"history,omitempty"`
+	PodNetwork  *PodNetwork             `json:"podNetwork,omitempty"`
 }
 
 // MarshalJSON writes thresholds as text durations, matching the stack file's spelling.
@@ -287,6 +314,7 @@ func (r Report) MarshalJSON() ([]byte, error) {
 		Thresholds: thresholdsJSON{textDuration(t.FdatasyncP99), textDuration(t.ReadP99), t.StealMeanPercent, t.StealMaxPercent},
 		Nodes:      r.Nodes, Network: r.Network, Claims: r.Claims, Notes: r.Notes, Etcd: r.Etcd, Mesh: r.Mesh,
 		Conformance: r.Conformance, Upgrade: r.Upgrade, MeshUpgrade: r.MeshUpgrade, History: r.History,
+		PodNetwork: r.PodNetwork,
 	})
 }
 
@@ -304,6 +332,7 @@ func (r *Report) UnmarshalJSON(b []byte) error {
 		},
 		Nodes: w.Nodes, Network: w.Network, Claims: w.Claims, Notes: w.Notes, Etcd: w.Etcd, Mesh: w.Mesh,
 		Conformance: w.Conformance, Upgrade: w.Upgrade, MeshUpgrade: w.MeshUpgrade, History: w.History,
+		PodNetwork: w.PodNetwork,
 	}
 	return nil
 }

@@ -37,6 +37,42 @@ type view struct {
 	Upgrade *upgradeView
 	// MeshUpgrade is the mesh's last Istio upgrade.
 	MeshUpgrade *meshUpgradeView
+	// PodNetwork is the node and pod network RTT of each pair.
+	PodNetwork *podNetworkView
+}
+
+type podNetworkView struct {
+	Info  string
+	Rows  [][]string
+	Notes []string
+}
+
+// podNetworkHeader heads the pod network table: a pair's RTT over the
+// nodes' addresses, then over the pod network, and the difference.
+var podNetworkHeader = []string{"From", "To", "node p50 (ms)", "node p99 (ms)", "pods p50 (ms)", "pods p99 (ms)", "overlay p50 (ms)", "pods loss"}
+
+func buildPodNetwork(p *PodNetwork) *podNetworkView {
+	v := &podNetworkView{Notes: p.Notes}
+	switch p.Kind {
+	case "flannel":
+		v.Info = "flannel (VXLAN): each pair over the nodes' addresses, then to the other node's flannel.1 (VTEP) address, which only the overlay reaches; overlay = pods p50 - node p50"
+	default:
+		v.Info = p.Kind + ": pods reach other nodes' pods over host routes, without encapsulation"
+	}
+	for _, t := range p.RTTs {
+		row := []string{t.From, t.To, dash(""), dash(""), dash(""), dash(""), dash(""), pct(t.PodsLoss, 1)}
+		if t.Node.Samples > 0 {
+			row[2], row[3] = msNum(t.Node.P50), msNum(t.Node.P99)
+		}
+		if t.Pods.Samples > 0 {
+			row[4], row[5] = msNum(t.Pods.P50), msNum(t.Pods.P99)
+		}
+		if t.Node.Samples > 0 && t.Pods.Samples > 0 {
+			row[6] = msNum(t.Pods.P50 - t.Node.P50)
+		}
+		v.Rows = append(v.Rows, row)
+	}
+	return v
 }
 
 type meshUpgradeView struct {
@@ -209,6 +245,9 @@ func buildView(r Report) view {
 	for _, t := range r.Network {
 		v.Network = append(v.Network, []string{t.From, t.To, msNum(t.Latency.P50), msNum(t.Latency.P99),
 			msNum(t.Latency.Max), strconv.FormatInt(t.Latency.Samples, 10), pct(t.Loss, 1)})
+	}
+	if r.PodNetwork != nil {
+		v.PodNetwork = buildPodNetwork(r.PodNetwork)
 	}
 	if r.Mesh != nil && r.Mesh.Latency != nil {
 		lat := r.Mesh.Latency

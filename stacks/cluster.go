@@ -18,6 +18,8 @@ type cluster struct {
 	Ready pulumi.Resource
 	// EtcdSnapshots are the automatic snapshots on the first control plane.
 	EtcdSnapshots pulumi.StringArrayOutput
+	// PodNetwork is what the pod network measured (report.PodNetwork).
+	PodNetwork pulumi.AnyOutput
 }
 
 // newKubernetes registers the cluster (contract.Cluster) on the first
@@ -105,13 +107,22 @@ func newKubernetes(ctx *pulumi.Context, cfg *config.Config, env Env, pool *infra
 		joined = append(joined, &m)
 	}
 
-	var network contract.PodNetworkResource
-	if err := contract.Register(ctx, contract.PodNetwork(), "pod-network", contract.PodNetworkArgs{
+	netArgs := contract.PodNetworkArgs{
 		Stack: ctx.Stack(), Nodes: pool.Refs, Access: pool.Access, EtcdFlags: etcdFlags(cl.EtcdArgs),
-	}, &network, append(opts, pulumi.DependsOn(joined))...); err != nil {
+		CNI: k.PodNetwork, PodSubnet: k.PodSubnet,
+	}
+	if k.PodNetwork == config.PodNetworkFlannel {
+		f, err := env.flanneld(ctx)
+		if err != nil {
+			return nil, err
+		}
+		netArgs.FlanneldPath, netArgs.FlanneldSHA256 = f.Path, f.SHA256
+	}
+	var network contract.PodNetworkResource
+	if err := contract.Register(ctx, contract.PodNetwork(), "pod-network", netArgs, &network, append(opts, pulumi.DependsOn(joined))...); err != nil {
 		return nil, err
 	}
-	return &cluster{Cluster: &cl, Ready: &network, EtcdSnapshots: network.EtcdSnapshots}, nil
+	return &cluster{Cluster: &cl, Ready: &network, EtcdSnapshots: network.EtcdSnapshots, PodNetwork: network.Measured}, nil
 }
 
 // etcdFlags are the cluster's etcd flags by name: what a control plane's

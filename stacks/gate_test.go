@@ -64,7 +64,7 @@ func TestGateHoldsBackTheFailingNodeAlone(t *testing.T) {
 	raw := values("meshready:region", "g", "meshready:nodes", `{"controlPlanes":1,"workers":2}`)
 	g := measuredGraph{graph: &graph{byName: map[string]pulumi.MockResourceArgs{}},
 		rep: disks(map[string]time.Duration{"g-cp-1": time.Millisecond, "g-worker-1": time.Millisecond, "g-worker-2": 40 * time.Millisecond})}
-	err := pulumi.RunErr(Program(raw, Env{ProjectDir: t.TempDir(), LocalMesh: localMesh, LocalKubernetes: localKube}), pulumi.WithMocks("meshready", "g", g))
+	err := pulumi.RunErr(Program(raw, Env{ProjectDir: t.TempDir(), LocalMesh: localMesh, LocalKubernetes: localKube, Flanneld: flanneld}), pulumi.WithMocks("meshready", "g", g))
 	if err == nil || !strings.Contains(err.Error(), "g-worker-2: disk-etcd") || strings.Contains(err.Error(), "g-worker-1:") {
 		t.Errorf("want up to stop on g-worker-2 alone, got %v", err)
 	}
@@ -96,7 +96,7 @@ func TestGateStopsBeforeKubernetes(t *testing.T) {
 		}
 		g := measuredGraph{graph: &graph{byName: map[string]pulumi.MockResourceArgs{}}, rep: slowDisk(40 * time.Millisecond)}
 		dir := t.TempDir()
-		err := pulumi.RunErr(Program(raw, Env{ProjectDir: dir, LocalMesh: localMesh, LocalKubernetes: localKube}), pulumi.WithMocks("meshready", "g", g))
+		err := pulumi.RunErr(Program(raw, Env{ProjectDir: dir, LocalMesh: localMesh, LocalKubernetes: localKube, Flanneld: flanneld}), pulumi.WithMocks("meshready", "g", g))
 		cl, created := g.byName[contract.Cluster().Token+"::kubernetes"]
 		md, rerr := os.ReadFile(filepath.Join(dir, report.Dir("g"), report.MarkdownFile))
 		if gateOn {

@@ -51,6 +51,19 @@ func (env Env) kubeBundle(ctx *pulumi.Context, cfg *config.Config) (*contract.Bu
 	return out, nil
 }
 
+// flanneld is the flannel daemon the plugin uploads to nodes (every
+// provider: it is built here, from the module proxy, for all of them).
+func (env Env) flanneld(ctx *pulumi.Context) (bundle.Flanneld, error) {
+	if env.Flanneld != nil {
+		return *env.Flanneld, nil
+	}
+	cache, _, err := env.cache()
+	if err != nil {
+		return bundle.Flanneld{}, err
+	}
+	return bundle.EnsureFlanneld(ctx.Context(), cache)
+}
+
 // onNode is where a local machine sees the file p of the cache's bundle
 // folder root.
 func onNode(root, p string) (string, error) {

@@ -31,9 +31,17 @@ type Env struct {
 	// LocalKubernetes is the air-gapped Kubernetes bundle local nodes install;
 	// nil builds or finds it in meshready's cache when a local stack needs it.
 	LocalKubernetes *bundle.Bundle
+	// Flanneld is the flannel daemon nodes of a flannel pod network get;
+	// nil builds or finds it in meshready's cache when a stack needs it.
+	Flanneld *bundle.Flanneld
 	// ReportDir is where up writes the region report; "" is report.Dir of
 	// the stack, in ProjectDir.
 	ReportDir string
+	// Owner names the backend and project the stack's state lives in
+	// (engine.Project.Owner): every server and cloud object is labelled
+	// with it, so gc --orphans knows what this backend made. "" (plain
+	// pulumi up) labels nothing.
+	Owner string
 }
 
 // Program returns the Pulumi program for a stack's raw configuration. It
@@ -69,7 +77,7 @@ func Pipeline(ctx *pulumi.Context, cfg *config.Config, env Env) error {
 	}
 
 	// 1. Nodes: the servers Kubernetes will run on.
-	pool, err := infra.NewNodePool(ctx, "nodes", &infra.NodePoolArgs{Stack: ctx.Stack(), Config: cfg}, pulumi.Parent(region))
+	pool, err := infra.NewNodePool(ctx, "nodes", &infra.NodePoolArgs{Stack: ctx.Stack(), Config: cfg, Owner: env.Owner}, pulumi.Parent(region))
 	if err != nil {
 		return err
 	}
@@ -88,10 +96,11 @@ func Pipeline(ctx *pulumi.Context, cfg *config.Config, env Env) error {
 	// 3. Kubernetes: kubeadm init on the first control plane, a membership
 	// per other node (host prep, containerd, join), the pod network, all
 	// nodes Ready; etcd tuned from the RTT and fdatasync measured above.
+	var k8s *cluster
 	var cl *contract.ClusterResource
 	var m *meshComponents
 	if cfg.Kubernetes.Enabled {
-		k8s, err := newKubernetes(ctx, cfg, env, pool, measured, pulumi.Parent(region))
+		k8s, err = newKubernetes(ctx, cfg, env, pool, measured, pulumi.Parent(region))
 		if err != nil {
 			return err
 		}
@@ -121,7 +130,7 @@ func Pipeline(ctx *pulumi.Context, cfg *config.Config, env Env) error {
 	if suite != nil {
 		ctx.Export("benchmarks", pulumi.Map{
 			"claims":         suite.Claims,
-			"report":         regionReport(ctx, reports, suite, cl, m),
+			"report":         regionReport(ctx, reports, suite, k8s, m),
 			"peerRttP99Ms":   suite.PeerRTTP99Ms,
 			"fdatasyncP99Ms": suite.FdatasyncP99Ms,
 		})

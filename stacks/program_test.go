@@ -35,7 +35,7 @@ func (g *graph) Call(args pulumi.MockCallArgs) (resource.PropertyMap, error) {
 func run(t *testing.T, raw config.Raw) (*graph, error) {
 	t.Helper()
 	g := &graph{byName: map[string]pulumi.MockResourceArgs{}}
-	err := pulumi.RunErr(Program(raw, Env{ProjectDir: t.TempDir(), LocalMesh: localMesh, LocalCanaryMesh: canaryMesh, LocalKubernetes: localKube}),
+	err := pulumi.RunErr(Program(raw, Env{ProjectDir: t.TempDir(), LocalMesh: localMesh, LocalCanaryMesh: canaryMesh, LocalKubernetes: localKube, Flanneld: flanneld}),
 		pulumi.WithMocks("meshready", "test", g))
 	return g, err
 }
@@ -81,6 +81,9 @@ func TestBadConfigRegistersNothing(t *testing.T) {
 
 const meshStack = `{"enabled":true,"version":"1.31-alpha.eed52ebb66ad","mtls":"STRICT","injectNamespaces":["demo","shop"],"namespaceMTLS":{"shop":"PERMISSIVE"},"proxylessChecks":true}`
 
+// flanneld stands for a built flanneld.
+var flanneld = &bundle.Flanneld{Path: "/cache/tools/flannel-v0.28.10/bin/flanneld", SHA256: strings.Repeat("f", 64), Version: "v0.28.10"}
+
 // localKube stands for a built air-gapped Kubernetes bundle.
 var localKube = &bundle.Bundle{Dir: "/cache/bundle/v1.34.4", Version: "v1.34.4",
 	Images: []bundle.Image{{Ref: "registry.k8s.io/pause:3.10.1", Path: "/cache/bundle/v1.34.4/images/pause_3.10.1.tar"}}}
@@ -105,6 +108,30 @@ func TestLocalNodesGetTheBundle(t *testing.T) {
 	}
 	if in := g.byName["meshready:bootstrap:Cluster::kubernetes"].Inputs; in.HasValue("bundle") {
 		t.Errorf("a real cluster was given a local bundle: %v", in["bundle"])
+	}
+}
+
+// TestPodNetworkKinds: flannel by default, with the flanneld to upload and
+// its hash (a new one updates the nodes); host-routes asks for none.
+func TestPodNetworkKinds(t *testing.T) {
+	g, err := run(t, values("meshready:region", "b"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := g.byName["meshready:bootstrap:PodNetwork::pod-network"].Inputs
+	if in["cni"].StringValue() != "flannel" || in["podSubnet"].StringValue() != "10.244.0.0/16" ||
+		in["flanneldPath"].StringValue() != flanneld.Path || in["flanneldSha256"].StringValue() != flanneld.SHA256 {
+		t.Errorf("default pod network: %v", in)
+	}
+	if g, err = run(t, values("meshready:region", "b", "meshready:kubernetes", `{"podNetwork":"host-routes"}`)); err != nil {
+		t.Fatal(err)
+	}
+	in = g.byName["meshready:bootstrap:PodNetwork::pod-network"].Inputs
+	if in["cni"].StringValue() != "host-routes" || in.HasValue("flanneldPath") || in.HasValue("flanneldSha256") {
+		t.Errorf("host-routes pod network: %v", in)
+	}
+	if _, err = run(t, values("meshready:region", "b", "meshready:kubernetes", `{"podNetwork":"calico"}`)); err == nil || !strings.Contains(err.Error(), "kubernetes.podNetwork") {
+		t.Errorf("podNetwork calico: %v", err)
 	}
 }
 

@@ -71,6 +71,8 @@ type reportParts struct {
 	moves   [][]any
 	checks  []any
 	latency any
+	// podNetwork is what the pod network measured (nil before flannel).
+	podNetwork any
 }
 
 // assemble builds the region report from the steps' outputs.
@@ -98,6 +100,13 @@ func (p reportParts) assemble() (report.Report, error) {
 			return rep, fmt.Errorf("upgrade: %w", err)
 		}
 		rep.Upgrade = &up
+	}
+	if m, ok := p.podNetwork.(map[string]any); ok && len(m) > 0 {
+		pn, err := contract.Decode[report.PodNetwork](p.podNetwork)
+		if err != nil {
+			return rep, fmt.Errorf("pod network: %w", err)
+		}
+		rep.PodNetwork = &pn
 	}
 	if up, err := meshUpgrade(p.moves); err != nil {
 		return rep, err
@@ -207,10 +216,11 @@ func (w reportWriter) writeReport(rep report.Report) error {
 
 // regionReport writes the report once every step it reads has reported,
 // and resolves to its folder.
-func regionReport(ctx *pulumi.Context, w reportWriter, suite *contract.SuiteResource, cl *contract.ClusterResource, m *meshComponents) pulumi.StringOutput {
+func regionReport(ctx *pulumi.Context, w reportWriter, suite *contract.SuiteResource, k8s *cluster, m *meshComponents) pulumi.StringOutput {
 	inputs := []any{suite.Report}
-	if cl != nil {
-		inputs = append(inputs, cl.EtcdArgs, cl.Ionice, cl.Upgrade)
+	if k8s != nil {
+		cl := k8s.Cluster
+		inputs = append(inputs, cl.EtcdArgs, cl.Ionice, cl.Upgrade, k8s.PodNetwork)
 	}
 	var checks []*contract.ChecksResource
 	var latency *contract.LatencyResource
@@ -230,8 +240,8 @@ func regionReport(ctx *pulumi.Context, w reportWriter, suite *contract.SuiteReso
 	return pulumi.All(inputs...).ApplyT(func(a []any) (string, error) {
 		p := reportParts{suite: a[0]}
 		a = a[1:]
-		if cl != nil {
-			p.etcdArgs, p.ionice, p.upgrade, a = a[0], a[1].(string), a[2], a[3:]
+		if k8s != nil {
+			p.etcdArgs, p.ionice, p.upgrade, p.podNetwork, a = a[0], a[1].(string), a[2], a[3], a[4:]
 		}
 		for _, mv := range a[:len(injections)] {
 			p.moves = append(p.moves, mv.([]any))

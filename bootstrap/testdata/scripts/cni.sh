@@ -43,5 +43,13 @@ if cmp -s /etc/cni/net.d/10-meshready.conflist.new /etc/cni/net.d/10-meshready.c
 else
   mv /etc/cni/net.d/10-meshready.conflist.new /etc/cni/net.d/10-meshready.conflist
 fi
+if [ -f /etc/systemd/system/meshready-flanneld.service ]; then
+  echo "host routes replace flannel: flanneld stops" >&2
+  systemctl disable --now meshready-flanneld >/dev/null 2>&1 || true
+  rm -f /etc/systemd/system/meshready-flanneld.service
+  systemctl daemon-reload
+  ip link del flannel.1 2>/dev/null || true
+fi
 ip route replace 10.244.1.0/24 via 10.213.0.3
 ip route replace 10.244.2.0/24 via 10.213.0.4
+
