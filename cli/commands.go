@@ -210,7 +210,7 @@ func printOutputs(a *app, vals map[string]any, asJSON bool) error {
 }
 
 func (a *app) toolsCmd() *cobra.Command {
-	var kube, allReleases, withMesh bool
+	var kube, allReleases, withMesh, withConformance bool
 	cmd := &cobra.Command{
 		Use:   "tools",
 		Short: "Build the pinned tools (the Pulumi CLI, the local Kubernetes bundle) into the cache if missing",
@@ -238,6 +238,20 @@ func (a *app) toolsCmd() *cobra.Command {
 					return err
 				}
 				fmt.Fprintf(a.stdout, "kubernetes bundle: %s\n", b.Dir)
+			}
+			if kube || allReleases {
+				f, err := bundle.EnsureFlanneld(cmd.Context(), c)
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(a.stdout, "flanneld: %s (flannel %s)\n", f.Path, f.Version)
+			}
+			if withConformance {
+				e, err := bundle.EnsureE2E(cmd.Context(), c, config.Defaults().Kubernetes.Version, a.log)
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(a.stdout, "conformance suite: %s\n", e.Test)
 			}
 			if withMesh {
 				p, err := a.project()
@@ -271,7 +285,8 @@ func (a *app) toolsCmd() *cobra.Command {
 		},
 	}
 	cmd.Flags().BoolVar(&withMesh, "mesh", false, "also build the pulumi-kubernetes plugin and the local mesh (istiod, pilot-agent, Prometheus, fortio; about 15 minutes the first time)")
-	cmd.Flags().BoolVar(&kube, "kubernetes", false, "also build the air-gapped Kubernetes bundle local stacks install (about 15 minutes the first time)")
+	cmd.Flags().BoolVar(&kube, "kubernetes", false, "also build the air-gapped Kubernetes bundle local stacks install, and flanneld (about 18 minutes the first time)")
+	cmd.Flags().BoolVar(&withConformance, "conformance", false, "also build Kubernetes' conformance suite (e2e.test, ginkgo) and its test images, which `meshready conformance` runs (about 2 minutes after the Kubernetes bundle)")
 	cmd.Flags().BoolVar(&allReleases, "all-releases", false, "build the Kubernetes bundle of every release the local stack knows (the default and the one it upgrades to; about 15 minutes more the first time), and with --mesh every Istio snapshot (about 5 minutes more)")
 	return cmd
 }

@@ -151,6 +151,7 @@ in .meshready/passphrase (unless PULUMI_CONFIG_PASSPHRASE or PULUMI_CONFIG_PASSP
 		a.reportCmd(),
 		a.toolsCmd(),
 		a.envCmd(),
+		a.gcCmd(),
 	)
 	return root
 }

@@ -6,9 +6,12 @@ package engine
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -55,8 +58,8 @@ func KubernetesPluginTool() toolchain.Tool {
 	}
 }
 
-// KubernetesPluginDir is where Pulumi.yaml's plugins.providers entry finds the
-// pulumi-kubernetes plugin: a link to the built tool (EnsureKubernetesPlugin).
+// KubernetesPluginDir is where the engine finds the pulumi-kubernetes plugin
+// (on PATH, see Open): a link to the built tool (EnsureKubernetesPlugin).
 const KubernetesPluginDir = StateDir + "/plugins/kubernetes"
 
 // EnsureKubernetesPlugin builds the pulumi-kubernetes plugin once per pin and
@@ -182,18 +185,19 @@ func Open(o Options) (*Project, error) {
 	if err := linkPlugin(p.Dir, o.PluginBinary); err != nil {
 		return nil, err
 	}
-	// Pulumi refuses a project whose plugins.providers path is missing, even
-	// for stacks that never use the plugin: until EnsureKubernetesPlugin
-	// links the built plugin there, an empty folder stands in.
-	if _, err := os.Lstat(filepath.Join(p.Dir, KubernetesPluginDir)); errors.Is(err, os.ErrNotExist) {
-		if err := os.MkdirAll(filepath.Join(p.Dir, KubernetesPluginDir), 0o755); err != nil {
-			return nil, fmt.Errorf("plugin dir: %w", err)
-		}
+	// The engine finds the plugins meshready built on PATH, as Pulumi's
+	// "ambient" plugins, ahead of any other copy there: Pulumi.yaml names no
+	// plugin path, so it works as committed for a plain `pulumi up` too.
+	abs, err := filepath.Abs(p.Dir)
+	if err != nil {
+		return nil, fmt.Errorf("project dir: %w", err)
 	}
+	p.env["PATH"] = strings.Join([]string{filepath.Join(abs, PluginDir), filepath.Join(abs, KubernetesPluginDir), o.Getenv("PATH")}, string(os.PathListSeparator))
+	p.env["PULUMI_IGNORE_AMBIENT_PLUGINS"] = "false"
 	return p, nil
 }
 
-// PluginDir is where Pulumi.yaml's plugins.providers entry finds the meshready plugin.
+// PluginDir is where the engine finds the meshready plugin (on PATH, see Open).
 const PluginDir = StateDir + "/bin"
 
 // linkPlugin points .meshready/bin/pulumi-resource-meshready at the binary that
@@ -334,10 +338,7 @@ func (p *Project) EnvWorkspace() (*Project, error) {
 		Name:           tokens.PackageName(p.Name),
 		Runtime:        workspace.NewProjectRuntimeInfo("go", nil),
 		StackConfigDir: ".",
-		Plugins: &workspace.Plugins{Providers: []workspace.PluginOptions{
-			{Name: "meshready", Path: filepath.Join(p.Dir, PluginDir)},
-			{Name: "kubernetes", Path: filepath.Join(p.Dir, KubernetesPluginDir)},
-		}},
+		// The plugins are found on the PATH Open set, as for the project.
 	}
 	if backend != "" {
 		proj.Backend = &workspace.ProjectBackend{URL: backend}
@@ -380,4 +381,21 @@ func (p *Project) SetSecret(ctx context.Context, stack, key, value string) error
 		return fmt.Errorf("stack %s: set secret %s: %s: %w", stack, key, strings.TrimSpace(stderr), err)
 	}
 	return nil
+}
+
+// Owner is this project's state, as a label value: the first 16 hex digits
+// of SHA-256 over the backend (a file backend by its absolute folder,
+// others by their URL without credentials) and the project's name. Every
+// clone that shares the backend has the same; another checkout with a
+// backend of its own, or CI's, has another.
+func (p *Project) Owner() string {
+	backend := p.backendURL
+	if root, ok := p.fileBackendRoot(); ok {
+		backend = "file://" + filepath.Clean(root)
+	} else if u, err := url.Parse(backend); err == nil && u.User != nil {
+		u.User = nil
+		backend = u.String()
+	}
+	sum := sha256.Sum256([]byte(backend + "\x00" + p.Name))
+	return hex.EncodeToString(sum[:8])
 }

@@ -390,3 +390,38 @@ func TestLocksNotProvenDeadStay(t *testing.T) {
 		t.Errorf("leases of another boot or namespace counted as dead: %v", got)
 	}
 }
+
+// Owner is one value for every clone on one backend, whatever the spelling
+// of the backend's URL or its credentials, and another for another
+// backend; the engine finds the plugins on its PATH, ahead of the user's.
+func TestOwnerAndPluginPath(t *testing.T) {
+	owner := func(dir, url string) string {
+		t.Helper()
+		p, err := Open(Options{ProjectDir: dir, Getenv: env(map[string]string{"PULUMI_BACKEND_URL": url, "PATH": "/usr/bin"})})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p.Owner()
+	}
+	a, b := project(t), project(t)
+	state := t.TempDir()
+	if owner(a, "file://"+state) != owner(b, "file://"+state+"/") {
+		t.Error("two clones on one file backend have different owners")
+	}
+	if owner(a, "") == owner(b, "") {
+		t.Error("two checkouts with their own .meshready/state share an owner")
+	}
+	if x, y := owner(a, "postgres://alice:pw1@db:5432/state"), owner(b, "postgres://bob:pw2@db:5432/state"); x != y || len(x) != 16 {
+		t.Errorf("one PostgreSQL backend, two users: %s, %s", x, y)
+	}
+	if owner(a, "postgres://db:5432/state") == owner(a, "postgres://db:5432/other") {
+		t.Error("two databases, one owner")
+	}
+	p, err := Open(Options{ProjectDir: a, Getenv: env(map[string]string{"PATH": "/usr/bin"})})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := filepath.Join(a, PluginDir) + ":" + filepath.Join(a, KubernetesPluginDir) + ":/usr/bin"; p.env["PATH"] != want {
+		t.Errorf("PATH = %q, want %q", p.env["PATH"], want)
+	}
+}

@@ -58,6 +58,10 @@ type Options struct {
 	// firewall (0.0.0.0/0 and ::/0 when empty); nothing else is open
 	// from outside.
 	AllowedCIDRs []string
+	// Owner is the meshready-backend label value put on everything made
+	// (infra.LabelBackend); "" puts none. Not a selector: what was made
+	// before it existed is still found and adopted.
+	Owner string
 }
 
 // String keeps the token out of anything that prints Options.
@@ -77,6 +81,7 @@ type Backend struct {
 	log          *slog.Logger
 	stack        string
 	identity     string
+	owner        string
 	pollInterval time.Duration
 
 	keyMu sync.Mutex
@@ -101,6 +106,9 @@ func New(o Options) (*Backend, error) {
 	}
 	if err := checkLabelValue(labelStack, o.Stack); err != nil || o.Stack == "" {
 		return nil, fmt.Errorf("hetzner: stack %q is not a usable label value", o.Stack)
+	}
+	if err := checkLabelValue(infra.LabelBackend, o.Owner); err != nil {
+		return nil, fmt.Errorf("hetzner: owner %q is not a usable label value", o.Owner)
 	}
 	if err := checkLabelValue(labelIdentity, o.Identity); err != nil {
 		return nil, fmt.Errorf("hetzner: identity %q is not a usable label value", o.Identity)
@@ -142,6 +150,7 @@ func New(o Options) (*Backend, error) {
 		log:          log,
 		stack:        o.Stack,
 		identity:     o.Identity,
+		owner:        o.Owner,
 		allowed:      allowed,
 		pollInterval: orDefault(o.PollInterval, time.Second),
 		keys:         map[string]int64{},

@@ -173,7 +173,7 @@ func (b *Backend) ensureSSHKey(ctx context.Context, pub string) (int64, error) {
 		return id, nil
 	}
 	name := "meshready-" + b.stack + "-" + strings.ReplaceAll(fp, ":", "")[:16]
-	req := createSSHKeyRequest{Name: name, PublicKey: strings.TrimSpace(pub), Labels: b.ownerLabels()}
+	req := createSSHKeyRequest{Name: name, PublicKey: strings.TrimSpace(pub), Labels: b.createLabels()}
 	var lastErr error
 	for attempt := range maxCreateAttempts {
 		if attempt > 0 {

@@ -33,6 +33,16 @@ func (b *Backend) ownerLabels() map[string]string {
 	return l
 }
 
+// createLabels are the labels of what this Backend makes: its owner
+// labels and, when it has one, the backend that holds the stack's state.
+func (b *Backend) createLabels() map[string]string {
+	l := b.ownerLabels()
+	if b.owner != "" {
+		l[infra.LabelBackend] = b.owner
+	}
+	return l
+}
+
 // ours says why a server's labels are not this Backend's to delete ("" =
 // they are). A server made before identities (no identity label) is ours
 // by its stack label alone.
@@ -58,6 +68,9 @@ func (b *Backend) nameLabels(name string) map[string]string {
 func (b *Backend) serverLabels(spec infra.ServerSpec) (map[string]string, error) {
 	ours := b.nameLabels(spec.Name)
 	ours[labelRole] = spec.Role
+	if b.owner != "" {
+		ours[infra.LabelBackend] = b.owner
+	}
 	out := maps.Clone(spec.Labels)
 	if out == nil {
 		out = map[string]string{}

@@ -98,14 +98,14 @@ func (b *Backend) ensureStack(ctx context.Context, location string) (stackIDs, e
 	name := "meshready-" + b.stack
 	var ids stackIDs
 	if ids.network, err = b.ensureOwned(ctx, "networks", "network", name, createNetworkRequest{
-		Name: name, IPRange: NetworkRange, Labels: b.ownerLabels(),
+		Name: name, IPRange: NetworkRange, Labels: b.createLabels(),
 		Subnets: []wireSubnet{{Type: "cloud", IPRange: SubnetRange, NetworkZone: zone}},
 	}, nil); err != nil {
 		return stackIDs{}, err
 	}
 	rules := firewallRules(b.allowed)
 	if ids.firewall, err = b.ensureOwned(ctx, "firewalls", "firewall", name, createFirewallRequest{
-		Name: name, Labels: b.ownerLabels(), Rules: rules,
+		Name: name, Labels: b.createLabels(), Rules: rules,
 	}, func(found wireOwned) error {
 		// Adopted: its rules are made ours (AllowedCIDRs may have changed).
 		if slices.EqualFunc(found.Rules, rules, sameRule) {
@@ -122,7 +122,7 @@ func (b *Backend) ensureStack(ctx context.Context, location string) (stackIDs, e
 		return stackIDs{}, err
 	}
 	if ids.placement, err = b.ensureOwned(ctx, "placement_groups", "placement_group", name+"-control-planes", createPlacementGroupRequest{
-		Name: name + "-control-planes", Type: "spread", Labels: b.ownerLabels(),
+		Name: name + "-control-planes", Type: "spread", Labels: b.createLabels(),
 	}, nil); err != nil {
 		return stackIDs{}, err
 	}
@@ -203,8 +203,20 @@ func (b *Backend) ensureOwned(ctx context.Context, path, key, name string, req a
 // another stack's), every page.
 func (b *Backend) listOwned(ctx context.Context, path, key string) ([]wireOwned, error) {
 	owned := b.ownerLabels()
+	all, err := b.listLabelled(ctx, path, key, url.Values{"label_selector": {selector(owned)}})
+	var out []wireOwned
+	for _, o := range all {
+		if hasLabels(o.Labels, owned) {
+			out = append(out, o)
+		}
+	}
+	return out, err
+}
+
+// listLabelled lists the objects of a kind the query selects, every page.
+func (b *Backend) listLabelled(ctx context.Context, path, key string, q url.Values) ([]wireOwned, error) {
 	var all []wireOwned
-	err := paginate(url.Values{"label_selector": {selector(owned)}}, func(q url.Values) (wireMeta, error) {
+	err := paginate(q, func(q url.Values) (wireMeta, error) {
 		var page map[string]json.RawMessage
 		var items []wireOwned
 		var meta wireMeta
@@ -212,11 +224,7 @@ func (b *Backend) listOwned(ctx context.Context, path, key string) ([]wireOwned,
 		if err == nil {
 			err = errors.Join(json.Unmarshal(orNull(page[key+"s"]), &items), json.Unmarshal(orNull(page["meta"]), &meta))
 		}
-		for _, o := range items {
-			if hasLabels(o.Labels, owned) {
-				all = append(all, o)
-			}
-		}
+		all = append(all, items...)
 		return meta, err
 	})
 	return all, err
