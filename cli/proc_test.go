@@ -13,9 +13,10 @@ import (
 	"github.com/meshready/meshready/internal/proc"
 )
 
-// isolatePulumi keeps a test off the user's Pulumi: its own PULUMI_HOME, the
-// project's file backend, and the project's generated passphrase file (the
-// variables are restored after the test).
+// isolatePulumi keeps a test off the other tests' Pulumi: its own
+// PULUMI_HOME, the project's file backend, and the project's generated
+// passphrase file (the variables are restored after the test). Parallel
+// tests cannot: they have the one TestMain set for the run.
 func isolatePulumi(t testing.TB) {
 	t.Helper()
 	t.Setenv("PULUMI_HOME", t.TempDir())
@@ -135,7 +136,40 @@ func tailLines(s string, n int) string {
 	return strings.Join(lines, "\n")
 }
 
+// pulumiFailure is what a failed Pulumi run's output says about the
+// failure: its Diagnostics section (where each errored resource's message
+// is), then its last lines. Outputs that follow the diagnostics push them
+// out of a plain tail.
+func pulumiFailure(s string) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	var diag []string
+	for i, l := range lines {
+		if strings.TrimSpace(l) != "Diagnostics:" {
+			continue
+		}
+		for _, d := range lines[i:] {
+			if t := strings.TrimSpace(d); t == "Outputs:" || t == "Resources:" || len(diag) == 80 {
+				break
+			}
+			diag = append(diag, d)
+		}
+	}
+	return strings.Join(diag, "\n") + "\n...\n" + tailLines(s, 12)
+}
+
 func lastLine(s string) string {
 	lines := strings.Split(strings.TrimSpace(s), "\n")
 	return lines[len(lines)-1]
+}
+
+// running says whether the command has not ended yet (without taking its
+// exit code from wait).
+func (p *cliProc) running() bool {
+	select {
+	case code := <-p.done:
+		p.done <- code
+		return false
+	default:
+		return true
+	}
 }

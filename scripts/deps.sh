@@ -13,11 +13,24 @@ packages=(
   debootstrap        # builds the local machines' Debian root
   iproute2           # ip: the local backend's bridge
   shellcheck         # actionlint checks the workflows' run: scripts with it
+  postgresql         # the tests start their own PostgreSQL on loopback: Pulumi's shared-state backend
 )
 
 if ! command -v go >/dev/null; then
   echo "meshready needs Go 1.26 or newer on PATH" >&2
   exit 1
+fi
+
+# A first build fills about 45 GB (the Go build cache about 22, the module
+# cache 9, meshready's cache 8, the test clusters' machines the rest): say so
+# before an hour of building stops on a full disk.
+cache="${MESHREADY_CACHE:-$HOME/.cache/meshready}"
+if [ ! -d "$cache/tools" ]; then
+  dir="$cache"; while [ ! -d "$dir" ]; do dir=$(dirname "$dir"); done
+  free=$(df --output=avail -BG "$dir" | tail -1 | tr -dc 0-9)
+  if [ "${free:-0}" -lt 45 ]; then
+    echo "warning: ${free} GB free under $dir; a first build of meshready's tools and its tests needs about 45 GB" >&2
+  fi
 fi
 
 missing=()
