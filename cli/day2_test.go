@@ -61,6 +61,7 @@ func TestLocalDay2(t *testing.T) {
 	if testing.Short() {
 		t.Skip("boots up to five systemd-nspawn machines")
 	}
+	t.Parallel() // beside the other end-to-end tests (see the Makefile's -parallel)
 	took := walkDay2(t)
 	for _, s := range slices.Sorted(func(yield func(string) bool) {
 		for k := range took {
@@ -87,10 +88,9 @@ func BenchmarkDay2(b *testing.B) {
 func walkDay2(t testing.TB) map[string]time.Duration {
 	took := map[string]time.Duration{}
 	dir := newProject(t, map[string]string{"d2": day2Stack(1, 1, "")})
-	isolatePulumi(t)
 	t.Cleanup(func() { // whatever happens, leave nothing running, and say when that failed
 		if r := runCLI(t, nil, "--project-dir", dir, "destroy", "--stack", "d2", "--yes"); r.code != ExitOK {
-			t.Errorf("cleanup: destroy: exit %d\n%s\n%s", r.code, tailLines(r.stdout, 30), r.stderr)
+			t.Errorf("cleanup: destroy: exit %d\n%s\n%s", r.code, pulumiFailure(r.stdout), r.stderr)
 		}
 	})
 	cache, err := toolchain.DefaultDir(os.Getenv)
@@ -105,7 +105,7 @@ func walkDay2(t testing.TB) map[string]time.Duration {
 		r := runCLI(t, nil, "--project-dir", dir, "up", "--stack", "d2", "--yes")
 		took[step] = time.Since(start)
 		if r.code != ExitOK {
-			t.Fatalf("%s: exit %d\n%s\n%s", step, r.code, tailLines(r.stdout, 60), r.stderr)
+			t.Fatalf("%s: exit %d\n%s\n%s", step, r.code, pulumiFailure(r.stdout), r.stderr)
 		}
 	}
 	c := &day2Cluster{t: t, dir: dir, kubectlBin: filepath.Join(cache, "bundle", "v1.34.4", "bin", "kubectl")}
@@ -158,7 +158,7 @@ func walkDay2(t testing.TB) map[string]time.Duration {
 	// worker-2 replaced: a new server, the old one drained out first.
 	start := time.Now()
 	if r := runCLI(t, nil, "--project-dir", dir, "node", "replace", "d2-worker-2", "--stack", "d2", "--yes"); r.code != ExitOK {
-		t.Fatalf("node replace: exit %d\n%s\n%s", r.code, tailLines(r.stdout, 40), r.stderr)
+		t.Fatalf("node replace: exit %d\n%s\n%s", r.code, pulumiFailure(r.stdout), r.stderr)
 	}
 	took["replace a worker"] = time.Since(start)
 	c.refresh()
@@ -315,8 +315,8 @@ func upgrade(t testing.TB, c *day2Cluster, dir string, setStack func(int, int, s
 	if tr == nil {
 		t.Fatalf("no traffic during the upgrade: %s", u.TrafficNote)
 	}
-	t.Logf("upgrade took %.0f s; load: %d sent, %d failed, longest window %.2f s, p99 %.1f ms, errors %v",
-		u.Seconds, tr.Sent, tr.Failed, tr.LongestSec, tr.P99Ms, tr.Errors)
+	t.Logf("upgrade took %.0f s; load: %d sent, %d failed, longest window %.2f s, p99 %.1f ms, max %.0f ms, errors %v",
+		u.Seconds, tr.Sent, tr.Failed, tr.LongestSec, tr.P99Ms, tr.MaxMs, tr.Errors)
 	if len(tr.Clients) != 3 || float64(tr.Sent) < 0.5*u.Seconds*3*float64(tr.QPS) {
 		t.Errorf("load from %v: %d requests in %.0f s, want about %d a second from each", tr.Clients, tr.Sent, u.Seconds, tr.QPS)
 	}
@@ -453,10 +453,25 @@ func (c *day2Cluster) untouched(nodes []string, before map[string]identity) {
 		}
 		for name, id := range before[n].containers {
 			if after[n].containers[name] != id {
-				c.t.Errorf("%s's container %s changed: %s, then %s", n, name, id, after[n].containers[name])
+				c.t.Errorf("%s's container %s changed: %s, then %s\n%s", n, name, id, after[n].containers[name], c.ended(name))
 			}
 		}
 	}
+}
+
+// ended says how the container before the running one of pod/container
+// (namespace/pod/container) ended: the kubelet's last state of it and
+// the end of its log, for a failure that has to be understood from CI's
+// output alone.
+func (c *day2Cluster) ended(name string) string {
+	f := strings.SplitN(name, "/", 3)
+	if len(f) != 3 {
+		return ""
+	}
+	out, err := exec.Command(c.kubectlBin, "--kubeconfig", c.kc, "-n", f[0], "get", "pod", f[1], "-o",
+		`jsonpath={range .status.containerStatuses[?(@.name=="`+f[2]+`")]}restarts {.restartCount}, last state {.lastState}{end}`).CombinedOutput()
+	logs, lerr := exec.Command(c.kubectlBin, "--kubeconfig", c.kc, "-n", f[0], "logs", f[1], "-c", f[2], "--previous", "--tail=15").CombinedOutput()
+	return fmt.Sprintf("  %s (%v)\n  its previous log's end (%v):\n%s", out, err, lerr, logs)
 }
 
 // identity is what a node restarted or a container recreated changes.

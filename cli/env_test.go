@@ -86,8 +86,8 @@ func TestEnvLifecycle(t *testing.T) {
 	if testing.Short() {
 		t.Skip("boots systemd-nspawn machines")
 	}
+	t.Parallel() // beside the other end-to-end tests (see the Makefile's -parallel)
 	dir := newProject(t, map[string]string{"ci": envBase})
-	isolatePulumi(t)
 	t.Cleanup(func() { // whatever happens, leave nothing running
 		for _, n := range []string{"pr-1", "pr-2"} {
 			runCLI(t, nil, "--project-dir", dir, "env", "destroy", "--name", n)

@@ -9,10 +9,13 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/meshready/meshready/engine"
+	"github.com/meshready/meshready/ops"
 	"github.com/meshready/meshready/remote"
 	"github.com/meshready/meshready/report"
 	"github.com/meshready/meshready/toolchain"
@@ -45,14 +48,15 @@ const localStack = `config:
 // the next up converges: three nspawn nodes that answer SSH with their pinned
 // host key, Kubernetes on them (all nodes Ready, kubectl works with the output
 // kubeconfig, etcd runs with the rendered flags, read from its manifest and its
-// /metrics), a second up changes nothing, destroy leaves no machine, bridge or
+// /metrics), flannel on every node, a second up changes nothing, a switch
+// to host routes happens in place, destroy leaves no machine, bridge or
 // process behind.
 func TestLocalStackUpAgainDestroy(t *testing.T) {
 	if testing.Short() {
 		t.Skip("boots three systemd-nspawn machines")
 	}
+	t.Parallel() // beside the other end-to-end tests (see the Makefile's -parallel)
 	dir := newProject(t, map[string]string{"e2e": localStack})
-	isolatePulumi(t)
 	t.Cleanup(func() { // whatever happens, leave nothing running
 		runCLI(t, nil, "--project-dir", dir, "destroy", "--stack", "e2e", "--yes")
 	})
@@ -162,12 +166,51 @@ func TestLocalStackUpAgainDestroy(t *testing.T) {
 		t.Errorf("second up changed something: exit %d\n%s", r.code, r.stdout)
 	}
 
+	// flannel, the default pod network: flanneld runs on every node, with
+	// its VXLAN device.
+	onNodes := func(cmd string) map[string]string {
+		t.Helper()
+		got := map[string]string{}
+		for _, n := range outs.Nodes {
+			c, err := remote.Dial(t.Context(), remote.Target{Name: n.Name, Address: n.Address, Port: n.SSHPort, User: n.SSHUser, HostKey: n.HostKey},
+				remote.Auth{PrivateKey: []byte(outs.SSHPrivateKey)}, remote.DialOptions{Attempts: 3})
+			if err != nil {
+				t.Errorf("ssh %s: %v", n.Name, err)
+				continue
+			}
+			res, _ := c.Run(context.Background(), cmd)
+			c.Close()
+			got[n.Name] = strings.TrimSpace(string(res.Stdout))
+		}
+		return got
+	}
+	const podNet = "systemctl is-active meshready-flanneld; ip -d link show flannel.1 | grep -o 'vxlan id [0-9]*'; ip route | grep -c '^10\\.244\\..* via 10\\.213\\.251\\.'"
+	for node, got := range onNodes(podNet) {
+		if got != "active\nvxlan id 1\n0" {
+			t.Errorf("%s under flannel: %q", node, got)
+		}
+	}
+
 	checkConformanceSubset(t, dir)
 
-	r = runCLI(t, nil, "--project-dir", dir, "destroy", "--stack", "e2e", "--yes")
-	if r.code != ExitOK {
-		t.Fatalf("destroy: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	// Switched to host routes in place: flanneld and its device go from
+	// every node, each gets a route to the other two nodes' pods, and all
+	// stay Ready.
+	hostRoutes := strings.Replace(localStack, "kubeconfigFile: kc/e2e", "kubeconfigFile: kc/e2e\n    podNetwork: host-routes", 1)
+	must(t, os.WriteFile(filepath.Join(dir, "stacks", "Pulumi.e2e.yaml"), []byte(hostRoutes), 0o644))
+	if r = runCLI(t, nil, "--project-dir", dir, "up", "--stack", "e2e", "--yes"); r.code != ExitOK || !strings.Contains(r.stdout, "1 updated") {
+		t.Errorf("up with host routes: exit %d\n%s\n%s", r.code, pulumiFailure(r.stdout), r.stderr)
 	}
+	for node, got := range onNodes(podNet) {
+		if got != "inactive\n2" {
+			t.Errorf("%s after the switch to host routes: %q", node, got)
+		}
+	}
+	if out, err := exec.Command(kubectl, "--kubeconfig", kc, "get", "nodes", "--no-headers").CombinedOutput(); err != nil || strings.Count(string(out), " Ready ") != 3 {
+		t.Errorf("kubectl get nodes after the switch: %v\n%s", err, out)
+	}
+
+	checkOrphansCollected(t, dir, "e2e", len(outs.Nodes))
 	if out, err := exec.Command("ip", "link", "show", "mr-e2e0").CombinedOutput(); err == nil {
 		t.Errorf("bridge left behind: %s", out)
 	}
@@ -178,6 +221,53 @@ func TestLocalStackUpAgainDestroy(t *testing.T) {
 	}
 	if out, _ := exec.Command("pgrep", "-af", "systemd-nspawn.*mr-e2e-").CombinedOutput(); len(strings.TrimSpace(string(out))) > 0 {
 		t.Errorf("nspawn processes left behind:\n%s", out)
+	}
+}
+
+// checkOrphansCollected: while the stack is in the backend, gc --orphans
+// takes nothing of it (nor anything of the other tests' backends, running
+// beside); once its state is dropped without a destroy (pulumi stack rm
+// --force, a lost state), its n machines are this backend's orphans: gc
+// refuses to delete them without --yes where nobody can answer, and with it
+// deletes them all.
+func checkOrphansCollected(t *testing.T, dir, stack string, n int) {
+	t.Helper()
+	gc := func(args ...string) (result, ops.OrphanResult) {
+		t.Helper()
+		r := runCLI(t, nil, append([]string{"--project-dir", dir, "gc", "--orphans", "--json"}, args...)...)
+		var res ops.OrphanResult
+		if r.code == ExitOK {
+			if err := json.Unmarshal([]byte(r.stdout), &res); err != nil {
+				t.Fatalf("gc --orphans %v: %v\n%s", args, err, r.stdout)
+			}
+		}
+		return r, res
+	}
+	if r, res := gc("--dry-run"); r.code != ExitOK || len(res.Orphans) != 0 || slices.ContainsFunc(res.Kept, func(k ops.Thing) bool { return k.Stack == stack }) {
+		t.Errorf("gc --orphans --dry-run with the stack alive: exit %d %+v\n%s", r.code, res, r.stderr)
+	}
+	cacheDir, err := toolchain.DefaultDir(os.Getenv)
+	must(t, err)
+	root, err := toolchain.Cache{Dir: cacheDir, ProjectDir: repoRoot(t), Log: testLogger(t)}.Ensure(t.Context(), engine.PulumiTool())
+	must(t, err)
+	rm := exec.Command(filepath.Join(root, "bin", "pulumi"), "stack", "rm", stack, "--force", "--yes", "--non-interactive")
+	rm.Dir = dir
+	rm.Env = append(os.Environ(), "PULUMI_CONFIG_PASSPHRASE_FILE="+filepath.Join(dir, ".meshready", "passphrase"), "PULUMI_SKIP_UPDATE_CHECK=true")
+	if out, err := rm.CombinedOutput(); err != nil {
+		t.Fatalf("pulumi stack rm --force: %v\n%s", err, out)
+	}
+	if r, _ := gc(); r.code != ExitBadInput || !strings.Contains(r.stderr, "pass --yes") {
+		t.Errorf("gc --orphans without --yes and no terminal: exit %d\n%s", r.code, r.stderr)
+	}
+	r, res := gc("--yes")
+	ours := 0
+	for _, o := range res.Orphans {
+		if o.Stack == stack && o.Where == "local" && o.Kind == "machine" {
+			ours++
+		}
+	}
+	if r.code != ExitOK || ours != n || len(res.Orphans) != n || len(res.Failed) != 0 {
+		t.Errorf("gc --orphans --yes: exit %d, %d of the stack's %d machines among %+v\n%s", r.code, ours, n, res, tailLines(r.stderr, 20))
 	}
 }
 

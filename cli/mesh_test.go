@@ -69,6 +69,7 @@ func TestLocalMesh(t *testing.T) {
 	if testing.Short() {
 		t.Skip("boots two systemd-nspawn machines with Kubernetes and Istio")
 	}
+	t.Parallel() // beside the other end-to-end tests (see the Makefile's -parallel)
 	cacheDir, err := toolchain.DefaultDir(os.Getenv)
 	must(t, err)
 	// The mesh bundle is built by `meshready tools --mesh` (make test runs it).
@@ -88,7 +89,6 @@ func TestLocalMesh(t *testing.T) {
 	_, err = bundle.EnsureMesh(t.Context(), cache, testLogger(t), older)
 	must(t, err)
 	dir := newProject(t, map[string]string{"mesh": meshStackFile(older, "{v1: 90, v2: 10}", "[demo]")})
-	isolatePulumi(t)
 	t.Cleanup(func() { runCLI(t, nil, "--project-dir", dir, "destroy", "--stack", "mesh", "--yes") })
 
 	r := runCLI(t, nil, "--project-dir", dir, "up", "--stack", "mesh", "--yes")
@@ -250,8 +250,12 @@ func TestLocalMesh(t *testing.T) {
 	// The same load between proxyless gRPC pods, mTLS on and off: the
 	// cost of mTLS measured without Envoy, whatever this host's figure is.
 	// (10 s runs on a busy 2-core host may be too noisy for a verdict: the
-	// row then says so, and still has the figures.)
-	if c := claims[report.IDMTLSOverheadProxyless]; !strings.HasPrefix(c.Measured, "p90 ") ||
+	// row then says so, and still has the figures. A run whose load fell
+	// short of its rate is not compared at all, as fortio's figures at an
+	// unreached rate hide the wait: the row names the rate reached.)
+	if c := claims[report.IDMTLSOverheadProxyless]; c.Verdict == "NOT MEASURABLE" && strings.Contains(c.Why, "of the 1000 qps asked for") {
+		t.Logf("proxyless mTLS not compared on this busy host: %s", c.Why)
+	} else if !strings.HasPrefix(c.Measured, "p90 ") ||
 		!strings.Contains(c.Measured, "with STRICT mTLS") || !strings.Contains(c.Measured, "grpc-go 1.") ||
 		c.Verdict == "NOT MEASURABLE" && !strings.Contains(c.Why, "noise is larger than") {
 		t.Errorf("proxyless mTLS row %+v", c)
@@ -260,6 +264,17 @@ func TestLocalMesh(t *testing.T) {
 	must(t, err)
 	if rep.MeshUpgrade != nil {
 		t.Errorf("an Istio upgrade reported after the first up: %+v", rep.MeshUpgrade)
+	}
+	// The mesh ran over flannel (the default pod network), which the
+	// report measured both ways between the two nodes.
+	if pn := rep.PodNetwork; pn == nil || pn.Kind != "flannel" || len(pn.RTTs) != 2 {
+		t.Errorf("pod network %+v", rep.PodNetwork)
+	} else {
+		for _, r := range pn.RTTs {
+			if r.Node.Samples == 0 || r.Pods.Samples == 0 || r.PodsLoss != 0 {
+				t.Errorf("pod network RTT %+v (notes %v)", r, pn.Notes)
+			}
+		}
 	}
 	if l := rep.Mesh.Latency; l == nil || len(l.Runs) != 3 || l.Client == l.Server || l.ProxylessMTLSCostP90 == nil {
 		t.Errorf("latency runs %+v", rep.Mesh.Latency)
@@ -306,7 +321,12 @@ func TestLocalMesh(t *testing.T) {
 	must(t, err)
 	if u := rep.MeshUpgrade; u == nil || u.From != oldRev || u.To != newRev || len(u.Namespaces) != 1 || u.Namespaces[0].Namespace != "demo" {
 		t.Errorf("the report's Istio upgrade: %+v", rep.MeshUpgrade)
-	} else if tr := u.Namespaces[0].Traffic; tr == nil || tr.Sent < 1000 || tr.Failed != 0 {
+	} else if tr := u.Namespaces[0].Traffic; tr == nil || tr.Failed != 0 || tr.Sent < 200 ||
+		// Each watcher calls at -rate 100/s, one call at a time: a tick
+		// that comes while a call waits is skipped, so the rate falls
+		// with the answers' latency (40/s per watcher in CI on 2 loaded
+		// cores). 10/s says the watchers called all through the move.
+		float64(tr.Sent) < 10*float64(len(tr.Clients))*tr.Seconds {
 		t.Errorf("the probe watchers during demo's move: %+v", tr)
 	} else {
 		t.Logf("Istio upgrade: demo moved in %.1f s (%v); watchers %d calls, %d failed", u.Namespaces[0].Seconds, u.Namespaces[0].Restarted, tr.Sent, tr.Failed)

@@ -17,6 +17,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"math"
 	"net"
 	"net/http"
 	"slices"
@@ -53,11 +54,15 @@ func (l Load) Validate() error {
 	if l.QPS < 1 || l.QPS > 1000 {
 		return fmt.Errorf("traffic: %d requests a second per client is outside 1-1000", l.QPS)
 	}
-	if l.Timeout <= 0 {
-		return fmt.Errorf("traffic: timeout %v", l.Timeout)
+	if l.Timeout <= 0 || l.Timeout > maxTimeout {
+		return fmt.Errorf("traffic: timeout %v is outside (0, %v]", l.Timeout, maxTimeout)
 	}
 	return nil
 }
+
+// maxTimeout keeps a request's answer within what a steady load means, and
+// the requests waiting for answers (Load.inFlight) few.
+const maxTimeout = 30 * time.Second
 
 // Sample is one request: when it was sent (since the load started), who
 // sent it, how long it took, and why it failed ("" = it did not).
@@ -68,10 +73,14 @@ type Sample struct {
 	Err     string
 }
 
-// maxInFlight bounds each client's requests still waiting for an answer; a
-// request that would pass it is not sent and counts as failed: the load
-// itself could not keep its rate, which must not pass for a quiet window.
-const maxInFlight = 200
+// inFlight bounds each client's requests still waiting for an answer: a
+// second's worth more than can be waiting when every request ends by its
+// timeout, so that slow answers never reach it. A request that would pass
+// it is not sent and counts as failed: the load itself could not keep its
+// rate, which must not pass for a quiet window.
+func (l Load) inFlight() int {
+	return l.QPS*int(math.Ceil(l.Timeout.Seconds())) + l.QPS
+}
 
 // Recorder runs a Load until Stop.
 type Recorder struct {
@@ -144,7 +153,7 @@ func (r *Recorder) run(ctx context.Context, c Client) {
 	defer tick.Stop()
 	var inFlight sync.WaitGroup
 	defer inFlight.Wait()
-	sem := make(chan struct{}, maxInFlight)
+	sem := make(chan struct{}, r.load.inFlight())
 	for {
 		select {
 		case <-ctx.Done():
@@ -155,7 +164,7 @@ func (r *Recorder) run(ctx context.Context, c Client) {
 		select {
 		case sem <- struct{}{}:
 		default:
-			r.add(Sample{Client: c.Name, At: at, Err: fmt.Sprintf("not sent: %d requests of this client unanswered", maxInFlight)})
+			r.add(Sample{Client: c.Name, At: at, Err: fmt.Sprintf("not sent: %d requests of this client unanswered", cap(sem))})
 			continue
 		}
 		inFlight.Add(1)

@@ -51,6 +51,7 @@ func TestLoadValidate(t *testing.T) {
 		{Target: "10.0.0.1:80", Path: "x", QPS: 1, Timeout: time.Second},
 		{Target: "10.0.0.1:80", Path: "/", QPS: 0, Timeout: time.Second},
 		{Target: "10.0.0.1:80", Path: "/", QPS: 1},
+		{Target: "10.0.0.1:80", Path: "/", QPS: 1, Timeout: time.Minute},
 	} {
 		if l.Validate() == nil {
 			t.Errorf("%+v accepted", l)
@@ -109,6 +110,29 @@ func TestRecorderFindsTheOutage(t *testing.T) {
 	}
 	if len(res.Clients) != 2 || res.Target != "10.96.0.10:8080" {
 		t.Errorf("%+v", res)
+	}
+}
+
+// Answers that come late but inside the timeout are answers: a second of
+// 1.2 s answers at 200/s keeps about 240 requests waiting, and none of
+// them is refused by the recorder's own bound.
+func TestRecorderWaitsForSlowAnswers(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		time.Sleep(1200 * time.Millisecond)
+		w.Write([]byte("OK"))
+	}))
+	defer srv.Close()
+	dial := func(ctx context.Context, network, _ string) (net.Conn, error) {
+		return (&net.Dialer{}).DialContext(ctx, network, srv.Listener.Addr().String())
+	}
+	r, err := Start(t.Context(), Load{Target: "10.96.0.10:8080", Path: Path, QPS: 200, Timeout: 2 * time.Second}, []Client{{"a", dial}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(1500 * time.Millisecond)
+	res := r.Stop()
+	if res.Sent < 100 || res.Failed != 0 || res.P99Ms < 1200 {
+		t.Errorf("sent %d, failed %d (%v), p99 %v ms; want every slow answer counted as one", res.Sent, res.Failed, res.Errors, res.P99Ms)
 	}
 }
 

@@ -25,9 +25,13 @@ const (
 // endpoint. It is CoreDNS, image the one the cluster runs in kube-system:
 // the one server image every kubeadm cluster has (the local stack's nodes
 // are air-gapped, and nothing else of the bundle serves HTTP). Its health
-// plugin keeps answering for a lameduck of 5 s after SIGTERM, while the
+// plugin keeps answering for a lameduck of 15 s after SIGTERM, while the
 // endpoints and every node's kube-proxy drop the pod, so that a drained
-// replica stops getting connections before it stops answering.
+// replica stops getting connections before it stops answering. 5 s was
+// not enough on a busy host: in 2 of about 8 runs of the day-2 walk
+// (beside another cluster, or a build) connections timed out for 4.7 and
+// 8.4 s after a drain's SIGTERM, the nodes' kube-proxy still sending to
+// the pod that had stopped.
 func Workload(image string) ([]byte, error) {
 	if image == "" || strings.ContainsAny(image, " \t\n\"'") {
 		return nil, fmt.Errorf("traffic workload: image %q", image)
@@ -36,7 +40,7 @@ func Workload(image string) ([]byte, error) {
 		return map[string]any{"name": name, "namespace": Namespace, "labels": map[string]any{"app.kubernetes.io/managed-by": "meshready"}}
 	}
 	labels := map[string]any{"app": "echo"}
-	corefile := fmt.Sprintf(".:5353 {\n    whoami\n    health :%d {\n        lameduck 5s\n    }\n    ready :8181\n}\n", Port)
+	corefile := fmt.Sprintf(".:5353 {\n    whoami\n    health :%d {\n        lameduck 15s\n    }\n    ready :8181\n}\n", Port)
 	list := map[string]any{
 		"apiVersion": "v1", "kind": "List",
 		"items": []any{
