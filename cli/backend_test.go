@@ -70,6 +70,7 @@ func TestBackendURLAndKMSSecretsPassThrough(t *testing.T) {
 	if testing.Short() {
 		t.Skip("needs the Pulumi CLI")
 	}
+	sideSlot(t) // beside the cluster tests (see main_test.go)
 	const stack = `config:
   meshready:region: team
   meshready:provider: local
@@ -86,12 +87,12 @@ func TestBackendURLAndKMSSecretsPassThrough(t *testing.T) {
 	backend := t.TempDir()
 	var encrypts atomic.Int32
 	vault := fakeVault(t, "s.test-token", &encrypts)
-	isolatePulumi(t)
-	t.Setenv("PULUMI_BACKEND_URL", "file://"+backend)
-	t.Setenv("VAULT_ADDR", vault.URL)
-	t.Setenv("VAULT_TOKEN", "s.test-token")
+	env := isolatePulumi(t)
+	env["PULUMI_BACKEND_URL"] = "file://" + backend
+	env["VAULT_ADDR"] = vault.URL
+	env["VAULT_TOKEN"] = "s.test-token"
 
-	r := runCLI(t, nil, "--project-dir", dir, "--secrets-provider", "hashivault://meshready", "preview", "--stack", "team")
+	r := runCLI(t, env, "--project-dir", dir, "--secrets-provider", "hashivault://meshready", "preview", "--stack", "team")
 	if r.code != ExitOK {
 		t.Fatalf("preview: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
 	}

@@ -18,6 +18,7 @@ func TestBenchHostAgainstARealSshd(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs fio and a 10 s steal test")
 	}
+	sideSlot(t) // beside the cluster tests (see main_test.go)
 	s := sshdtest.Start(t)
 	work := t.TempDir() // the "disk" tested: fio's scratch folder goes in here
 	out := filepath.Join(t.TempDir(), "report")
@@ -208,9 +209,9 @@ func TestBenchBadInputExit2(t *testing.T) {
 	}
 	// A stack that was never brought up has no nodes to benchmark.
 	dir := newProject(t, map[string]string{"fresh": "config:\n  meshready:region: fresh\n"})
-	t.Setenv("PULUMI_HOME", t.TempDir())
-	t.Setenv("PULUMI_BACKEND_URL", "")
-	r = runCLI(t, map[string]string{"PULUMI_CONFIG_PASSPHRASE": "x"}, "--project-dir", dir, "bench", "--stack", "fresh")
+	env := isolatePulumi(t)
+	env["PULUMI_CONFIG_PASSPHRASE"] = "x"
+	r = runCLI(t, env, "--project-dir", dir, "bench", "--stack", "fresh")
 	if r.code != ExitBadInput || !strings.Contains(r.stderr, "run meshready up --stack fresh first") {
 		t.Errorf("bench of a stack never brought up: exit %d\n%s", r.code, r.stderr)
 	}

@@ -59,14 +59,18 @@ type result struct {
 func runCLI(t testing.TB, env map[string]string, args ...string) result {
 	t.Helper()
 	var out, errb bytes.Buffer
-	getenv := func(k string) string {
+	code := Main(context.Background(), args, strings.NewReader(""), &out, &errb, getenvWith(env))
+	return result{code, out.String(), errb.String()}
+}
+
+// getenvWith reads env's variables, then the process's.
+func getenvWith(env map[string]string) func(string) string {
+	return func(k string) string {
 		if v, ok := env[k]; ok {
 			return v
 		}
 		return os.Getenv(k)
 	}
-	code := Main(context.Background(), args, strings.NewReader(""), &out, &errb, getenv)
-	return result{code, out.String(), errb.String()}
 }
 
 // TestRepoStackFilesCarryNoSalt: Pulumi writes the passphrase's encryptionsalt
@@ -215,8 +219,7 @@ func testLogger(t *testing.T) *slog.Logger {
 // is bad input, named, before a bundle build or the engine starts.
 func TestLocalVersionOutsideTheBundleExit2(t *testing.T) {
 	dir := newProject(t, map[string]string{"lv": "config:\n  meshready:region: lv\n  meshready:provider: local\n  meshready:kubernetes:\n    version: \"1.34.6\"\n  meshready:istio:\n    enabled: false\n"})
-	isolatePulumi(t)
-	r := runCLI(t, nil, "--project-dir", dir, "preview", "--stack", "lv")
+	r := runCLI(t, isolatePulumi(t), "--project-dir", dir, "preview", "--stack", "lv")
 	if r.code != ExitBadInput || !strings.Contains(r.stderr, "meshready:kubernetes.version v1.34.6: a local stack installs only") {
 		t.Errorf("exit %d, stderr %q", r.code, r.stderr)
 	}

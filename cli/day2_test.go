@@ -61,7 +61,7 @@ func TestLocalDay2(t *testing.T) {
 	if testing.Short() {
 		t.Skip("boots up to five systemd-nspawn machines")
 	}
-	t.Parallel() // beside the other end-to-end tests (see the Makefile's -parallel)
+	clusterSlot(t, 0) // two clusters at a time, the longest first (see main_test.go)
 	took := walkDay2(t)
 	for _, s := range slices.Sorted(func(yield func(string) bool) {
 		for k := range took {
@@ -168,7 +168,7 @@ func walkDay2(t testing.TB) map[string]time.Duration {
 	// d2-cp-2 joins, the next converges.
 	setStack(3, 2, "")
 	cp2 := filepath.Join(cache, "local", "machines", "mr-d2-cp-2", "rootfs", "etc", "kubernetes", "kubelet.conf")
-	p := startCLI(t, dir, "up", "--stack", "d2", "--yes")
+	p := startCLI(t, nil, dir, "up", "--stack", "d2", "--yes")
 	p.waitUntil(t, "d2-cp-2 joining", 10*time.Minute, func() bool { _, err := os.Stat(cp2); return err == nil })
 	p.kill(t)
 	up("1 -> 3 control planes")

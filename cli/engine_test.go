@@ -53,11 +53,11 @@ func TestUpOutputsDestroyThroughTheRealEngine(t *testing.T) {
 	if testing.Short() {
 		t.Skip("needs the Pulumi CLI (built on first use)")
 	}
+	sideSlot(t) // beside the cluster tests (see main_test.go)
 	sshd := sshdtest.Start(t)
 	dir := newProject(t, map[string]string{"it": itStack(sshd, t.TempDir())})
-	t.Setenv("PULUMI_HOME", t.TempDir()) // leave the user's ~/.pulumi alone
-	t.Setenv("PULUMI_BACKEND_URL", "")
-	env := map[string]string{"PULUMI_CONFIG_PASSPHRASE": "", "PULUMI_CONFIG_PASSPHRASE_FILE": "", "HCLOUD_TOKEN": ""}
+	env := isolatePulumi(t) // leave the user's ~/.pulumi alone
+	env["HCLOUD_TOKEN"] = ""
 	const token = "tok-plaintext-4b1d"
 
 	// Set the token the way a user does, with the pinned Pulumi CLI.
@@ -68,7 +68,7 @@ func TestUpOutputsDestroyThroughTheRealEngine(t *testing.T) {
 	must(t, err)
 	pulumiBin := filepath.Join(root, "bin", "pulumi")
 	// The first meshready call makes the passphrase file; preview creates the stack.
-	r := runCLI(t, nil, "--project-dir", dir, "preview", "--stack", "it")
+	r := runCLI(t, env, "--project-dir", dir, "preview", "--stack", "it")
 	if r.code != ExitOK {
 		t.Fatalf("preview: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
 	}
@@ -78,7 +78,7 @@ func TestUpOutputsDestroyThroughTheRealEngine(t *testing.T) {
 	}
 	cmd := exec.Command(pulumiBin, "config", "set", "--secret", "hetzner:token", token, "--stack", "it")
 	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "PULUMI_CONFIG_PASSPHRASE_FILE="+passFile, "PULUMI_SKIP_UPDATE_CHECK=true")
+	cmd.Env = append(withEnv(env), "PULUMI_CONFIG_PASSPHRASE_FILE="+passFile, "PULUMI_SKIP_UPDATE_CHECK=true")
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("pulumi config set: %v\n%s", err, out)
 	}
@@ -214,13 +214,12 @@ func TestUpRefusesAServerWithTheWrongHostKey(t *testing.T) {
 	if testing.Short() {
 		t.Skip("needs the Pulumi CLI")
 	}
+	sideSlot(t) // beside the cluster tests (see main_test.go)
 	sshd := sshdtest.Start(t)
 	wrong := *sshd
 	wrong.HostKeyFingerprint = "SHA256:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
 	dir := newProject(t, map[string]string{"bad": itStack(&wrong, t.TempDir())})
-	t.Setenv("PULUMI_HOME", t.TempDir())
-	t.Setenv("PULUMI_BACKEND_URL", "")
-	env := map[string]string{"PULUMI_CONFIG_PASSPHRASE": "", "PULUMI_CONFIG_PASSPHRASE_FILE": ""}
+	env := isolatePulumi(t)
 	r := runCLI(t, env, "--project-dir", dir, "up", "--stack", "bad", "--yes")
 	if r.code != ExitFailed || !strings.Contains(r.stdout+r.stderr, "host key mismatch") {
 		t.Fatalf("up: exit %d, want 1 with the reason\n%s\n%s", r.code, r.stdout, r.stderr)
@@ -244,14 +243,15 @@ func TestSecondCloneChangesNothing(t *testing.T) {
 	if testing.Short() {
 		t.Skip("needs the Pulumi CLI")
 	}
+	sideSlot(t) // beside the cluster tests (see main_test.go)
 	sshd := sshdtest.Start(t)
-	isolatePulumi(t)
-	t.Setenv("PULUMI_BACKEND_URL", "file://"+t.TempDir())
-	t.Setenv("PULUMI_CONFIG_PASSPHRASE", "second-clone-test")
+	env := isolatePulumi(t)
+	env["PULUMI_BACKEND_URL"] = "file://" + t.TempDir()
+	env["PULUMI_CONFIG_PASSPHRASE"] = "second-clone-test"
 	benchDir := t.TempDir()
 	first := newProject(t, map[string]string{"clone": itStack(sshd, benchDir)})
-	t.Cleanup(func() { runCLI(t, nil, "--project-dir", first, "destroy", "--stack", "clone", "--yes") })
-	r := runCLI(t, nil, "--project-dir", first, "up", "--stack", "clone", "--yes")
+	t.Cleanup(func() { runCLI(t, env, "--project-dir", first, "destroy", "--stack", "clone", "--yes") })
+	r := runCLI(t, env, "--project-dir", first, "up", "--stack", "clone", "--yes")
 	if r.code != ExitOK {
 		t.Fatalf("up from the first clone: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
 	}
@@ -269,7 +269,7 @@ func TestSecondCloneChangesNothing(t *testing.T) {
 		if verb == "up" {
 			args = append(args, "--yes")
 		}
-		r = runCLI(t, nil, args...)
+		r = runCLI(t, env, args...)
 		if r.code != ExitOK || !strings.Contains(r.stdout, "5 unchanged") || changes.MatchString(r.stdout) {
 			t.Errorf("%s from the second clone changed something: exit %d\n%s\n%s", verb, r.code, r.stdout, r.stderr)
 		}

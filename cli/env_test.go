@@ -45,7 +45,7 @@ const envBase = `config:
 
 func TestEnvBadInputCreatesNothing(t *testing.T) {
 	dir := newProject(t, map[string]string{"ci": envBase})
-	t.Setenv("PULUMI_HOME", t.TempDir())
+	env := isolatePulumi(t)
 	for _, c := range []struct {
 		args []string
 		want string
@@ -58,7 +58,7 @@ func TestEnvBadInputCreatesNothing(t *testing.T) {
 		{[]string{"--name", "pr-1", "--from", "ci", "--set", "nodes=3"}, "nodes"},
 		{[]string{"--name", "pr-1", "--from", "ci", "--out", filepath.Join(dir, "stacks", "Pulumi.ci.yaml", "out")}, "--out"},
 	} {
-		r := runCLI(t, nil, append([]string{"--project-dir", dir, "env", "create"}, c.args...)...)
+		r := runCLI(t, env, append([]string{"--project-dir", dir, "env", "create"}, c.args...)...)
 		if r.code != ExitBadInput || !strings.Contains(r.stderr, c.want) {
 			t.Errorf("env create %v: exit %d, stderr %q; want exit 2 naming %q", c.args, r.code, r.stderr, c.want)
 		}
@@ -70,10 +70,10 @@ func TestEnvBadInputCreatesNothing(t *testing.T) {
 		t.Errorf("bad input made stacks: %v", m)
 	}
 	// Destroying what does not exist succeeds; a region stack is refused by name.
-	if r := runCLI(t, nil, "--project-dir", dir, "env", "destroy", "--name", "pr-9"); r.code != ExitOK {
+	if r := runCLI(t, env, "--project-dir", dir, "env", "destroy", "--name", "pr-9"); r.code != ExitOK {
 		t.Errorf("destroy of a missing env: exit %d %s", r.code, r.stderr)
 	}
-	if r := runCLI(t, nil, "--project-dir", dir, "env", "destroy", "--name", "ci"); r.code != ExitBadInput {
+	if r := runCLI(t, env, "--project-dir", dir, "env", "destroy", "--name", "ci"); r.code != ExitBadInput {
 		t.Errorf("env destroy of a region stack: exit %d", r.code)
 	}
 }
@@ -86,7 +86,7 @@ func TestEnvLifecycle(t *testing.T) {
 	if testing.Short() {
 		t.Skip("boots systemd-nspawn machines")
 	}
-	t.Parallel() // beside the other end-to-end tests (see the Makefile's -parallel)
+	clusterSlot(t, 3) // two clusters at a time, the longest first (see main_test.go)
 	dir := newProject(t, map[string]string{"ci": envBase})
 	t.Cleanup(func() { // whatever happens, leave nothing running
 		for _, n := range []string{"pr-1", "pr-2"} {
@@ -96,8 +96,8 @@ func TestEnvLifecycle(t *testing.T) {
 	out1, out2 := filepath.Join(t.TempDir(), "pr-1"), filepath.Join(t.TempDir(), "pr-2")
 	one := []string{"--set", "nodes.workers=0"}
 
-	a := startCLI(t, dir, append([]string{"env", "create", "--name", "pr-1", "--from", "ci", "--ttl", "1m", "--bench", "--out", out1, "--json"}, one...)...)
-	b := startCLI(t, dir, append([]string{"env", "create", "--name", "pr-2", "--from", "ci", "--ttl", "1m", "--out", out2}, one...)...)
+	a := startCLI(t, nil, dir, append([]string{"env", "create", "--name", "pr-1", "--from", "ci", "--ttl", "1m", "--bench", "--out", out1, "--json"}, one...)...)
+	b := startCLI(t, nil, dir, append([]string{"env", "create", "--name", "pr-2", "--from", "ci", "--ttl", "1m", "--out", out2}, one...)...)
 	b.waitUntil(t, "its cluster being created", 10*time.Minute, func() bool {
 		return strings.Contains(b.out.String(), "meshready:bootstrap:Cluster kubernetes creating")
 	})
@@ -205,6 +205,7 @@ func TestEnvReencryptsTheBaseSecrets(t *testing.T) {
 	if testing.Short() {
 		t.Skip("boots a systemd-nspawn machine")
 	}
+	sideSlot(t) // beside the cluster tests (see main_test.go)
 	const base = `config:
   meshready:region: sec
   meshready:provider: local
@@ -218,13 +219,13 @@ func TestEnvReencryptsTheBaseSecrets(t *testing.T) {
     enabled: false
 `
 	dir := newProject(t, map[string]string{"sec": base})
-	isolatePulumi(t)
-	t.Cleanup(func() { runCLI(t, nil, "--project-dir", dir, "env", "destroy", "--name", "sec-env") })
+	env := isolatePulumi(t)
+	t.Cleanup(func() { runCLI(t, env, "--project-dir", dir, "env", "destroy", "--name", "sec-env") })
 	const secret = "tok-plain-7c1e"
 	cache, err := toolchain.DefaultDir(os.Getenv)
 	must(t, err)
 	p, err := engine.Open(engine.Options{ProjectDir: dir, Cache: toolchain.Cache{Dir: cache, ProjectDir: dir, Log: slog.New(slog.DiscardHandler)},
-		Getenv: os.Getenv, PluginBinary: os.Getenv("MESHREADY_PLUGIN_BINARY")})
+		Getenv: getenvWith(env), PluginBinary: os.Getenv("MESHREADY_PLUGIN_BINARY")})
 	must(t, err)
 	st, err := p.Upsert(t.Context(), "sec", func(config.Raw) pulumi.RunFunc { return func(*pulumi.Context) error { return nil } })
 	must(t, err)
@@ -240,7 +241,7 @@ func TestEnvReencryptsTheBaseSecrets(t *testing.T) {
 		t.Fatalf("the base holds no secure value:\n%s", baseFile)
 	}
 
-	r := runCLI(t, nil, "--project-dir", dir, "env", "create", "--name", "sec-env", "--from", "sec", "--ttl", "10m", "--out", t.TempDir())
+	r := runCLI(t, env, "--project-dir", dir, "env", "create", "--name", "sec-env", "--from", "sec", "--ttl", "10m", "--out", t.TempDir())
 	if r.code != ExitOK {
 		t.Fatalf("env create: exit %d\n%s", r.code, tailLines(r.stderr, 30))
 	}

@@ -55,7 +55,7 @@ func TestLocalStackUpAgainDestroy(t *testing.T) {
 	if testing.Short() {
 		t.Skip("boots three systemd-nspawn machines")
 	}
-	t.Parallel() // beside the other end-to-end tests (see the Makefile's -parallel)
+	clusterSlot(t, 2) // two clusters at a time, the longest first (see main_test.go)
 	dir := newProject(t, map[string]string{"e2e": localStack})
 	t.Cleanup(func() { // whatever happens, leave nothing running
 		runCLI(t, nil, "--project-dir", dir, "destroy", "--stack", "e2e", "--yes")
@@ -281,7 +281,7 @@ func killUpDuringInit(t *testing.T, dir, cpRoot string) {
 		t.Fatalf("%s exists before the first up: a machine of an earlier run was left behind", cpRoot)
 	}
 	manifest := filepath.Join(cpRoot, "etc", "kubernetes", "manifests", "kube-apiserver.yaml")
-	up := startCLI(t, dir, "up", "--stack", "e2e", "--yes")
+	up := startCLI(t, nil, dir, "up", "--stack", "e2e", "--yes")
 	up.waitUntil(t, "kubeadm init writing its manifests", 15*time.Minute, func() bool {
 		_, err := os.Stat(manifest)
 		return err == nil

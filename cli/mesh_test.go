@@ -69,7 +69,7 @@ func TestLocalMesh(t *testing.T) {
 	if testing.Short() {
 		t.Skip("boots two systemd-nspawn machines with Kubernetes and Istio")
 	}
-	t.Parallel() // beside the other end-to-end tests (see the Makefile's -parallel)
+	clusterSlot(t, 1) // two clusters at a time, the longest first (see main_test.go)
 	cacheDir, err := toolchain.DefaultDir(os.Getenv)
 	must(t, err)
 	// The mesh bundle is built by `meshready tools --mesh` (make test runs it).

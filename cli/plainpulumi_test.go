@@ -26,8 +26,9 @@ func TestPlainPulumiUp(t *testing.T) {
 	if testing.Short() {
 		t.Skip("needs the Pulumi CLI and builds the program")
 	}
+	sideSlot(t) // beside the cluster tests (see main_test.go)
 	sshd := sshdtest.Start(t)
-	isolatePulumi(t)
+	env := isolatePulumi(t)
 	root := repoRoot(t)
 	dir := t.TempDir()
 	// A checkout: everything of the repository but its own state and stacks.
@@ -73,7 +74,7 @@ func TestPlainPulumiUp(t *testing.T) {
 	pulumi := func(args ...string) (string, error) {
 		cmd := exec.Command(filepath.Join(pulumiRoot, "bin", "pulumi"), append(args, "--non-interactive")...)
 		cmd.Dir = dir
-		cmd.Env = append(os.Environ(), "PULUMI_CONFIG_PASSPHRASE=plain pulumi test", "PULUMI_SKIP_UPDATE_CHECK=true",
+		cmd.Env = append(withEnv(env), "PULUMI_CONFIG_PASSPHRASE=plain pulumi test", "PULUMI_SKIP_UPDATE_CHECK=true",
 			"PATH="+hostDir+string(os.PathListSeparator)+filepath.Join(dir, engine.PluginDir)+string(os.PathListSeparator)+os.Getenv("PATH"))
 		out, err := cmd.CombinedOutput()
 		return string(out), err
@@ -118,8 +119,8 @@ func TestPlainPulumiUp(t *testing.T) {
 		t.Errorf("stack outputs: %+v", outs)
 	}
 	// The state plain pulumi made is the one meshready reads.
-	t.Setenv("PULUMI_CONFIG_PASSPHRASE", "plain pulumi test")
-	r := runCLI(t, nil, "--project-dir", dir, "outputs", "--stack", "plain", "--json")
+	env["PULUMI_CONFIG_PASSPHRASE"] = "plain pulumi test"
+	r := runCLI(t, env, "--project-dir", dir, "outputs", "--stack", "plain", "--json")
 	var mine struct{ Region string }
 	if r.code != ExitOK || json.Unmarshal([]byte(r.stdout), &mine) != nil || mine.Region != "loopback" {
 		t.Errorf("meshready outputs of the stack plain pulumi made: exit %d\n%s\n%s", r.code, r.stdout, tailLines(r.stderr, 10))

@@ -26,20 +26,21 @@ func TestPostgresBackendSharedByClones(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts PostgreSQL and needs the Pulumi CLI")
 	}
+	sideSlot(t) // beside the cluster tests (see main_test.go)
 	pg := pgtest.Start(t)
 	sshd := sshdtest.Start(t)
-	isolatePulumi(t)
-	t.Setenv("PULUMI_BACKEND_URL", pg.URL)
-	t.Setenv("PULUMI_CONFIG_PASSPHRASE", "the team's passphrase")
+	env := isolatePulumi(t)
+	env["PULUMI_BACKEND_URL"] = pg.URL
+	env["PULUMI_CONFIG_PASSPHRASE"] = "the team's passphrase"
 	benchDir := t.TempDir()
 	clone := func() string { return newProject(t, map[string]string{"team": itStack(sshd, benchDir)}) }
 	a, b, c := clone(), clone(), clone()
 	t.Cleanup(func() {
 		pg.TryQuery(`DELETE FROM pulumi_state WHERE key LIKE '%/locks/%'`)
 		for _, n := range []string{"pg-a", "pg-b"} {
-			runCLI(t, nil, "--project-dir", c, "env", "destroy", "--name", n)
+			runCLI(t, env, "--project-dir", c, "env", "destroy", "--name", n)
 		}
-		runCLI(t, nil, "--project-dir", c, "destroy", "--stack", "team", "--yes")
+		runCLI(t, env, "--project-dir", c, "destroy", "--stack", "team", "--yes")
 	})
 	locks := func() []string { // none before Pulumi made its table
 		rows, _ := pg.TryQuery(`SELECT key FROM pulumi_state WHERE key LIKE '%/locks/%/team/%' ORDER BY key`)
@@ -48,13 +49,13 @@ func TestPostgresBackendSharedByClones(t *testing.T) {
 
 	// Two clones update the same stack: the second, while the first holds
 	// the lock, is refused and says why; the first's lock stays.
-	first := startCLI(t, a, "up", "--stack", "team", "--yes")
+	first := startCLI(t, env, a, "up", "--stack", "team", "--yes")
 	var held []string
 	first.waitUntil(t, "the first up taking the state lock", 3*time.Minute, func() bool {
 		held = locks()
 		return len(held) > 0
 	})
-	r := runCLI(t, nil, "--project-dir", b, "up", "--stack", "team", "--yes")
+	r := runCLI(t, env, "--project-dir", b, "up", "--stack", "team", "--yes")
 	if r.code != ExitFailed || !strings.Contains(r.stderr, "another update holds the stack's lock") {
 		t.Errorf("up from a second clone during the first: exit %d; want 1, refused as locked\n%s", r.code, tailLines(r.stderr, 15))
 	}
@@ -67,21 +68,21 @@ func TestPostgresBackendSharedByClones(t *testing.T) {
 	if left := locks(); len(left) > 0 {
 		t.Errorf("locks left after the first up: %v", left)
 	}
-	r = runCLI(t, nil, "--project-dir", b, "up", "--stack", "team", "--yes")
+	r = runCLI(t, env, "--project-dir", b, "up", "--stack", "team", "--yes")
 	if r.code != ExitOK || !strings.Contains(r.stdout, "unchanged") || changes.MatchString(r.stdout) {
 		t.Errorf("up from the second clone after the first: exit %d, want no change\n%s\n%s", r.code, r.stdout, tailLines(r.stderr, 15))
 	}
 
 	// Two clones create an env each at once; a third sees both and, once
 	// they expired, collects both.
-	ea := startCLI(t, a, "env", "create", "--name", "pg-a", "--from", "team", "--ttl", "1m")
-	eb := startCLI(t, b, "env", "create", "--name", "pg-b", "--from", "team", "--ttl", "1m")
+	ea := startCLI(t, env, a, "env", "create", "--name", "pg-a", "--from", "team", "--ttl", "1m")
+	eb := startCLI(t, env, b, "env", "create", "--name", "pg-b", "--from", "team", "--ttl", "1m")
 	for name, p := range map[string]*cliProc{"pg-a": ea, "pg-b": eb} {
 		if code := p.wait(t, 10*time.Minute); code != 0 {
 			t.Fatalf("env create %s: exit %d\n%s", name, code, tailLines(p.out.String(), 30))
 		}
 	}
-	r = runCLI(t, nil, "--project-dir", c, "env", "list", "--json")
+	r = runCLI(t, env, "--project-dir", c, "env", "list", "--json")
 	var listed []envs.Env
 	if err := json.Unmarshal([]byte(r.stdout), &listed); err != nil || len(listed) != 2 {
 		t.Fatalf("env list from a third clone: exit %d %v: %s", r.code, err, r.stdout)
@@ -94,12 +95,12 @@ func TestPostgresBackendSharedByClones(t *testing.T) {
 			time.Sleep(d + time.Second)
 		}
 	}
-	r = runCLI(t, nil, "--project-dir", c, "env", "gc", "--json")
+	r = runCLI(t, env, "--project-dir", c, "env", "gc", "--json")
 	var gc envs.GCResult
 	if err := json.Unmarshal([]byte(r.stdout), &gc); err != nil || r.code != ExitOK || len(gc.Destroyed) != 2 {
 		t.Fatalf("env gc from a third clone: exit %d %v %s\n%s", r.code, err, r.stdout, tailLines(r.stderr, 20))
 	}
-	if r := runCLI(t, nil, "--project-dir", a, "env", "list", "--json"); strings.TrimSpace(r.stdout) != "[]" {
+	if r := runCLI(t, env, "--project-dir", a, "env", "list", "--json"); strings.TrimSpace(r.stdout) != "[]" {
 		t.Errorf("env list after gc: %s", r.stdout)
 	}
 
@@ -111,7 +112,7 @@ func TestPostgresBackendSharedByClones(t *testing.T) {
 	pg.Query(t, fmt.Sprintf(`INSERT INTO pulumi_state (key, data) VALUES ('%s', '{"data": "%s"}')`,
 		foreign, base64.StdEncoding.EncodeToString([]byte(lock))))
 	for _, verb := range []string{"up", "destroy"} {
-		r = runCLI(t, nil, "--project-dir", c, verb, "--stack", "team", "--yes")
+		r = runCLI(t, env, "--project-dir", c, verb, "--stack", "team", "--yes")
 		if r.code != ExitFailed || !strings.Contains(r.stderr, "another update holds the stack's lock") {
 			t.Errorf("%s with another machine's lock: exit %d; want 1, refused as locked\n%s", verb, r.code, tailLines(r.stderr, 15))
 		}
@@ -120,7 +121,7 @@ func TestPostgresBackendSharedByClones(t *testing.T) {
 		t.Errorf("another machine's lock was touched: %v", got)
 	}
 	pg.Query(t, fmt.Sprintf(`DELETE FROM pulumi_state WHERE key = '%s'`, foreign)) // that machine's update ended
-	if r = runCLI(t, nil, "--project-dir", c, "destroy", "--stack", "team", "--yes"); r.code != ExitOK {
+	if r = runCLI(t, env, "--project-dir", c, "destroy", "--stack", "team", "--yes"); r.code != ExitOK {
 		t.Errorf("destroy once the lock was let go: exit %d\n%s", r.code, tailLines(r.stderr, 15))
 	}
 }

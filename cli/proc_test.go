@@ -13,18 +13,23 @@ import (
 	"github.com/meshready/meshready/internal/proc"
 )
 
-// isolatePulumi keeps a test off the other tests' Pulumi: its own
-// PULUMI_HOME, the project's file backend, and the project's generated
-// passphrase file (the variables are restored after the test). Parallel
-// tests cannot: they have the one TestMain set for the run.
-func isolatePulumi(t testing.TB) {
+// isolatePulumi is a test's own Pulumi: a PULUMI_HOME of its own, beside
+// the project's file backend and generated passphrase file unless the test
+// adds PULUMI_BACKEND_URL or a passphrase. The test hands it to every
+// command it runs (runCLI, startCLI) instead of changing the process's
+// environment, so that it can run beside the others (t.Parallel).
+func isolatePulumi(t testing.TB) map[string]string {
 	t.Helper()
-	t.Setenv("PULUMI_HOME", t.TempDir())
-	t.Setenv("PULUMI_BACKEND_URL", "")
-	for _, k := range []string{"PULUMI_CONFIG_PASSPHRASE", "PULUMI_CONFIG_PASSPHRASE_FILE"} {
-		t.Setenv(k, "")
-		os.Unsetenv(k)
+	return map[string]string{"PULUMI_HOME": t.TempDir()}
+}
+
+// withEnv is the process's environment with env's variables in their place.
+func withEnv(env map[string]string) []string {
+	out := os.Environ()
+	for k, v := range env {
+		out = append(out, k+"="+v) // later wins (os/exec)
 	}
+	return out
 }
 
 // cliProc is the meshready binary running in its own process group, as a CI
@@ -36,10 +41,11 @@ type cliProc struct {
 	done        chan int
 }
 
-func startCLI(t testing.TB, dir string, args ...string) *cliProc {
+func startCLI(t testing.TB, env map[string]string, dir string, args ...string) *cliProc {
 	t.Helper()
 	p := &cliProc{out: &syncBuffer{}, stdout: &syncBuffer{}, done: make(chan int, 1)}
 	p.cmd = exec.Command(os.Getenv("MESHREADY_PLUGIN_BINARY"), append([]string{"--project-dir", dir}, args...)...)
+	p.cmd.Env = withEnv(env)
 	p.cmd.Stdout, p.cmd.Stderr = multi{p.out, p.stdout}, p.out
 	p.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	must(t, p.cmd.Start())

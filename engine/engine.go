@@ -156,6 +156,18 @@ func Open(o Options) (*Project, error) {
 	if p.secretsProvider == "" {
 		p.secretsProvider = "passphrase"
 	}
+	// What the Pulumi CLI (and the plugins it starts) read of the
+	// environment is handed to it from the command's environment
+	// (o.Getenv), not only inherited from meshready's process: one process
+	// can run commands with environments of their own (a daemon, the
+	// tests). Empty means unset; PULUMI_CONFIG_PASSPHRASE set to "" would
+	// be an empty passphrase to Pulumi.
+	for _, k := range []string{"PULUMI_HOME", "PULUMI_BACKEND_URL", "PULUMI_ACCESS_TOKEN",
+		"PULUMI_CONFIG_PASSPHRASE", "PULUMI_CONFIG_PASSPHRASE_FILE", "VAULT_ADDR", "VAULT_TOKEN", "MESHREADY_CACHE"} {
+		if v := o.Getenv(k); v != "" {
+			p.env[k] = v
+		}
+	}
 	p.backendURL = o.Getenv("PULUMI_BACKEND_URL")
 	if p.backendURL == "" && proj.Backend != nil {
 		p.backendURL = proj.Backend.URL

@@ -74,6 +74,16 @@ func TestOpenMakesAPassphraseOnlyWhenNoneIsGiven(t *testing.T) {
 	if _, ok := p.env["PULUMI_CONFIG_PASSPHRASE_FILE"]; ok {
 		t.Errorf("overrode the user's passphrase")
 	}
+	// The Pulumi CLI gets the command's Pulumi settings, not only the
+	// process's (which has none of these here).
+	for k, want := range map[string]string{"PULUMI_CONFIG_PASSPHRASE": "given", "PULUMI_BACKEND_URL": "s3://bucket/prefix"} {
+		if got := p.env[k]; got != want {
+			t.Errorf("CLI env %s = %q, want %q from the command's environment", k, got, want)
+		}
+	}
+	if _, ok := p.env["PULUMI_HOME"]; ok {
+		t.Errorf("an unset PULUMI_HOME was handed on as %q", p.env["PULUMI_HOME"])
+	}
 }
 
 // TestShortPassphraseFilesAreRefused: a passphrase file a crash left empty
