@@ -32,13 +32,14 @@ Expired CI environments are collected by env gc.`,
 			if err != nil {
 				return err
 			}
+			opts := ops.OrphanOptions{DryRun: dryRun}
 			if !dryRun && !yes {
 				confirm := a.confirmer()
 				if confirm == nil {
 					return badInputf("gc --orphans deletes real infrastructure: pass --yes (there is no terminal to ask on), or --dry-run")
 				}
-				// Look first, then ask.
-				res, err := w.GCOrphans(cmd.Context(), true)
+				// Look first, then ask; only what was agreed to goes.
+				res, err := w.GCOrphans(cmd.Context(), ops.OrphanOptions{DryRun: true})
 				if err != nil {
 					return err
 				}
@@ -49,8 +50,9 @@ Expired CI environments are collected by env gc.`,
 				if !confirm(fmt.Sprintf("delete these %d?", len(res.Orphans))) {
 					return fmt.Errorf("gc --orphans: nothing deleted")
 				}
+				opts.Confirmed = res.Orphans
 			}
-			res, err := w.GCOrphans(cmd.Context(), dryRun)
+			res, err := w.GCOrphans(cmd.Context(), opts)
 			if err != nil {
 				return err
 			}

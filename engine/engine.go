@@ -5,12 +5,16 @@
 package engine
 
 import (
+	"bytes"
 	"context"
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
+	"net/netip"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -133,6 +137,13 @@ type Project struct {
 // Open loads Pulumi.yaml and prepares the defaults. The Pulumi CLI is built on
 // first use, so commands that only read files (validate) never wait for it.
 func Open(o Options) (*Project, error) {
+	// Absolute, so that what is made of it (the plugins' PATH, a relative
+	// file backend's folder) does not depend on where a command runs.
+	dir, err := filepath.Abs(o.ProjectDir)
+	if err != nil {
+		return nil, fmt.Errorf("project dir: %w", err)
+	}
+	o.ProjectDir = dir
 	proj, err := workspace.LoadProject(filepath.Join(o.ProjectDir, "Pulumi.yaml"))
 	if err != nil {
 		return nil, fmt.Errorf("project %s: %w", o.ProjectDir, err)
@@ -396,18 +407,95 @@ func (p *Project) SetSecret(ctx context.Context, stack, key, value string) error
 }
 
 // Owner is this project's state, as a label value: the first 16 hex digits
-// of SHA-256 over the backend (a file backend by its absolute folder,
-// others by their URL without credentials) and the project's name. Every
-// clone that shares the backend has the same; another checkout with a
-// backend of its own, or CI's, has another.
-func (p *Project) Owner() string {
-	backend := p.backendURL
+// of SHA-256 over the backend and the project's name. A file backend is
+// known by an ID made at random in its folder the first time
+// (BackendIDFile), not by its path: the same path on another machine (CI
+// runners, devcontainers) or a relative one is another backend. Others are
+// known by their URL without credentials, and by this machine's ID too
+// when the URL names this machine (localhost, a loopback address, a local
+// socket). Every clone that shares the backend has the same owner; another
+// checkout with a backend of its own has another. Users of one Pulumi Cloud
+// service share its URL, hence an owner.
+func (p *Project) Owner() (string, error) {
+	var backend string
 	if root, ok := p.fileBackendRoot(); ok {
-		backend = "file://" + filepath.Clean(root)
-	} else if u, err := url.Parse(backend); err == nil && u.User != nil {
+		id, err := backendID(root)
+		if err != nil {
+			return "", err
+		}
+		backend = "file backend " + id
+	} else {
+		u, err := url.Parse(p.backendURL)
+		if err != nil {
+			return "", fmt.Errorf("backend URL: %w", err)
+		}
 		u.User = nil
 		backend = u.String()
+		if host := u.Hostname(); host == "" || host == "localhost" || isLoopback(host) {
+			backend += "\x00" + machineID()
+		}
 	}
 	sum := sha256.Sum256([]byte(backend + "\x00" + p.Name))
-	return hex.EncodeToString(sum[:8])
+	return hex.EncodeToString(sum[:8]), nil
+}
+
+// BackendIDFile, in a file backend's folder, holds the backend's ID
+// (Owner): 32 hex digits.
+const BackendIDFile = "meshready-backend-id"
+
+// backendID reads the backend's ID in root, making it the first time. Two
+// makers at once agree: the ID is linked into place, and the loser reads
+// the winner's.
+func backendID(root string) (string, error) {
+	f := filepath.Join(root, BackendIDFile)
+	read := func() (string, error) {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			return "", err
+		}
+		id := strings.TrimSpace(string(b))
+		if len(id) != 32 || strings.Trim(id, "0123456789abcdef") != "" {
+			return "", fmt.Errorf("backend ID %s holds %q, not 32 hex digits: put back the file this backend had (what meshready made is labelled with it), or remove it to start a new ID", f, id)
+		}
+		return id, nil
+	}
+	if id, err := read(); !errors.Is(err, fs.ErrNotExist) {
+		return id, err
+	}
+	if err := os.MkdirAll(root, 0o700); err != nil {
+		return "", fmt.Errorf("backend ID: %w", err)
+	}
+	tmp, err := os.CreateTemp(root, "."+BackendIDFile+"-")
+	if err != nil {
+		return "", fmt.Errorf("backend ID: %w", err)
+	}
+	defer os.Remove(tmp.Name())
+	raw := make([]byte, 16)
+	if _, err := rand.Read(raw); err != nil {
+		tmp.Close()
+		return "", fmt.Errorf("backend ID: %w", err)
+	}
+	_, werr := tmp.WriteString(hex.EncodeToString(raw) + "\n")
+	if err := errors.Join(werr, tmp.Sync(), tmp.Close()); err != nil {
+		return "", fmt.Errorf("backend ID: %w", err)
+	}
+	if err := os.Link(tmp.Name(), f); err != nil && !errors.Is(err, fs.ErrExist) {
+		return "", fmt.Errorf("backend ID: %w", err)
+	}
+	return read()
+}
+
+// isLoopback says whether host is a loopback address.
+func isLoopback(host string) bool {
+	a, err := netip.ParseAddr(host)
+	return err == nil && a.IsLoopback()
+}
+
+// machineID is this machine's systemd machine ID, or its host name.
+func machineID() string {
+	if b, err := os.ReadFile("/etc/machine-id"); err == nil && len(bytes.TrimSpace(b)) > 0 {
+		return string(bytes.TrimSpace(b))
+	}
+	h, _ := os.Hostname()
+	return h
 }

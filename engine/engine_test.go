@@ -2,6 +2,8 @@ package engine
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -24,6 +26,12 @@ func project(t *testing.T) string {
 		t.Fatal(err)
 	}
 	return dir
+}
+
+// hashOwner is Owner's hash of a backend known by its URL alone.
+func hashOwner(backend, project string) string {
+	sum := sha256.Sum256([]byte(backend + "\x00" + project))
+	return hex.EncodeToString(sum[:8])
 }
 
 func env(kv map[string]string) func(string) string { return func(k string) string { return kv[k] } }
@@ -411,7 +419,11 @@ func TestOwnerAndPluginPath(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		return p.Owner()
+		o, err := p.Owner()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return o
 	}
 	a, b := project(t), project(t)
 	state := t.TempDir()
@@ -421,11 +433,48 @@ func TestOwnerAndPluginPath(t *testing.T) {
 	if owner(a, "") == owner(b, "") {
 		t.Error("two checkouts with their own .meshready/state share an owner")
 	}
+	// A file backend is its ID, not its path: the same path on another
+	// machine (here: the folder emptied and used again) is another backend;
+	// a relative project dir is the same project.
+	first := owner(a, "")
+	wd, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	rel, err := filepath.Rel(wd, a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again := owner(rel, ""); again != first {
+		t.Errorf("the project by a relative dir has owner %s, by its absolute dir %s", again, first)
+	}
+	if err := os.Remove(filepath.Join(a, ".meshready", "state", BackendIDFile)); err != nil {
+		t.Fatal(err)
+	}
+	if again := owner(a, ""); again == first {
+		t.Error("a file backend at the same path with another ID has the same owner")
+	}
+	if err := os.WriteFile(filepath.Join(state, BackendIDFile), []byte("not an id\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if p, err := Open(Options{ProjectDir: a, Getenv: env(map[string]string{"PULUMI_BACKEND_URL": "file://" + state})}); err != nil {
+		t.Fatal(err)
+	} else if _, err := p.Owner(); err == nil || !strings.Contains(err.Error(), "not 32 hex digits") {
+		t.Errorf("a damaged backend ID: %v", err)
+	}
 	if x, y := owner(a, "postgres://alice:pw1@db:5432/state"), owner(b, "postgres://bob:pw2@db:5432/state"); x != y || len(x) != 16 {
 		t.Errorf("one PostgreSQL backend, two users: %s, %s", x, y)
 	}
 	if owner(a, "postgres://db:5432/state") == owner(a, "postgres://db:5432/other") {
 		t.Error("two databases, one owner")
+	}
+	// A URL that names this machine is this machine's backend: the same
+	// URL elsewhere is another one.
+	if owner(a, "postgres://127.0.0.1:5432/state") == hashOwner("postgres://127.0.0.1:5432/state", "meshready") {
+		t.Error("a loopback backend's owner does not depend on the machine")
+	}
+	if owner(a, "postgres://db:5432/state") != hashOwner("postgres://db:5432/state", "meshready") {
+		t.Error("a backend on another host is not known by its URL alone")
 	}
 	p, err := Open(Options{ProjectDir: a, Getenv: env(map[string]string{"PATH": "/usr/bin"})})
 	if err != nil {

@@ -85,7 +85,11 @@ func (w Workspace) Run(ctx context.Context, l Lifecycle) (LifecycleResult, error
 	// destroy and refresh must work even for a stack whose config went bad.
 	// The program reads env when the engine runs it: ProgramEnv fills it in
 	// once the config is known to fit the running cluster.
-	env := stacks.Env{ProjectDir: p.Dir, Owner: p.Owner()}
+	owner, oerr := p.Owner()
+	if oerr != nil {
+		return res, oerr
+	}
+	env := stacks.Env{ProjectDir: p.Dir, Owner: owner}
 	var cfg *config.Config
 	if l.Verb == "up" || l.Verb == "preview" {
 		var err error

@@ -87,7 +87,11 @@ func (w Workspace) ReadConfig(stack string) (*config.Config, error) {
 // Prometheus), and the pulumi-kubernetes plugin wherever the mesh is on.
 // The first time this takes minutes, with progress in the log.
 func (w Workspace) ProgramEnv(ctx context.Context, cfg *config.Config) (stacks.Env, error) {
-	env := stacks.Env{ProjectDir: w.Project.Dir, Owner: w.Project.Owner()}
+	owner, err := w.Project.Owner()
+	if err != nil {
+		return stacks.Env{}, err
+	}
+	env := stacks.Env{ProjectDir: w.Project.Dir, Owner: owner}
 	local := cfg.Provider == config.ProviderLocal
 	if local && cfg.Kubernetes.Enabled {
 		if !slices.Contains(bundle.Versions(), cfg.Kubernetes.Version.Tag()) {

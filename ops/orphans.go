@@ -42,13 +42,14 @@ type OrphanResult struct {
 
 // JudgeOrphans sorts things into the orphans of the backend owner whose
 // stacks are stacks, and those kept (with why). A thing of a stack in the
-// backend is neither: it is alive.
+// backend is neither: it is alive. An empty owner judges nothing an orphan
+// (it would match every unlabelled thing).
 func JudgeOrphans(things []Thing, owner string, stacks []string) (orphans, kept []Thing) {
 	for _, t := range things {
 		live := slices.Contains(stacks, t.Stack)
 		switch {
 		case live && (t.Owner == owner || t.Owner == ""):
-		case t.Owner == owner:
+		case t.Owner == owner && owner != "":
 			orphans = append(orphans, t)
 		case t.Owner == "":
 			t.Why = "not labelled with a backend (made before meshready labelled them, or by plain pulumi up): not known to be this backend's; delete it by hand if it is"
@@ -61,25 +62,32 @@ func JudgeOrphans(things []Thing, owner string, stacks []string) (orphans, kept 
 	return orphans, kept
 }
 
+// OrphanOptions say what GCOrphans may delete.
+type OrphanOptions struct {
+	// DryRun only lists.
+	DryRun bool
+	// Confirmed, when not nil, is the list a user agreed to: only orphans
+	// in it are deleted; one found since is kept, to be asked about again.
+	Confirmed []Thing
+}
+
 // GCOrphans finds what carries meshready's labels but belongs to no stack
 // in this backend, on this host (local machines) and in the Hetzner project
-// of HCLOUD_TOKEN when it is set, and deletes the orphans unless dryRun.
+// of HCLOUD_TOKEN when it is set, and deletes the orphans unless dry run.
 // Things of another backend, or made before the backend label, are listed
 // and never deleted.
-func (w Workspace) GCOrphans(ctx context.Context, dryRun bool) (OrphanResult, error) {
-	res := OrphanResult{Owner: w.Project.Owner(), DryRun: dryRun, NotLooked: map[string]string{}}
-	ws, err := w.Project.Workspace(ctx)
+//
+// What is made for a stack is made after the stack is in the backend
+// (Upsert first): so the things are listed first and the stacks after, and
+// a thing being made for a new stack is always of a listed stack. The
+// stacks are listed again right before deleting, so that a stack brought
+// back meanwhile (an up that adopts what it left) keeps its things.
+func (w Workspace) GCOrphans(ctx context.Context, o OrphanOptions) (OrphanResult, error) {
+	owner, err := w.Project.Owner()
 	if err != nil {
-		return res, err
+		return OrphanResult{}, err
 	}
-	sums, err := ws.ListStacks(ctx)
-	if err != nil {
-		return res, fmt.Errorf("list the backend's stacks: %w", err)
-	}
-	var stacks []string
-	for _, s := range sums {
-		stacks = append(stacks, s.Name[strings.LastIndex(s.Name, "/")+1:])
-	}
+	res := OrphanResult{Owner: owner, DryRun: o.DryRun, NotLooked: map[string]string{}}
 
 	var things []Thing
 	lb, err := local.New(local.Options{CacheDir: w.Cache.Dir, Log: w.Log})
@@ -103,10 +111,31 @@ func (w Workspace) GCOrphans(ctx context.Context, dryRun bool) (OrphanResult, er
 	for _, o := range owned {
 		things = append(things, Thing{Where: "hetzner", Kind: o.Kind, ID: strconv.FormatInt(o.ID, 10), Name: o.Name, Stack: o.Stack, Owner: o.Owner})
 	}
+	stacks, err := w.stackNames(ctx)
+	if err != nil {
+		return res, err
+	}
 	res.Orphans, res.Kept = JudgeOrphans(things, res.Owner, stacks)
-	if dryRun {
+	if o.DryRun {
 		return res, nil
 	}
+	if o.Confirmed != nil {
+		res.Orphans = keep(res.Orphans, &res.Kept, func(t Thing) string {
+			if slices.ContainsFunc(o.Confirmed, func(c Thing) bool { return c.Where == t.Where && c.Kind == t.Kind && c.ID == t.ID }) {
+				return ""
+			}
+			return "found after the list that was confirmed: run gc --orphans again to be asked about it"
+		})
+	}
+	if stacks, err = w.stackNames(ctx); err != nil {
+		return res, err
+	}
+	res.Orphans = keep(res.Orphans, &res.Kept, func(t Thing) string {
+		if slices.Contains(stacks, t.Stack) {
+			return "its stack came back into the backend while gc ran"
+		}
+		return ""
+	})
 	res.Failed = map[string]string{}
 	var cloud []hetzner.Owned
 	for _, t := range res.Orphans {
@@ -129,4 +158,35 @@ func (w Workspace) GCOrphans(ctx context.Context, dryRun bool) (OrphanResult, er
 		}
 	}
 	return res, nil
+}
+
+// stackNames lists the backend's stacks by name (without org/project).
+func (w Workspace) stackNames(ctx context.Context) ([]string, error) {
+	ws, err := w.Project.Workspace(ctx)
+	if err != nil {
+		return nil, err
+	}
+	sums, err := ws.ListStacks(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("list the backend's stacks: %w", err)
+	}
+	var stacks []string
+	for _, s := range sums {
+		stacks = append(stacks, s.Name[strings.LastIndex(s.Name, "/")+1:])
+	}
+	return stacks, nil
+}
+
+// keep moves the things why names a reason for out of orphans into kept.
+func keep(orphans []Thing, kept *[]Thing, why func(Thing) string) []Thing {
+	var out []Thing
+	for _, t := range orphans {
+		if w := why(t); w != "" {
+			t.Why = w
+			*kept = append(*kept, t)
+			continue
+		}
+		out = append(out, t)
+	}
+	return out
 }

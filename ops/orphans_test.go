@@ -36,3 +36,27 @@ func TestJudgeOrphans(t *testing.T) {
 		t.Errorf("kept %+v", kept)
 	}
 }
+
+// An empty owner (no backend to judge for) makes nothing an orphan, not
+// even what carries no backend label.
+func TestJudgeOrphansWithoutOwner(t *testing.T) {
+	things := []Thing{{Where: "local", Kind: "machine", ID: "mr-x-cp-1", Stack: "x"}}
+	if orphans, _ := JudgeOrphans(things, "", nil); len(orphans) != 0 {
+		t.Errorf("orphans without an owner: %+v", orphans)
+	}
+}
+
+// keep moves what has a reason out of the orphans, with it.
+func TestKeepMovesOrphansWithAReason(t *testing.T) {
+	orphans := []Thing{{ID: "1", Stack: "a"}, {ID: "2", Stack: "b"}}
+	var kept []Thing
+	left := keep(orphans, &kept, func(t Thing) string {
+		if t.Stack == "b" {
+			return "its stack came back"
+		}
+		return ""
+	})
+	if len(left) != 1 || left[0].ID != "1" || len(kept) != 1 || kept[0].ID != "2" || kept[0].Why != "its stack came back" {
+		t.Errorf("left %+v, kept %+v", left, kept)
+	}
+}
