@@ -331,7 +331,13 @@ func (p Plan) network(ctx context.Context, cp Node, nodes []Node) error {
 		}
 		return remote.Parallel(ctx, nodes, len(nodes), func(ctx context.Context, n Node) error {
 			self, _ := l.find(n.Name)
-			b, err := p.flannel(ctx, n, bin, token, self.Spec.PodCIDR)
+			var others []string
+			for _, o := range l.Items {
+				if o.Metadata.Name != n.Name && o.Spec.PodCIDR != "" {
+					others = append(others, o.Spec.PodCIDR)
+				}
+			}
+			b, err := p.flannel(ctx, n, bin, token, self.Spec.PodCIDR, others)
 			if err != nil {
 				return err
 			}

@@ -176,11 +176,11 @@ func TestBootstrapRunsTheStepsInOrder(t *testing.T) {
 	for _, c := range seen {
 		switch {
 		case strings.HasPrefix(c, "# meshready pod network on s-cp-1"):
-			if !strings.Contains(c, "ip route replace 10.244.1.0/24 via 10.213.0.3\nip route replace 10.244.2.0/24 via 10.213.0.4\n") || strings.Contains(c, "10.244.0.0/24 via") {
+			if !strings.Contains(c, "ip route replace '10.244.1.0/24' via '10.213.0.3'\nip route replace '10.244.2.0/24' via '10.213.0.4'\n") || strings.Contains(c, "10.244.0.0/24' via") {
 				t.Errorf("s-cp-1's routes:\n%s", c)
 			}
 		case strings.HasPrefix(c, "# meshready pod network on s-worker-1"):
-			if !strings.Contains(c, "ip route replace 10.244.0.0/24 via 10.213.0.2\n") || strings.Contains(c, "10.244.1.0/24 via") {
+			if !strings.Contains(c, "ip route replace '10.244.0.0/24' via '10.213.0.2'\n") || strings.Contains(c, "10.244.1.0/24' via") {
 				t.Errorf("s-worker-1's routes:\n%s", c)
 			}
 		}

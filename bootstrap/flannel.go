@@ -105,7 +105,10 @@ var nodeName = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$`)
 // FlannelScript writes flannel's config and unit on node and (re)starts
 // flanneld when either or its binary changed, VXLAN over the interface
 // with address iface; it prints flanneld's subnet file (ParseSubnetEnv).
-func FlannelScript(node, iface, subnet string) (string, error) {
+// others are the other nodes' pod CIDRs: a route to one of them through a
+// gateway (what a host-routes pod network made) would shadow flannel's and
+// goes; no other route is touched (the node's own, a cloud's).
+func FlannelScript(node, iface, subnet string, others []string) (string, error) {
 	if !nodeName.MatchString(node) {
 		return "", fmt.Errorf("flannel: node name %q is not a DNS label", node)
 	}
@@ -117,7 +120,29 @@ func FlannelScript(node, iface, subnet string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	return render("flannel.sh.tmpl", struct{ Node, Iface, Subnet, NetConf string }{node, addr.String(), subnet, conf})
+	stale, err := podCIDRs(others)
+	if err != nil {
+		return "", fmt.Errorf("flannel: %s: %w", node, err)
+	}
+	return render("flannel.sh.tmpl", struct {
+		Node, Iface, Subnet, NetConf string
+		Stale                        []string
+	}{node, addr.String(), subnet, conf, stale})
+}
+
+// podCIDRs checks pod CIDRs read from the cluster (Node spec.podCIDR,
+// which a node's kubelet can write) before they reach a script: IPv4
+// prefixes, in their canonical form.
+func podCIDRs(cidrs []string) ([]string, error) {
+	out := make([]string, 0, len(cidrs))
+	for _, c := range cidrs {
+		p, err := netip.ParsePrefix(c)
+		if err != nil || !p.Addr().Is4() || p != p.Masked() {
+			return nil, fmt.Errorf("pod CIDR %q is not an IPv4 prefix", c)
+		}
+		out = append(out, p.String())
+	}
+	return out, nil
 }
 
 // SubnetEnv is what flanneld wrote to /run/flannel/subnet.env.
@@ -240,7 +265,7 @@ func (p Plan) flannelToken(ctx context.Context, cp Node) (string, error) {
 
 // flannel gives node n flanneld (uploaded when its copy differs) and its
 // token, starts it, and returns n's bridge as flanneld's subnet file says.
-func (p Plan) flannel(ctx context.Context, n Node, bin *flanneldBinary, token, podCIDR string) (Bridge, error) {
+func (p Plan) flannel(ctx context.Context, n Node, bin *flanneldBinary, token, podCIDR string, others []string) (Bridge, error) {
 	out, err := n.Runner.Run(ctx, "sha256sum /usr/local/bin/flanneld 2>/dev/null | cut -d' ' -f1")
 	if err != nil {
 		return Bridge{}, fmt.Errorf("%s: flanneld: %w", n.Name, err)
@@ -258,7 +283,7 @@ func (p Plan) flannel(ctx context.Context, n Node, bin *flanneldBinary, token, p
 	if err := n.Runner.Upload(ctx, "/etc/meshready/flannel/token.new", []byte(token), 0o600); err != nil {
 		return Bridge{}, fmt.Errorf("%s: flannel token: %w", n.Name, err)
 	}
-	s, err := FlannelScript(n.Name, n.Address, p.Pods.Subnet)
+	s, err := FlannelScript(n.Name, n.Address, p.Pods.Subnet, others)
 	if err != nil {
 		return Bridge{}, fmt.Errorf("%s: %w", n.Name, err)
 	}

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"maps"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -65,8 +66,37 @@ func TestFlannelScriptInputs(t *testing.T) {
 		{"w-1", "10.0.0.2", "10.244.0.1/16"},
 		{"w-1", "10.0.0.2", "10.244.0.0/16'; reboot'"},
 	} {
-		if s, err := FlannelScript(c[0], c[1], c[2]); err == nil {
+		if s, err := FlannelScript(c[0], c[1], c[2], nil); err == nil {
 			t.Errorf("FlannelScript%q rendered:\n%s", c, s)
+		}
+	}
+	// The other nodes' pod CIDRs come from the cluster (a kubelet writes
+	// its own Node): only canonical IPv4 prefixes reach the script.
+	for _, bad := range []string{"10.244.1.0/24; reboot", "10.244.1.0/24\nreboot", "10.244.1.1/24", "fd00::/64", "", "0.0.0.0/0 dev eth0"} {
+		if s, err := FlannelScript("w-1", "10.0.0.2", "10.244.0.0/16", []string{"10.244.2.0/24", bad}); err == nil {
+			t.Errorf("FlannelScript took pod CIDR %q:\n%s", bad, s)
+		}
+	}
+}
+
+// TestCNIScriptInputs: a node's pod CIDR and the routes' prefixes and
+// gateways, read from the cluster, are checked before the script has them.
+func TestCNIScriptInputs(t *testing.T) {
+	good := Route{CIDR: "10.244.1.0/24", Via: "10.213.0.3"}
+	for _, c := range []struct {
+		node, podCIDR string
+		route         Route
+	}{
+		{"w-1", "10.244.0.0/24\nreboot", good},
+		{"w-1", "10.244.0.0/24 # x", good},
+		{"w-1", "10.244.0.0/24", Route{CIDR: "10.244.1.0/24; reboot", Via: "10.213.0.3"}},
+		{"w-1", "10.244.0.0/24", Route{CIDR: "10.244.1.0/24", Via: "10.213.0.3; reboot"}},
+		{"w-1", "10.244.0.0/24", Route{CIDR: "10.244.1.0/24", Via: "$(reboot)"}},
+		{"w-1", "10.244.0.0/24", Route{CIDR: "10.244.1.0/24", Via: "fd00::3"}},
+		{"w-1\nreboot", "10.244.0.0/24", good},
+	} {
+		if s, err := CNIScript(c.node, Bridge{PodCIDR: c.podCIDR}, false, []Route{good, c.route}); err == nil {
+			t.Errorf("CNIScript took %+v:\n%s", c, s)
 		}
 	}
 }
@@ -177,3 +207,45 @@ func TestFlannelNetwork(t *testing.T) {
 		}
 	}
 }
+
+// TestStaleRoutesGoAndNothingElse runs the part of flannel's script that
+// removes a host-routes pod network's routes, as root in a network
+// namespace of its own (unshare -n: it ends with the command): the route
+// to another node's pods through a gateway goes; flannel's own to the
+// same prefix, a route to an address no node's pods have, and the node's
+// own network stay, though the pod network (10.0.0.0/8 here) holds them.
+func TestStaleRoutesGoAndNothingElse(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root for a network namespace")
+	}
+	frag, err := render("stale-routes.tmpl", struct{ Stale []string }{[]string{"10.244.1.0/24", "10.244.2.0/24"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	setup := `set -e
+ip link set lo up
+ip link add eth0 type veth peer name eth0p && ip link set eth0p up && ip link set eth0 up
+ip addr add 10.0.0.2/24 dev eth0
+ip link add flannel.1 type veth peer name flannelp && ip link set flannelp up && ip link set flannel.1 up
+ip route add 10.244.1.0/24 via 10.0.0.3
+ip route add 10.244.2.0/24 via 10.244.2.0 dev flannel.1 onlink
+ip route add 10.4.0.0/16 via 10.0.0.1
+`
+	out, err := exec.Command("unshare", "-n", "sh", "-c", setup+frag+"ip -4 route show\n").CombinedOutput()
+	if err != nil {
+		t.Skipf("no network namespace here: %v: %s", err, out)
+	}
+	got := string(out)
+	if strings.Contains(got, "10.244.1.0/24") {
+		t.Errorf("the host-routes route to another node's pods stayed:\n%s", got)
+	}
+	for _, want := range []string{"10.244.2.0/24 via 10.244.2.0 dev flannel.1 onlink", "10.4.0.0/16 via 10.0.0.1 dev eth0", "10.0.0.0/24 dev eth0"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("%q went:\n%s", want, got)
+		}
+	}
+	if empty, err := render("stale-routes.tmpl", struct{ Stale []string }{}); err != nil || strings.TrimSpace(empty) != "" {
+		t.Errorf("without other nodes: %q, %v", empty, err)
+	}
+}
+

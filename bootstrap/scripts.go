@@ -6,7 +6,9 @@ import (
 	"embed"
 	"encoding/json"
 	"fmt"
+	"net/netip"
 	"regexp"
+	"slices"
 	"strings"
 
 	"github.com/BurntSushi/toml"
@@ -163,7 +165,30 @@ type Bridge struct {
 // CNIScript writes this node's bridge network; with host routes (flannel
 // false) also the routes to other nodes' pods, and flannel stopped if it
 // ran (a pod network switched to host routes).
+// The pod CIDRs and node addresses are read from the cluster (a node's
+// kubelet writes its own Node): each is checked before it reaches the
+// script, and quoted in it.
 func CNIScript(node string, b Bridge, flannel bool, routes []Route) (string, error) {
+	if !nodeName.MatchString(node) {
+		return "", fmt.Errorf("pod network: node name %q is not a DNS label", node)
+	}
+	own, err := podCIDRs([]string{b.PodCIDR})
+	if err != nil {
+		return "", fmt.Errorf("pod network: %s: %w", node, err)
+	}
+	b.PodCIDR = own[0]
+	routes = slices.Clone(routes)
+	for i, r := range routes {
+		cidr, err := podCIDRs([]string{r.CIDR})
+		if err != nil {
+			return "", fmt.Errorf("pod network: %s: route: %w", node, err)
+		}
+		via, err := netip.ParseAddr(r.Via)
+		if err != nil || !via.Is4() {
+			return "", fmt.Errorf("pod network: %s: route to %s: gateway %q is not an IPv4 address", node, r.CIDR, r.Via)
+		}
+		routes[i] = Route{CIDR: cidr[0], Via: via.String()}
+	}
 	bridge := map[string]any{
 		"type": "bridge", "bridge": "cni0", "isGateway": true, "ipMasq": b.IPMasq, "hairpinMode": true,
 		"ipam": map[string]any{"type": "host-local", "ranges": [][]map[string]string{{{"subnet": b.PodCIDR}}},

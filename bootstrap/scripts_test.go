@@ -78,7 +78,9 @@ func TestNodeScriptsGolden(t *testing.T) {
 		"cni-flannel": func() (string, error) {
 			return CNIScript("hel1-worker-1", Bridge{PodCIDR: "10.244.2.0/24", MTU: 1400}, true, nil)
 		},
-		"flannel":        func() (string, error) { return FlannelScript("hel1-worker-1", "10.0.1.3", "10.244.0.0/16") },
+		"flannel": func() (string, error) {
+			return FlannelScript("hel1-worker-1", "10.0.1.3", "10.244.0.0/16", []string{"10.244.0.0/24", "10.244.1.0/24"})
+		},
 		"flannel-access": func() (string, error) { return FlannelAccessScript("hel1-cp-1") },
 	}
 	golden.Scripts(t, "testdata/scripts", cases)

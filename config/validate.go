@@ -198,8 +198,13 @@ func (v *validator) kubernetes(c *Config) {
 		v.add("kubernetes.podNetwork", "%q is not %s or %s", k.PodNetwork, PodNetworkFlannel, PodNetworkHostRoutes)
 	}
 	nets := map[string]string{"kubernetes.podSubnet": k.PodSubnet, "kubernetes.serviceSubnet": k.ServiceSubnet}
-	if c.Provider == ProviderLocal {
+	switch c.Provider {
+	case ProviderLocal:
 		nets["local.subnet"] = c.Local.Subnet
+	case ProviderHetzner:
+		// The stack's private network: the nodes' own addresses, which a
+		// pod or service prefix over them would take their routes from.
+		nets["the Hetzner private network"] = HetznerNetwork
 	}
 	parsed := map[string]netip.Prefix{}
 	for key, s := range nets {
@@ -220,11 +225,37 @@ func (v *validator) kubernetes(c *Config) {
 	for i, a := range keys {
 		for _, b := range keys[i+1:] {
 			if parsed[a].Overlaps(parsed[b]) {
-				v.add(a, "%s overlaps %s (%s)", parsed[a], Namespace+":"+b, parsed[b])
+				if strings.HasPrefix(a, "the ") {
+					a, b = b, a
+				}
+				name := Namespace + ":" + b
+				if strings.HasPrefix(b, "the ") {
+					name = b
+				}
+				v.add(a, "%s overlaps %s (%s)", parsed[a], name, parsed[b])
+			}
+		}
+	}
+	// A static server's address inside the pod or service network would be
+	// routed to pods, not to the server.
+	if c.Provider == ProviderStatic {
+		for i, h := range c.Nodes.Static {
+			addr, err := netip.ParseAddr(h.Address)
+			if err != nil {
+				continue // a host name, or reported by nodes()
+			}
+			for _, key := range []string{"kubernetes.podSubnet", "kubernetes.serviceSubnet"} {
+				if p, ok := parsed[key]; ok && p.Contains(addr.Unmap()) {
+					v.add(key, "%s holds nodes.static[%d]'s address %s: pick a prefix the servers are not in", p, i, h.Address)
+				}
 			}
 		}
 	}
 }
+
+// HetznerNetwork is the private network a Hetzner stack makes for its
+// nodes (infra/hetzner.NetworkRange).
+const HetznerNetwork = "10.0.0.0/16"
 
 func (v *validator) etcd(e *Etcd) {
 	hb, et := e.HeartbeatInterval, e.ElectionTimeout

@@ -10,6 +10,8 @@ import (
 	"net/url"
 	"slices"
 	"strconv"
+
+	"github.com/meshready/meshready/config"
 )
 
 // The stack's own resources beside its servers (Hetzner's documented
@@ -24,8 +26,9 @@ import (
 // per Backend, and deleted with the stack's last server.
 
 const (
-	// NetworkRange and SubnetRange are the stack's private addresses.
-	NetworkRange = "10.0.0.0/16"
+	// NetworkRange and SubnetRange are the stack's private addresses
+	// (config checks the pod and service networks against NetworkRange).
+	NetworkRange = config.HetznerNetwork
 	SubnetRange  = "10.0.1.0/24"
 )
 

@@ -50,6 +50,6 @@ if [ -f /etc/systemd/system/meshready-flanneld.service ]; then
   systemctl daemon-reload
   ip link del flannel.1 2>/dev/null || true
 fi
-ip route replace 10.244.1.0/24 via 10.213.0.3
-ip route replace 10.244.2.0/24 via 10.213.0.4
+ip route replace '10.244.1.0/24' via '10.213.0.3'
+ip route replace '10.244.2.0/24' via '10.213.0.4'
 

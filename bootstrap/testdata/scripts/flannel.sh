@@ -64,11 +64,14 @@ RestartSec=5
 [Install]
 WantedBy=multi-user.target
 UNIT
-# Routes a host-routes pod network left to other nodes' pods would shadow
-# flannel's: they go (flannel's are on flannel.1, this node's on cni0).
-ip -4 route show root '10.244.0.0/16' | grep -v -e ' dev flannel\.1' -e ' dev cni0' | while read -r route; do
-  # shellcheck disable=SC2086 # the route's words are ip route del's arguments
-  ip route del $route || true
+# Routes a host-routes pod network left to other nodes' pods (each
+# through a gateway) would shadow flannel's: they go. Only those: flannel's
+# are on flannel.1, and no other route is touched.
+for cidr in '10.244.0.0/24' '10.244.1.0/24'; do
+  ip -4 route show exact "$cidr" | grep ' via ' | grep -v ' dev flannel\.1' | while read -r route; do
+    # shellcheck disable=SC2086 # the route's words are ip route del's arguments
+    ip route del $route || true
+  done
 done
 systemctl daemon-reload
 systemctl enable meshready-flanneld >/dev/null 2>&1
