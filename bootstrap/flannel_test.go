@@ -248,4 +248,3 @@ ip route add 10.4.0.0/16 via 10.0.0.1
 		t.Errorf("without other nodes: %q, %v", empty, err)
 	}
 }
-
