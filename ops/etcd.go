@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/meshready/meshready/bootstrap"
+	"github.com/meshready/meshready/bootstrap/etcdclient"
 	"github.com/meshready/meshready/config"
 	"github.com/meshready/meshready/internal/fsutil"
 	"github.com/meshready/meshready/remote"
@@ -43,7 +44,7 @@ func (w Workspace) EtcdSnapshot(ctx context.Context, stack, out string) (Snapsho
 		return s, err
 	}
 	defer closeNodes(nodes)
-	etcd, err := bootstrap.DialEtcd(ctx, nodes[0])
+	etcd, err := etcdclient.Dial(ctx, nodes[0])
 	if err != nil {
 		return s, err
 	}

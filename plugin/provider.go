@@ -21,6 +21,7 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/common/tokens"
 
 	"github.com/meshready/meshready/bootstrap"
+	"github.com/meshready/meshready/bootstrap/etcdclient"
 	"github.com/meshready/meshready/contract"
 	"github.com/meshready/meshready/remote"
 )
@@ -49,7 +50,7 @@ type Deps struct {
 	// Dial opens an SSH session to a node (remote.Dial in the real plugin).
 	Dial Dialer
 	// Etcd reaches a cluster's etcd through its first control plane
-	// (bootstrap.DialEtcd when nil).
+	// (etcdclient.Dial when nil).
 	Etcd func(ctx context.Context, cp remote.Node) (bootstrap.Etcd, error)
 	Log  *slog.Logger
 }
@@ -64,7 +65,7 @@ func New(version string, d Deps) *Provider {
 	add(contract.SSHKey().Token, typed[contract.SSHKeyInputs, contract.SSHKeyOutputs]{contract.SSHKey(), sshKeys{}})
 	add(contract.Suite().Token, typed[contract.SuiteInputs, contract.SuiteOutputs]{contract.Suite(), suites{nodes: nodes, log: d.Log}})
 	if d.Etcd == nil {
-		d.Etcd = bootstrap.DialEtcd
+		d.Etcd = etcdclient.Dial
 	}
 	add(contract.Cluster().Token, typed[contract.ClusterInputs, contract.ClusterOutputs]{contract.Cluster(), clusters{nodes: nodes, etcd: d.Etcd, log: d.Log}})
 	add(contract.Member().Token, typed[contract.MemberInputs, contract.MemberOutputs]{contract.Member(), members{nodes: nodes, etcd: d.Etcd, log: d.Log}})

@@ -1,4 +1,6 @@
-package bootstrap
+// Package etcdclient is the real bootstrap.Etcd: etcd's own client
+// (go.etcd.io/etcd/client/v3) over a control plane's SSH connection.
+package etcdclient
 
 import (
 	"context"
@@ -16,56 +18,30 @@ import (
 	"go.uber.org/zap"
 	"google.golang.org/grpc"
 
+	"github.com/meshready/meshready/bootstrap"
 	"github.com/meshready/meshready/remote"
 )
 
-// Etcd is meshready's one seam to a cluster's etcd: its members and their
-// health, removing one, a snapshot. DialEtcd is the real one; tests use a
-// fake.
-type Etcd interface {
-	// Members lists the members, each with whether it answers now.
-	Members(ctx context.Context) ([]EtcdMember, error)
-	// Remove takes a member out of the cluster (etcd's member remove).
-	Remove(ctx context.Context, id uint64) error
-	// MoveLeader hands the leadership of leader (the member leading now)
-	// to member to (etcdctl move-leader).
-	MoveLeader(ctx context.Context, leader EtcdMember, to uint64) error
-	// Snapshot streams a point-in-time snapshot of the keyspace to w.
-	Snapshot(ctx context.Context, w io.Writer) (int64, error)
-	Close() error
-}
-
-// EtcdMember is one member of a cluster's etcd.
-type EtcdMember struct {
-	ID         uint64
-	Name       string
-	PeerURLs   []string
-	ClientURLs []string
-	Healthy    bool
-	// Leader says the member answered that it leads.
-	Leader bool
-}
-
-// etcdClientFiles are the first control plane's etcd CA and the client
+// clientFiles are the first control plane's etcd CA and the client
 // certificate kubeadm made for the API server (etcd runs without auth:
 // any certificate its CA signed has the whole keyspace).
-const etcdClientFiles = "/etc/kubernetes/pki/etcd/ca.crt /etc/kubernetes/pki/apiserver-etcd-client.crt /etc/kubernetes/pki/apiserver-etcd-client.key"
+const clientFiles = "/etc/kubernetes/pki/etcd/ca.crt /etc/kubernetes/pki/apiserver-etcd-client.crt /etc/kubernetes/pki/apiserver-etcd-client.key"
 
-// DialEtcd reaches the etcd of the cluster whose control plane cp is:
+// Dial reaches the etcd of the cluster whose control plane cp is:
 // etcd's own client (go.etcd.io/etcd/client/v3) over cp's SSH connection
 // to its loopback, where etcd listens, so no etcd port needs to face the
 // machine running meshready. The client key is read from cp into memory
 // for this call alone.
-func DialEtcd(ctx context.Context, cp Node) (Etcd, error) {
+func Dial(ctx context.Context, cp bootstrap.Node) (bootstrap.Etcd, error) {
 	tunnel, ok := cp.Runner.(remote.Tunnel)
 	if !ok {
 		return nil, fmt.Errorf("%s: etcd: the connection to the node cannot tunnel", cp.Name)
 	}
-	out, err := cp.Runner.Run(ctx, "cat "+etcdClientFiles)
+	out, err := cp.Runner.Run(ctx, "cat "+clientFiles)
 	if err != nil {
 		return nil, fmt.Errorf("%s: etcd client certificate: %w", cp.Name, err)
 	}
-	tlsCfg, err := etcdTLS(out.Stdout)
+	tlsCfg, err := clientTLS(out.Stdout)
 	if err != nil {
 		return nil, fmt.Errorf("%s: etcd client certificate: %w", cp.Name, err)
 	}
@@ -82,11 +58,11 @@ func DialEtcd(ctx context.Context, cp Node) (Etcd, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: etcd: %w", cp.Name, err)
 	}
-	return etcdClient{c: c, host: cp.Name}, nil
+	return client{c: c, host: cp.Name}, nil
 }
 
-// etcdTLS reads the CA, the client certificate and its key, in that order.
-func etcdTLS(pemData []byte) (*tls.Config, error) {
+// clientTLS reads the CA, the client certificate and its key, in that order.
+func clientTLS(pemData []byte) (*tls.Config, error) {
 	var blocks []*pem.Block
 	for rest := pemData; ; {
 		var b *pem.Block
@@ -109,21 +85,21 @@ func etcdTLS(pemData []byte) (*tls.Config, error) {
 	return &tls.Config{RootCAs: pool, Certificates: []tls.Certificate{pair}, MinVersion: tls.VersionTLS12}, nil
 }
 
-type etcdClient struct {
+type client struct {
 	c    *clientv3.Client
 	host string
 }
 
-func (e etcdClient) Members(ctx context.Context) ([]EtcdMember, error) {
+func (e client) Members(ctx context.Context) ([]bootstrap.EtcdMember, error) {
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	l, err := e.c.MemberList(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("%s: etcd member list: %w", e.host, err)
 	}
-	var out []EtcdMember
+	var out []bootstrap.EtcdMember
 	for _, m := range l.Members {
-		em := EtcdMember{ID: m.ID, Name: m.Name, PeerURLs: m.PeerURLs, ClientURLs: m.ClientURLs}
+		em := bootstrap.EtcdMember{ID: m.ID, Name: m.Name, PeerURLs: m.PeerURLs, ClientURLs: m.ClientURLs}
 		if len(m.ClientURLs) > 0 {
 			sctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 			st, err := e.c.Status(sctx, m.ClientURLs[0])
@@ -136,7 +112,7 @@ func (e etcdClient) Members(ctx context.Context) ([]EtcdMember, error) {
 	return out, nil
 }
 
-func (e etcdClient) Remove(ctx context.Context, id uint64) error {
+func (e client) Remove(ctx context.Context, id uint64) error {
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	if _, err := e.c.MemberRemove(ctx, id); err != nil {
@@ -148,7 +124,7 @@ func (e etcdClient) Remove(ctx context.Context, id uint64) error {
 // MoveLeader asks the leader itself, over its own client URL (etcd
 // refuses a leadership transfer sent to a follower), dialled through the
 // same tunnel as every other call.
-func (e etcdClient) MoveLeader(ctx context.Context, leader EtcdMember, to uint64) error {
+func (e client) MoveLeader(ctx context.Context, leader bootstrap.EtcdMember, to uint64) error {
 	if len(leader.ClientURLs) == 0 {
 		return fmt.Errorf("%s: etcd move-leader: member %s has no client URL", e.host, leader.Name)
 	}
@@ -165,7 +141,7 @@ func (e etcdClient) MoveLeader(ctx context.Context, leader EtcdMember, to uint64
 	return nil
 }
 
-func (e etcdClient) Snapshot(ctx context.Context, w io.Writer) (int64, error) {
+func (e client) Snapshot(ctx context.Context, w io.Writer) (int64, error) {
 	r, err := e.c.SnapshotWithVersion(ctx)
 	if err != nil {
 		return 0, fmt.Errorf("%s: etcd snapshot: %w", e.host, err)
@@ -178,4 +154,4 @@ func (e etcdClient) Snapshot(ctx context.Context, w io.Writer) (int64, error) {
 	return n, nil
 }
 
-func (e etcdClient) Close() error { return e.c.Close() }
+func (e client) Close() error { return e.c.Close() }

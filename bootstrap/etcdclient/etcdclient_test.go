@@ -1,4 +1,4 @@
-package bootstrap
+package etcdclient
 
 import (
 	"context"
@@ -14,6 +14,7 @@ import (
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.uber.org/zap"
 
+	"github.com/meshready/meshready/bootstrap"
 	"github.com/meshready/meshready/toolchain"
 )
 
@@ -53,13 +54,13 @@ func TestEtcdMoveLeaderOnRealMembers(t *testing.T) {
 	}
 	c, err := clientv3.New(clientv3.Config{Endpoints: urls[:1], DialTimeout: 5 * time.Second, Logger: zap.NewNop()})
 	must(t, err)
-	e := etcdClient{c: c, host: "test"}
+	e := client{c: c, host: "test"}
 	defer e.Close()
 
 	// members waits until three answer and one of them leads.
-	members := func() (leader EtcdMember, followers []EtcdMember) {
+	members := func() (leader bootstrap.EtcdMember, followers []bootstrap.EtcdMember) {
 		t.Helper()
-		var last []EtcdMember
+		var last []bootstrap.EtcdMember
 		for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
 			ms, err := e.Members(t.Context())
 			if err != nil {
@@ -96,7 +97,7 @@ func TestEtcdMoveLeaderOnRealMembers(t *testing.T) {
 	}
 	ctx, cancel := context.WithCancel(t.Context())
 	cancel()
-	if err := e.MoveLeader(ctx, EtcdMember{Name: "none"}, to.ID); err == nil {
+	if err := e.MoveLeader(ctx, bootstrap.EtcdMember{Name: "none"}, to.ID); err == nil {
 		t.Error("a member without a client URL: no error")
 	}
 }
@@ -115,4 +116,11 @@ func freePorts(t *testing.T, n int) []int {
 		l.Close()
 	}
 	return ports
+}
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
 }
