@@ -211,11 +211,7 @@ func Open(o Options) (*Project, error) {
 	// The engine finds the plugins meshready built on PATH, as Pulumi's
 	// "ambient" plugins, ahead of any other copy there: Pulumi.yaml names no
 	// plugin path, so it works as committed for a plain `pulumi up` too.
-	abs, err := filepath.Abs(p.Dir)
-	if err != nil {
-		return nil, fmt.Errorf("project dir: %w", err)
-	}
-	p.env["PATH"] = strings.Join([]string{filepath.Join(abs, PluginDir), filepath.Join(abs, KubernetesPluginDir), o.Getenv("PATH")}, string(os.PathListSeparator))
+	p.env["PATH"] = strings.Join([]string{filepath.Join(p.Dir, PluginDir), filepath.Join(p.Dir, KubernetesPluginDir), o.Getenv("PATH")}, string(os.PathListSeparator))
 	p.env["PULUMI_IGNORE_AMBIENT_PLUGINS"] = "false"
 	return p, nil
 }
