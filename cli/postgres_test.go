@@ -48,7 +48,15 @@ func TestPostgresBackendSharedByClones(t *testing.T) {
 	}
 
 	// Two clones update the same stack: the second, while the first holds
-	// the lock, is refused and says why; the first's lock stays.
+	// the lock, is refused and says why; the first's lock stays. The stack
+	// is made first (by a preview, which takes no lock): making it takes a
+	// lock of its own, for a moment, that the up's would then replace.
+	if r := runCLI(t, env, "--project-dir", a, "preview", "--stack", "team"); r.code != ExitOK {
+		t.Fatalf("preview from the first clone: exit %d\n%s", r.code, tailLines(r.stderr, 15))
+	}
+	if held := locks(); len(held) > 0 {
+		t.Fatalf("locks left by a preview: %v", held)
+	}
 	first := startCLI(t, env, a, "up", "--stack", "team", "--yes")
 	var held []string
 	first.waitUntil(t, "the first up taking the state lock", 3*time.Minute, func() bool {
