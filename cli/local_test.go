@@ -209,6 +209,12 @@ func TestLocalStackUpAgainDestroy(t *testing.T) {
 	if out, err := exec.Command(kubectl, "--kubeconfig", kc, "get", "nodes", "--no-headers").CombinedOutput(); err != nil || strings.Count(string(out), " Ready ") != 3 {
 		t.Errorf("kubectl get nodes after the switch: %v\n%s", err, out)
 	}
+	// podNetwork unset again: the running cluster keeps host routes (the
+	// default is only a new cluster's), nothing changes.
+	must(t, os.WriteFile(filepath.Join(dir, "stacks", "Pulumi.e2e.yaml"), []byte(localStack), 0o644))
+	if r = runCLI(t, nil, "--project-dir", dir, "up", "--stack", "e2e", "--yes"); r.code != ExitOK || changes.MatchString(r.stdout) {
+		t.Errorf("up with podNetwork unset on host routes: exit %d, want no change\n%s\n%s", r.code, pulumiFailure(r.stdout), r.stderr)
+	}
 
 	checkOrphansCollected(t, dir, "e2e", len(outs.Nodes))
 	if out, err := exec.Command("ip", "link", "show", "mr-e2e0").CombinedOutput(); err == nil {

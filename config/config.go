@@ -116,7 +116,9 @@ type Kubernetes struct {
 	// PodNetwork is how pods reach other nodes' pods: flannel (a VXLAN
 	// overlay: nodes need only reach each other over UDP 8472) or
 	// host-routes (a route per node through its address: nodes on one L2
-	// segment only, no encapsulation).
+	// segment only, no encapsulation). Unset, a new cluster gets flannel
+	// and a running one keeps what it has (the plugin settles it), so a
+	// meshready with another default never switches a cluster unasked.
 	PodNetwork string `mapstructure:"podNetwork"`
 	// KubeconfigFile, when set, is where the admin kubeconfig is written (0600) after up.
 	KubeconfigFile string `mapstructure:"kubeconfigFile"`
@@ -244,7 +246,6 @@ func Defaults() Config {
 			Version:       "1.34.4",
 			PodSubnet:     "10.244.0.0/16",
 			ServiceSubnet: "10.96.0.0/12",
-			PodNetwork:    PodNetworkFlannel,
 		},
 		Istio: Istio{Version: "1.28.0", ChartRepository: "https://istio-release.storage.googleapis.com/charts", Profile: "default", MTLS: "STRICT"},
 		Benchmarks: Benchmarks{

@@ -193,7 +193,7 @@ func (v *validator) kubernetes(c *Config) {
 		}
 	}
 	switch k.PodNetwork {
-	case PodNetworkFlannel, PodNetworkHostRoutes:
+	case "", PodNetworkFlannel, PodNetworkHostRoutes:
 	default:
 		v.add("kubernetes.podNetwork", "%q is not %s or %s", k.PodNetwork, PodNetworkFlannel, PodNetworkHostRoutes)
 	}

@@ -133,7 +133,7 @@ func TestContractRoundTrip(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := r.Check(in); err != nil {
+		if _, _, err := r.Check(nil, in); err != nil {
 			t.Errorf("%s: the plugin refuses what the program sent: %v", s.Token, err)
 		}
 	}

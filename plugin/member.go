@@ -17,6 +17,7 @@ import (
 	"github.com/meshready/meshready/contract"
 	"github.com/meshready/meshready/remote"
 	"github.com/meshready/meshready/report"
+	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
 )
 
 // members serves contract.Member: bootstrap.Join on create,
@@ -186,6 +187,40 @@ func (w podNetworks) run(ctx context.Context, in contract.PodNetworkInputs) (con
 // nodes on the same network measure the same.
 func (w podNetworks) update(ctx context.Context, _ string, old contract.PodNetworkOutputs, in contract.PodNetworkInputs) (contract.PodNetworkOutputs, error) {
 	return w.network(ctx, in, &old)
+}
+
+// defaults settles a pod network the program left unnamed (cni empty:
+// kubernetes.podNetwork unset). A new one is flannel; a running one keeps
+// what it runs, so that a meshready with another default never switches
+// a cluster's network unasked. A state's empty cni is host-routes (made
+// before flannel): the program naming host-routes for it changes nothing
+// either. flanneld goes from the inputs of a network that is not flannel.
+func (podNetworks) defaults(olds, news resource.PropertyMap) resource.PropertyMap {
+	const key = resource.PropertyKey("cni") // contract.PodNetworkInputs.CNI
+	cni := func(m resource.PropertyMap) string {
+		if v := m[key]; v.IsString() {
+			return v.StringValue()
+		}
+		return ""
+	}
+	was, want := cni(olds), cni(news)
+	switch {
+	case len(olds) == 0 && want == "":
+		news[key] = resource.NewStringProperty(config.PodNetworkFlannel)
+	case len(olds) > 0 && want == "" && was != "":
+		news[key] = resource.NewStringProperty(was)
+	case len(olds) > 0 && was == "" && (want == "" || want == config.PodNetworkHostRoutes):
+		delete(news, key)
+		// Clusters made before flannel were given no pod subnet either.
+		if _, ok := olds["podSubnet"]; !ok {
+			delete(news, "podSubnet")
+		}
+	}
+	if cni(news) != config.PodNetworkFlannel {
+		delete(news, "flanneldPath")
+		delete(news, "flanneldSha256")
+	}
+	return news
 }
 
 // sameNetwork says whether old ran the pod network in's nodes have now.

@@ -146,8 +146,8 @@ func (p *Provider) Check(_ context.Context, req pplugin.CheckRequest) (pplugin.C
 	if err != nil {
 		return pplugin.CheckResponse{}, err
 	}
-	f, err := r.Check(req.News)
-	return pplugin.CheckResponse{Properties: req.News, Failures: f}, err
+	news, f, err := r.Check(req.Olds, req.News)
+	return pplugin.CheckResponse{Properties: news, Failures: f}, err
 }
 
 // Diff decides between no change, an in-place update and a replacement,

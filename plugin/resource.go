@@ -17,7 +17,7 @@ import (
 // property maps. Each type's file implements handler on its own Go types
 // and typed turns that into a Resource: decode, call the domain, encode.
 type Resource interface {
-	Check(news resource.PropertyMap) ([]pplugin.CheckFailure, error)
+	Check(olds, news resource.PropertyMap) (resource.PropertyMap, []pplugin.CheckFailure, error)
 	Diff(olds, oldOutputs, news resource.PropertyMap) (pplugin.DiffResult, error)
 	Create(ctx context.Context, news resource.PropertyMap) (resource.ID, resource.PropertyMap, error)
 	Read(ctx context.Context, id resource.ID, inputs, state resource.PropertyMap) (resource.ID, resource.PropertyMap, error)
@@ -65,6 +65,13 @@ type checker[I any] interface {
 	check(in I) []pplugin.CheckFailure
 }
 
+// defaulter is a handler that settles inputs the program left to the
+// plugin, from the inputs the resource has now (olds: empty for a new
+// one). It works on property maps: news may hold unknowns and secrets.
+type defaulter interface {
+	defaults(olds, news resource.PropertyMap) resource.PropertyMap
+}
+
 // guard is a handler that refuses some changes outright, in the diff, so
 // that preview and up fail before anything runs.
 type guard[I any] interface {
@@ -88,15 +95,18 @@ func (t typed[I, O]) secrets() []string {
 	return append(append([]string{}, t.def.SecretInputs...), t.def.SecretOutputs...)
 }
 
-func (t typed[I, O]) Check(news resource.PropertyMap) ([]pplugin.CheckFailure, error) {
+func (t typed[I, O]) Check(olds, news resource.PropertyMap) (resource.PropertyMap, []pplugin.CheckFailure, error) {
+	if d, ok := t.h.(defaulter); ok {
+		news = d.defaults(olds, news.Copy())
+	}
 	in, err := decodeStrict[I](news)
 	if err != nil {
-		return nil, fmt.Errorf("%s inputs: %w", t.def.Token, err)
+		return news, nil, fmt.Errorf("%s inputs: %w", t.def.Token, err)
 	}
 	if c, ok := t.h.(checker[I]); ok {
-		return c.check(in), nil
+		return news, c.check(in), nil
 	}
-	return nil, nil
+	return news, nil, nil
 }
 
 func (t typed[I, O]) Diff(olds, oldOutputs, news resource.PropertyMap) (pplugin.DiffResult, error) {

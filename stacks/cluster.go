@@ -111,7 +111,7 @@ func newKubernetes(ctx *pulumi.Context, cfg *config.Config, env Env, pool *infra
 		Stack: ctx.Stack(), Nodes: pool.Refs, Access: pool.Access, EtcdFlags: etcdFlags(cl.EtcdArgs),
 		CNI: k.PodNetwork, PodSubnet: k.PodSubnet,
 	}
-	if k.PodNetwork == config.PodNetworkFlannel {
+	if k.PodNetwork != config.PodNetworkHostRoutes { // unset may settle on flannel
 		f, err := env.flanneld(ctx)
 		if err != nil {
 			return nil, err

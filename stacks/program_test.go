@@ -111,22 +111,28 @@ func TestLocalNodesGetTheBundle(t *testing.T) {
 	}
 }
 
-// TestPodNetworkKinds: flannel by default, with the flanneld to upload and
-// its hash (a new one updates the nodes); host-routes asks for none.
+// TestPodNetworkKinds: unset, the plugin settles it (flannel for a new
+// cluster, what a running one runs) and is given the flanneld to upload
+// and its hash (a new one updates the nodes); flannel the same;
+// host-routes asks for none.
 func TestPodNetworkKinds(t *testing.T) {
-	g, err := run(t, values("meshready:region", "b"))
+	for cni, conf := range map[string]string{"": `{}`, "flannel": `{"podNetwork":"flannel"}`} {
+		g, err := run(t, values("meshready:region", "b", "meshready:kubernetes", conf))
+		if err != nil {
+			t.Fatal(err)
+		}
+		in := g.byName["meshready:bootstrap:PodNetwork::pod-network"].Inputs
+		if got := in["cni"]; (cni == "" && got.HasValue()) || (cni != "" && (!got.IsString() || got.StringValue() != cni)) ||
+			in["podSubnet"].StringValue() != "10.244.0.0/16" ||
+			in["flanneldPath"].StringValue() != flanneld.Path || in["flanneldSha256"].StringValue() != flanneld.SHA256 {
+			t.Errorf("pod network %s: %v", conf, in)
+		}
+	}
+	g, err := run(t, values("meshready:region", "b", "meshready:kubernetes", `{"podNetwork":"host-routes"}`))
 	if err != nil {
 		t.Fatal(err)
 	}
 	in := g.byName["meshready:bootstrap:PodNetwork::pod-network"].Inputs
-	if in["cni"].StringValue() != "flannel" || in["podSubnet"].StringValue() != "10.244.0.0/16" ||
-		in["flanneldPath"].StringValue() != flanneld.Path || in["flanneldSha256"].StringValue() != flanneld.SHA256 {
-		t.Errorf("default pod network: %v", in)
-	}
-	if g, err = run(t, values("meshready:region", "b", "meshready:kubernetes", `{"podNetwork":"host-routes"}`)); err != nil {
-		t.Fatal(err)
-	}
-	in = g.byName["meshready:bootstrap:PodNetwork::pod-network"].Inputs
 	if in["cni"].StringValue() != "host-routes" || in.HasValue("flanneldPath") || in.HasValue("flanneldSha256") {
 		t.Errorf("host-routes pod network: %v", in)
 	}
