@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"log/slog"
 	"maps"
 	"os"
@@ -246,5 +247,43 @@ ip route add 10.4.0.0/16 via 10.0.0.1
 	}
 	if empty, err := render("stale-routes.tmpl", struct{ Stale []string }{}); err != nil || strings.TrimSpace(empty) != "" {
 		t.Errorf("without other nodes: %q, %v", empty, err)
+	}
+}
+
+// TestHostRoutesNeedGatewaysOnLink runs the check the host-routes script
+// makes before it changes anything, as root in a network namespace of its
+// own: a node on this node's link passes; a node reached through a gateway
+// (another segment, a cloud's public address) stops it with what to do.
+func TestHostRoutesNeedGatewaysOnLink(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root for a network namespace")
+	}
+	check := func(routes ...Route) (string, error) {
+		frag, err := render("onlink.tmpl", struct{ Routes []Route }{routes})
+		if err != nil {
+			t.Fatal(err)
+		}
+		setup := `set -e
+ip link set lo up
+ip link add eth0 type veth peer name eth0p && ip link set eth0p up && ip link set eth0 up
+ip addr add 10.0.0.2/24 dev eth0
+ip route add default via 10.0.0.1
+set +e
+`
+		out, err := exec.Command("unshare", "-n", "sh", "-c", setup+frag+"echo checked\n").CombinedOutput()
+		return string(out), err
+	}
+	out, err := check(Route{CIDR: "10.244.1.0/24", Via: "10.0.0.3"}, Route{CIDR: "10.244.2.0/24", Via: "10.0.0.4"})
+	if err != nil && strings.Contains(out, "unshare") {
+		t.Skipf("no network namespace here: %v: %s", err, out)
+	}
+	if err != nil || strings.TrimSpace(out) != "checked" {
+		t.Errorf("nodes on the link: %v\n%s", err, out)
+	}
+	out, err = check(Route{CIDR: "10.244.1.0/24", Via: "10.0.0.3"}, Route{CIDR: "10.244.2.0/24", Via: "203.0.113.9"})
+	var exit *exec.ExitError
+	if !errors.As(err, &exit) || exit.ExitCode() != 3 || strings.Contains(out, "checked") ||
+		!strings.Contains(out, "203.0.113.9") || !strings.Contains(out, "podNetwork to flannel") {
+		t.Errorf("a node through a gateway: %v\n%s", err, out)
 	}
 }

@@ -1,6 +1,14 @@
 # meshready pod network on local-cp-1: a bridge for this node's pods (10.244.0.0/24),
 # routes to every other node's pods through that node.
 set -eu
+if ip -4 -o route get '10.213.0.3' | grep -q ' via '; then
+  echo "host routes: the node at "'10.213.0.3'" is not on this node's link (it is reached through a gateway), so it cannot carry its pods' traffic: host routes need every node on one L2 segment; set meshready:kubernetes.podNetwork to flannel" >&2
+  exit 3
+fi
+if ip -4 -o route get '10.213.0.4' | grep -q ' via '; then
+  echo "host routes: the node at "'10.213.0.4'" is not on this node's link (it is reached through a gateway), so it cannot carry its pods' traffic: host routes need every node on one L2 segment; set meshready:kubernetes.podNetwork to flannel" >&2
+  exit 3
+fi
 mkdir -p /etc/cni/net.d
 cat > /etc/cni/net.d/10-meshready.conflist.new <<'JSON'
 {
