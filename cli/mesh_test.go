@@ -311,6 +311,26 @@ func TestLocalMesh(t *testing.T) {
 	if got := kubectl("get", "mutatingwebhookconfiguration", "istio-revision-tag-stable", "-o", `jsonpath={.metadata.labels.istio\.io/rev}`); got != newRev {
 		t.Errorf("the stable tag points at %q after the upgrade, want %s", got, newRev)
 	}
+	// Istio resources that name no revision are validated by the new one
+	// (its istiod closed the webhook once it answered): a bad route is
+	// refused.
+	validator := func() string {
+		return kubectl("get", "validatingwebhookconfiguration", "istiod-default-validator", "-o",
+			`jsonpath={.metadata.labels.istio\.io/rev} {.webhooks[0].clientConfig.service.name} {.webhooks[0].failurePolicy}`)
+	}
+	for deadline := time.Now().Add(time.Minute); validator() != newRev+" istiod-"+newRev+" Fail" && time.Now().Before(deadline); {
+		time.Sleep(2 * time.Second)
+	}
+	if got := validator(); got != newRev+" istiod-"+newRev+" Fail" {
+		t.Errorf("the default validation webhook after the upgrade: %q, want %s's, failing closed", got, newRev)
+	}
+	bad := exec.Command(filepath.Join(cacheDir, "bundle", "v1.34.4", "bin", "kubectl"), "--kubeconfig", filepath.Join(dir, "kc", "mesh"),
+		"apply", "--dry-run=server", "-f", "-")
+	bad.Stdin = strings.NewReader("apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {name: bad, namespace: demo}\n" +
+		"spec: {hosts: [echo], http: [{route: [{destination: {host: echo}, weight: -5}]}]}\n")
+	if out, err := bad.CombinedOutput(); err == nil || !strings.Contains(string(out), "validation.istio.io") {
+		t.Errorf("a route with a negative weight, after the upgrade: %v\n%s", err, out)
+	}
 	revs := kubectl("-n", "demo", "get", "pods", "-o", `jsonpath={range .items[*]}{.metadata.name} {.metadata.annotations.istio\.io/rev} {.spec.containers[*].image} {.spec.initContainers[*].image}{"\n"}{end}`)
 	for _, l := range strings.Split(strings.TrimSpace(revs), "\n") {
 		if f := strings.Fields(l); len(f) < 2 || f[1] != newRev || !strings.Contains(l, "pilot-agent:"+newer) {

@@ -71,7 +71,7 @@ func (d Def[I, O]) Spec() Spec {
 func All() []Spec {
 	return []Spec{
 		Server().Spec(), SSHKey().Spec(), Suite().Spec(), Cluster().Spec(), Member().Spec(), PodNetwork().Spec(),
-		Preflight().Spec(), Injection().Spec(), Checks().Spec(), Latency().Spec(),
+		Preflight().Spec(), Webhooks().Spec(), Injection().Spec(), Checks().Spec(), Latency().Spec(),
 	}
 }
 

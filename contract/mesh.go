@@ -82,6 +82,39 @@ type InjectionArgs struct {
 	Revision  string
 }
 
+// Webhooks is the wait, after a revision's istiod is installed and Istio's
+// default validation webhook points at it, until that webhook answers
+// through the API server: what comes after (routes, policies, namespaces)
+// writes Istio resources it validates. It runs again when the revision
+// changes (an Istio upgrade).
+func Webhooks() Def[WebhooksInputs, WebhooksOutputs] {
+	return Def[WebhooksInputs, WebhooksOutputs]{
+		Token:        "meshready:mesh:Webhooks",
+		Diff:         Policy{Update: []string{"revision"}, Ignore: ignoreAccess("nodes")},
+		SecretInputs: []string{"sshPrivateKey"},
+	}
+}
+
+// WebhooksInputs name the revision whose webhook must answer.
+type WebhooksInputs struct {
+	Nodes []NodeRef `json:"nodes"`
+	Access
+	Revision string `json:"revision"`
+}
+
+// WebhooksArgs are WebhooksInputs as the program gives them.
+type WebhooksArgs struct {
+	Nodes    NodeRefsInput
+	Access   AccessArgs
+	Revision string
+}
+
+// WebhooksOutputs say how long the webhook took to answer.
+type WebhooksOutputs struct {
+	WebhooksInputs
+	Seconds float64 `json:"seconds"`
+}
+
 // InjectionOutputs name the Deployments that were restarted, and for a
 // move between revisions, where from and how long it took.
 type InjectionOutputs struct {

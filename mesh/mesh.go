@@ -131,6 +131,42 @@ func RevisionTag(tag, rev string) map[string]any {
 	}
 }
 
+// DefaultValidator renders the validation webhook for Istio resources
+// that name no revision (istiod-default-validator), served by revision rev:
+// what Istio's base chart writes for its defaultRevision. meshready writes
+// it itself, after rev's istiod, because the base chart (the CRDs) is
+// upgraded before the new istiod exists: given the new defaultRevision, it
+// would point the webhook at a service with nothing behind it yet, and
+// keep the Fail policy the old istiod had set, so every Istio resource
+// written until the new istiod answered (a route, a user's apply) would be
+// refused. Written with Ignore, as the chart installs it; rev's istiod
+// patches in its CA and sets Fail once its webhook answers (it watches
+// webhooks labelled istio.io/rev=<rev>). patchForce takes the policy back
+// from istiod when the webhook moves to another revision.
+func DefaultValidator(rev string) map[string]any {
+	return map[string]any{
+		"apiVersion": "admissionregistration.k8s.io/v1", "kind": "ValidatingWebhookConfiguration",
+		"metadata": map[string]any{
+			"name": "istiod-default-validator",
+			"labels": map[string]any{"app": "istiod", "istio": "istiod", RevisionLabel: rev,
+				"app.kubernetes.io/name": "istiod", "app.kubernetes.io/managed-by": "meshready"},
+			"annotations": map[string]any{"pulumi.com/patchForce": "true"},
+		},
+		"webhooks": []any{map[string]any{
+			"name": "validation.istio.io",
+			"clientConfig": map[string]any{"service": map[string]any{
+				"name": "istiod-" + rev, "namespace": SystemNamespace, "path": "/validate"}},
+			"rules": []any{map[string]any{
+				"operations":  []any{"CREATE", "UPDATE"},
+				"apiGroups":   []any{"security.istio.io", "networking.istio.io", "telemetry.istio.io", "extensions.istio.io"},
+				"apiVersions": []any{"*"}, "resources": []any{"*"}}},
+			"failurePolicy":           "Ignore",
+			"sideEffects":             "None",
+			"admissionReviewVersions": []any{"v1"},
+		}},
+	}
+}
+
 // PeerAuthentications: the mesh-wide mode in istio-system, then one per
 // namespace whose mode differs from it (a namespace policy wins over the
 // mesh's, so PERMISSIVE there keeps plaintext clients working during a move
@@ -227,9 +263,9 @@ type Source struct {
 	Pilot, Proxy string
 }
 
-// Charts are the releases, in install order: base (CRDs; its default
-// validation webhook served by revision rev), istiod as revision rev
-// (release istiod-<rev>), and the ingress gateway when asked for.
+// Charts are the releases, in install order: base (the CRDs; without its
+// default validation webhook: see DefaultValidator), istiod as revision
+// rev (release istiod-<rev>), and the ingress gateway when asked for.
 func Charts(c config.Istio, src Source, rev string) []Chart {
 	global := map[string]any{}
 	for k, v := range map[string]string{"hub": src.Hub, "tag": src.Tag, "imagePullPolicy": src.PullPolicy} {
@@ -274,7 +310,7 @@ func Charts(c config.Istio, src Source, rev string) []Chart {
 		istiod["pilot"] = pilot
 	}
 	out := []Chart{
-		mk("istio-base", "base", "base", SystemNamespace, map[string]any{"defaultRevision": rev}),
+		mk("istio-base", "base", "base", SystemNamespace, map[string]any{"defaultRevision": ""}),
 		mk("istiod-"+rev, "istiod", "istio-control/istio-discovery", SystemNamespace, istiod),
 	}
 	if c.IngressGateway {
@@ -294,9 +330,7 @@ func CanaryCharts(c config.Istio, stable Source, stableRev string, canary Source
 	cc := c
 	cc.Version = c.Canary.Version
 	can := Charts(cc, canary, canaryRev)
-	base := can[0]
-	base.Values["defaultRevision"] = stableRev
-	out[0] = base
+	out[0] = can[0]
 	return slices.Insert(out, 2, can[1])
 }
 

@@ -80,7 +80,7 @@ func TestChartsGolden(t *testing.T) {
 	}
 	golden.Check(t, "testdata/charts.yaml", b)
 	if len(remote) != 3 || remote[0].Release != "istio-base" || remote[1].Release != "istiod-1-28-0" || remote[1].Version != c.Version ||
-		remote[1].Values["revision"] != "1-28-0" || remote[0].Values["defaultRevision"] != "1-28-0" {
+		remote[1].Values["revision"] != "1-28-0" || remote[0].Values["defaultRevision"] != "" {
 		t.Errorf("releases %+v", remote)
 	}
 	c.IngressGateway = false
@@ -118,6 +118,16 @@ func TestRevisionTagGolden(t *testing.T) {
 		t.Fatal(err)
 	}
 	golden.Check(t, "testdata/revision-tag.yaml", b)
+}
+
+// TestDefaultValidatorGolden: the base chart's istiod-default-validator,
+// pointing at a revision, written fail-open for that istiod to close.
+func TestDefaultValidatorGolden(t *testing.T) {
+	b, err := yaml.Marshal(DefaultValidator("1-31-alpha-eed52ebb66ad"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	golden.Check(t, "testdata/default-validator.yaml", b)
 }
 
 func TestKubernetesSupported(t *testing.T) {
@@ -239,7 +249,7 @@ func TestCanaryCharts(t *testing.T) {
 	if strings.Join(names, " ") != "istio-base istiod-1-28-0 istiod-1-29-0 istio-ingressgateway" {
 		t.Fatalf("releases %v", names)
 	}
-	if got[0].Chart != "/old/charts/base" || got[0].Values["defaultRevision"] != "1-28-0" || got[2].Chart != "/old/charts/istio-control/istio-discovery" ||
+	if got[0].Chart != "/old/charts/base" || got[0].Values["defaultRevision"] != "" || got[2].Chart != "/old/charts/istio-control/istio-discovery" ||
 		got[2].Values["revision"] != "1-29-0" || got[1].Version != "1.28.0" {
 		t.Errorf("charts %+v", got)
 	}

@@ -68,6 +68,7 @@ func full(ctx *pulumi.Context) map[string]any {
 			CNI:       "flannel", PodSubnet: "10.244.0.0/16", FlanneldPath: "/cache/flanneld", FlanneldSHA256: "ab"},
 		contract.Preflight().Token: contract.PreflightArgs{Nodes: nodes, Access: access, IstioVersion: "1.28.0",
 			Images: []contract.Image{{Ref: "localhost/x:1", Tarball: "/opt/x.tar"}}},
+		contract.Webhooks().Token:  contract.WebhooksArgs{Nodes: nodes, Access: access, Revision: "1-28-0"},
 		contract.Injection().Token: contract.InjectionArgs{Nodes: nodes, Access: access, Namespace: "demo", Revision: "1-28-0"},
 		contract.Checks().Token: contract.ChecksArgs{Nodes: nodes, Access: access, Namespace: "demo", Service: "echo",
 			Weights: map[string]int{"v1": 90, "v2": 10}, MTLS: "STRICT", Calls: 2000, Runs: 20, TolerancePts: 3, Image: "p:1", Sidecars: true, KubernetesVersion: "v1.34.4", Revision: "1-28-0"},

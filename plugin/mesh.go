@@ -112,6 +112,36 @@ func (j injections) delete(ctx context.Context, _ string, in contract.InjectionI
 	return nil
 }
 
+// webhooks serve contract.Webhooks: mesh.ValidationWait; again when the
+// revision changes.
+type webhooks struct {
+	noop[contract.WebhooksInputs, contract.WebhooksOutputs]
+	nodes nodeDialer
+	log   *slog.Logger
+}
+
+// validationWait bounds the wait for a new istiod's webhook.
+const validationWait = 3 * time.Minute
+
+func (webhooks) id(in contract.WebhooksInputs) string { return "validation-" + in.Revision }
+
+func (w webhooks) run(ctx context.Context, in contract.WebhooksInputs) (contract.WebhooksOutputs, error) {
+	out := contract.WebhooksOutputs{WebhooksInputs: in}
+	cp, done, err := w.nodes.controlPlane(ctx, in.Nodes, in.Access)
+	if err != nil {
+		return out, fmt.Errorf("istio webhooks: %w", err)
+	}
+	defer done()
+	w.log.InfoContext(ctx, "waiting for Istio's validation webhook to answer", "revision", in.Revision, "host", cp.Name)
+	took, err := mesh.ValidationWait{Kubectl: kube.OnNode{Runner: cp.Runner}, Revision: in.Revision, Timeout: validationWait}.Run(ctx)
+	out.Seconds = took.Round(100 * time.Millisecond).Seconds()
+	if err != nil {
+		return out, err
+	}
+	w.log.InfoContext(ctx, "Istio's validation webhook answers", "revision", in.Revision, "took", took.Round(100*time.Millisecond).String())
+	return out, nil
+}
+
 // checks serve contract.Checks: a mesh.Checker per canary; again in place
 // on a change.
 type checks struct {

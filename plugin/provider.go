@@ -71,6 +71,7 @@ func New(version string, d Deps) *Provider {
 	add(contract.Member().Token, typed[contract.MemberInputs, contract.MemberOutputs]{contract.Member(), members{nodes: nodes, etcd: d.Etcd, log: d.Log}})
 	add(contract.PodNetwork().Token, typed[contract.PodNetworkInputs, contract.PodNetworkOutputs]{contract.PodNetwork(), podNetworks{nodes: nodes, log: d.Log}})
 	add(contract.Preflight().Token, typed[contract.PreflightInputs, contract.PreflightOutputs]{contract.Preflight(), preflights{nodes: nodes, log: d.Log}})
+	add(contract.Webhooks().Token, typed[contract.WebhooksInputs, contract.WebhooksOutputs]{contract.Webhooks(), webhooks{nodes: nodes, log: d.Log}})
 	add(contract.Injection().Token, typed[contract.InjectionInputs, contract.InjectionOutputs]{contract.Injection(), injections{nodes: nodes, log: d.Log}})
 	add(contract.Checks().Token, typed[contract.ChecksInputs, contract.ChecksOutputs]{contract.Checks(), checks{nodes: nodes, log: d.Log}})
 	add(contract.Latency().Token, typed[contract.LatencyInputs, contract.LatencyOutputs]{contract.Latency(), latencies{nodes: nodes, log: d.Log}})

@@ -172,6 +172,14 @@ func newMesh(ctx *pulumi.Context, cfg *config.Config, cl meshCluster, src meshSo
 		prev = []pulumi.Resource{rel}
 	}
 	istio := prev
+	// Istio resources that name no revision are validated by the stable
+	// revision, once its istiod runs (see mesh.DefaultValidator).
+	validator, err := configGroup(ctx, "default-validator", pulumi.Map{"objs": pulumi.Array{pulumi.ToMap(mesh.DefaultValidator(rev))}},
+		in(out.Istio, prev...)...)
+	if err != nil {
+		return nil, fmt.Errorf("default validation webhook: %w", err)
+	}
+	istio = append(istio, validator)
 	for _, name := range slices.Sorted(maps.Keys(tags)) {
 		tag, err := configGroup(ctx, "revision-tag-"+name, pulumi.Map{"objs": pulumi.Array{pulumi.ToMap(mesh.RevisionTag(name, tags[name]))}},
 			in(out.Istio, prev...)...)
@@ -180,6 +188,14 @@ func newMesh(ctx *pulumi.Context, cfg *config.Config, cl meshCluster, src meshSo
 		}
 		istio = append(istio, tag)
 	}
+	// Nothing Istio's webhook validates is written before it answers.
+	var answers pulumi.CustomResourceState
+	if err := contract.Register(ctx, contract.Webhooks(), "validation",
+		contract.WebhooksArgs{Nodes: cl.Nodes, Access: cl.Access, Revision: rev},
+		&answers, pulumi.Parent(out.Istio), pulumi.DependsOn(istio)); err != nil {
+		return nil, err
+	}
+	istio = append(istio, &answers)
 	if err := ctx.RegisterResourceOutputs(out.Istio, pulumi.Map{"version": pulumi.String(cfg.Istio.Version), "revision": pulumi.String(rev),
 		"canary": pulumi.String(cfg.Istio.Canary.Version)}); err != nil {
 		return nil, err

@@ -2,6 +2,7 @@ package stacks
 
 import (
 	"encoding/json"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -181,8 +182,25 @@ func TestIstioCanaryGraph(t *testing.T) {
 		}
 	}
 	base := g.byName["kubernetes:helm.sh/v3:Release::istio-base"].Inputs
-	if base["chart"].StringValue() != "/cache/istio-old/manifests/charts/base" || base["values"].ObjectValue()["defaultRevision"].StringValue() != stable {
+	if base["chart"].StringValue() != "/cache/istio-old/manifests/charts/base" || base["values"].ObjectValue()["defaultRevision"].StringValue() != "" {
 		t.Errorf("istio-base: chart %v, values %v", base["chart"], base["values"])
+	}
+	// Resources naming no revision are validated by the stable one.
+	if b, _ := json.Marshal(g.byName["kubernetes:yaml/v2:ConfigGroup::default-validator"].Inputs.Mappable()); !strings.Contains(string(b), `"name":"istiod-`+stable+`"`) {
+		t.Errorf("the default validator does not point at %s: %s", stable, b)
+	}
+	// Nothing the webhook validates is written before the stable
+	// revision's webhook answers.
+	if in := g.byName["meshready:mesh:Webhooks::validation"].Inputs; in["revision"].StringValue() != stable {
+		t.Errorf("the webhook wait: %v", in)
+	}
+	for _, r := range []string{"kubernetes:networking.istio.io/v1:VirtualService::VirtualService-demo-echo", "kubernetes:core/v1:Namespace::demo"} {
+		args, ok := g.byName[r]
+		if !ok || args.RegisterRPC == nil || !slices.ContainsFunc(args.RegisterRPC.GetDependencies(), func(urn string) bool {
+			return strings.HasSuffix(urn, "meshready:mesh:Webhooks::validation")
+		}) {
+			t.Errorf("%s does not wait for the webhook (registered: %v)", r, ok)
+		}
 	}
 	for tag, rev := range map[string]string{"stable": stable, "canary": canary} {
 		b, _ := json.Marshal(g.byName["kubernetes:yaml/v2:ConfigGroup::revision-tag-"+tag].Inputs.Mappable())
