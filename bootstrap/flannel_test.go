@@ -216,27 +216,18 @@ func TestFlannelNetwork(t *testing.T) {
 // same prefix, a route to an address no node's pods have, and the node's
 // own network stay, though the pod network (10.0.0.0/8 here) holds them.
 func TestStaleRoutesGoAndNothingElse(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("needs root for a network namespace")
-	}
 	frag, err := render("stale-routes.tmpl", struct{ Stale []string }{[]string{"10.244.1.0/24", "10.244.2.0/24"}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	setup := `set -e
-ip link set lo up
-ip link add eth0 type veth peer name eth0p && ip link set eth0p up && ip link set eth0 up
-ip addr add 10.0.0.2/24 dev eth0
-ip link add flannel.1 type veth peer name flannelp && ip link set flannelp up && ip link set flannel.1 up
+	got, err := inNetNamespace(t, `ip link add flannel.1 type veth peer name flannelp && ip link set flannelp up && ip link set flannel.1 up
 ip route add 10.244.1.0/24 via 10.0.0.3
 ip route add 10.244.2.0/24 via 10.244.2.0 dev flannel.1 onlink
 ip route add 10.4.0.0/16 via 10.0.0.1
-`
-	out, err := exec.Command("unshare", "-n", "sh", "-c", setup+frag+"ip -4 route show\n").CombinedOutput()
+`, frag+"ip -4 route show\n")
 	if err != nil {
-		t.Skipf("no network namespace here: %v: %s", err, out)
+		t.Fatalf("%v: %s", err, got)
 	}
-	got := string(out)
 	if strings.Contains(got, "10.244.1.0/24") {
 		t.Errorf("the host-routes route to another node's pods stayed:\n%s", got)
 	}
@@ -255,28 +246,14 @@ ip route add 10.4.0.0/16 via 10.0.0.1
 // own: a node on this node's link passes; a node reached through a gateway
 // (another segment, a cloud's public address) stops it with what to do.
 func TestHostRoutesNeedGatewaysOnLink(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("needs root for a network namespace")
-	}
 	check := func(routes ...Route) (string, error) {
 		frag, err := render("onlink.tmpl", struct{ Routes []Route }{routes})
 		if err != nil {
 			t.Fatal(err)
 		}
-		setup := `set -e
-ip link set lo up
-ip link add eth0 type veth peer name eth0p && ip link set eth0p up && ip link set eth0 up
-ip addr add 10.0.0.2/24 dev eth0
-ip route add default via 10.0.0.1
-set +e
-`
-		out, err := exec.Command("unshare", "-n", "sh", "-c", setup+frag+"echo checked\n").CombinedOutput()
-		return string(out), err
+		return inNetNamespace(t, "ip route add default via 10.0.0.1\n", frag+"echo checked\n")
 	}
 	out, err := check(Route{CIDR: "10.244.1.0/24", Via: "10.0.0.3"}, Route{CIDR: "10.244.2.0/24", Via: "10.0.0.4"})
-	if err != nil && strings.Contains(out, "unshare") {
-		t.Skipf("no network namespace here: %v: %s", err, out)
-	}
 	if err != nil || strings.TrimSpace(out) != "checked" {
 		t.Errorf("nodes on the link: %v\n%s", err, out)
 	}
@@ -286,4 +263,24 @@ set +e
 		!strings.Contains(out, "203.0.113.9") || !strings.Contains(out, "podNetwork to flannel") {
 		t.Errorf("a node through a gateway: %v\n%s", err, out)
 	}
+}
+
+// inNetNamespace runs script as root in a network namespace of its own
+// (unshare -n: it ends with the command), where eth0 holds 10.0.0.2/24 and
+// setup ran first; it skips the test where no namespace can be made.
+func inNetNamespace(t *testing.T, setup, script string) (string, error) {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("needs root for a network namespace")
+	}
+	base := `set -e
+ip link set lo up
+ip link add eth0 type veth peer name eth0p && ip link set eth0p up && ip link set eth0 up
+ip addr add 10.0.0.2/24 dev eth0
+`
+	if out, err := exec.Command("unshare", "-n", "sh", "-c", base).CombinedOutput(); err != nil {
+		t.Skipf("no network namespace here: %v: %s", err, out)
+	}
+	out, err := exec.Command("unshare", "-n", "sh", "-c", base+setup+script).CombinedOutput()
+	return string(out), err
 }
